@@ -1,0 +1,308 @@
+"""The tool's data model: plain frozen data, no I/O, no behaviour beyond small derived views.
+
+Everything that crosses a module boundary (parser -> translator -> planner -> plan file -> executor) is
+one of these types, so each stage can be tested with hand-written values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class AuthMode(StrEnum):
+    CONFIG_MAP = "CONFIG_MAP"
+    API_AND_CONFIG_MAP = "API_AND_CONFIG_MAP"
+    API = "API"
+
+    @property
+    def next(self) -> AuthMode | None:
+        """The only mode EKS lets this one move to (one way, no skipping)."""
+        return {AuthMode.CONFIG_MAP: AuthMode.API_AND_CONFIG_MAP, AuthMode.API_AND_CONFIG_MAP: AuthMode.API}.get(
+            self
+        )
+
+    @property
+    def rank(self) -> int:
+        return (AuthMode.CONFIG_MAP, AuthMode.API_AND_CONFIG_MAP, AuthMode.API).index(self)
+
+    @property
+    def reads_entries(self) -> bool:
+        return self is not AuthMode.CONFIG_MAP
+
+    @property
+    def reads_aws_auth(self) -> bool:
+        return self is not AuthMode.API
+
+
+class Section(StrEnum):
+    MAP_ROLES = "mapRoles"
+    MAP_USERS = "mapUsers"
+    MAP_ACCOUNTS = "mapAccounts"
+
+
+class Severity(StrEnum):
+    BLOCKER = "blocker"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class EntryType(StrEnum):
+    STANDARD = "STANDARD"
+    EC2_LINUX = "EC2_LINUX"
+    EC2_WINDOWS = "EC2_WINDOWS"
+    FARGATE_LINUX = "FARGATE_LINUX"
+    EC2 = "EC2"
+    HYBRID_LINUX = "HYBRID_LINUX"
+    HYPERPOD_LINUX = "HYPERPOD_LINUX"
+
+    @property
+    def is_node(self) -> bool:
+        return self is not EntryType.STANDARD
+
+
+class EntryAction(StrEnum):
+    CREATE = "create"  # no entry yet: create it and associate its policies
+    ADOPT = "adopt"  # an equivalent entry exists (made by EKS, a person, or an earlier run): keep it
+    UPDATE = "update"  # an entry exists with a different identity: bring it to the mapping's
+    SKIP = "skip"  # no entry: the mapping is dead, blocked, or must not be migrated
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a mapping came from: the section, its index there, and the line in the outer file."""
+
+    section: Section
+    index: int
+    line: int | None = None
+    file: str | None = None
+
+    def where(self) -> str:
+        location = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "")
+        label = f"{self.section.value}[{self.index}]"
+        return f"{location} ({label})" if location else label
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One mapRoles or mapUsers entry exactly as written (ARN text untouched)."""
+
+    section: Section
+    arn: str
+    username: str | None
+    groups: tuple[str, ...]
+    source: SourceRef
+    unknown_keys: tuple[str, ...] = ()
+    sso: bool = False  # written in the `sso:` form (dead on EKS)
+
+    @property
+    def arn_key(self) -> str:
+        """aws-iam-authenticator compares ARNs case-insensitively."""
+        return self.arn.lower()
+
+
+@dataclass(frozen=True)
+class AccountMapping:
+    account: str
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class AwsAuth:
+    """The parsed aws-auth ConfigMap. `sha256` is of the three data keys as stored, so noise does not count."""
+
+    map_roles: tuple[Mapping, ...] = ()
+    map_users: tuple[Mapping, ...] = ()
+    map_accounts: tuple[AccountMapping, ...] = ()
+    resource_version: str | None = None
+    sha256: str = ""
+    file: str | None = None
+    raw_data: tuple[tuple[str, str], ...] = ()  # the ConfigMap's data keys verbatim, for backup/restore
+
+    @property
+    def mappings(self) -> tuple[Mapping, ...]:
+        return self.map_roles + self.map_users
+
+
+class ScopeType(StrEnum):
+    CLUSTER = "cluster"
+    NAMESPACE = "namespace"
+
+
+@dataclass(frozen=True)
+class AccessScope:
+    type: ScopeType = ScopeType.CLUSTER
+    namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyAssociation:
+    policy_arn: str
+    scope: AccessScope = AccessScope()
+
+    @property
+    def policy_name(self) -> str:
+        return self.policy_arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class AccessEntrySpec:
+    """An access entry as EKS stores it. username None means "EKS's default for this type"."""
+
+    principal_arn: str
+    type: EntryType = EntryType.STANDARD
+    username: str | None = None
+    groups: tuple[str, ...] = ()
+    policies: tuple[PolicyAssociation, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    node_role: str
+    ami_type: str = "AL2023_x86_64_STANDARD"
+
+    @property
+    def is_windows(self) -> bool:
+        return self.ami_type.upper().startswith("WINDOWS")
+
+
+@dataclass(frozen=True)
+class FargateProfile:
+    name: str
+    pod_execution_role: str
+
+
+class LookupStatus(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not-found"
+    UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class PrincipalLookup:
+    """What IAM said about a principal named in aws-auth: its real ARN (with path), or why we do not know."""
+
+    status: LookupStatus
+    arn: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    name: str
+    region: str
+    account: str
+    partition: str = "aws"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the planner reads, gathered once, read-only. Offline snapshots leave the live parts empty."""
+
+    cluster: ClusterRef
+    mode: AuthMode
+    aws_auth: AwsAuth
+    entries: tuple[AccessEntrySpec, ...] = ()
+    nodegroups: tuple[NodeGroup, ...] = ()
+    fargate_profiles: tuple[FargateProfile, ...] = ()
+    # keyed by Arn.principal_key rendered as "partition:account:kind:name"
+    iam: MappingABC[str, PrincipalLookup] = field(default_factory=dict)
+    kubernetes_version: str | None = None
+    platform_version: str | None = None
+    caller_arn: str | None = None
+    offline: bool = False
+    uses_hybrid_nodes: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    principal_arn: str | None = None
+    source: SourceRef | None = None
+
+
+@dataclass(frozen=True)
+class PlannedEntry:
+    spec: AccessEntrySpec
+    action: EntryAction
+    source: SourceRef | None = None
+    current: AccessEntrySpec | None = None  # the live entry, for adopt/update
+
+
+class StepKind(StrEnum):
+    BACKUP_AWS_AUTH = "backup-aws-auth"
+    SET_MODE = "set-mode"
+    CREATE_ENTRY = "create-entry"
+    UPDATE_ENTRY = "update-entry"
+    ASSOCIATE_POLICY = "associate-policy"
+    REPAIR_NODE_ENTRY = "repair-node-entry"
+    VERIFY = "verify"
+    REMOVE_AWS_AUTH = "remove-aws-auth"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One instruction of a plan. `params` is plain JSON-able data; `description` is the one line a person
+    reads in the plan, in the progress display and in the journal."""
+
+    id: str
+    kind: StepKind
+    description: str
+    params: MappingABC[str, Any] = field(default_factory=dict, hash=False)
+    irreversible: bool = False
+    gate: bool = False
+    blocked: bool = False
+    permissions: tuple[str, ...] = ()
+    principal_arn: str | None = None
+
+    def describe(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The state a plan was made from; apply refuses the plan when the cluster no longer matches."""
+
+    aws_auth_sha256: str
+    aws_auth_resource_version: str | None
+    authentication_mode: AuthMode
+    entries_sha256: str
+    offline: bool
+
+
+PLAN_SCHEMA = "aws-auth-migrate/plan/v1"
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster: ClusterRef
+    current_mode: AuthMode
+    target: AuthMode
+    fingerprint: Fingerprint
+    entries: tuple[PlannedEntry, ...]
+    findings: tuple[Finding, ...]
+    steps: tuple[Step, ...]
+    remove_aws_auth: bool = False
+    caller_arn: str | None = None
+    created_at: str = ""
+    tool_version: str = ""
+    schema: str = PLAN_SCHEMA
+
+    @property
+    def offline(self) -> bool:
+        return self.fingerprint.offline
+
+    @property
+    def blockers(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.BLOCKER)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

@@ -1,0 +1,113 @@
+"""The simulated world the sandbox serves: one `World` shared by the EKS extension and the Kubernetes API.
+
+moto keeps clusters, node groups, Fargate profiles, IAM and STS. What moto lacks (authentication modes,
+access entries, cluster updates) and the Kubernetes side of each cluster (ConfigMaps, RBAC objects) live
+here. Every read or write happens under `World.lock`, so the two HTTP front ends see one consistent state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrator.model import AccessEntrySpec, AccessScope, AuthMode, PolicyAssociation, ScopeType
+
+
+@dataclass
+class SimEntry:
+    """An access entry as EKS stores it (DescribeAccessEntry's fields) plus its policy associations."""
+
+    spec: AccessEntrySpec  # policies live in `associations`, not in spec.policies
+    entry_arn: str
+    created_at: float
+    modified_at: float
+    associations: dict[str, dict[str, Any]] = field(default_factory=dict)  # policyArn -> {scope, times}
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SimUpdate:
+    id: str
+    type: str  # "AccessConfigUpdate"
+    params: list[dict[str, str]]
+    created_at: float
+    finishes_at: float
+    target_mode: AuthMode | None
+    status: str = "InProgress"  # -> Successful | Failed | Cancelled
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class KubeObject:
+    """A stored Kubernetes object; `body` is the full JSON object with metadata.resourceVersion kept current."""
+
+    body: dict[str, Any]
+
+
+@dataclass
+class SimCluster:
+    name: str
+    region: str
+    account: str
+    partition: str
+    mode: AuthMode
+    kubernetes_version: str
+    platform_version: str
+    bootstrap_admin: bool
+    creator_arn: str | None
+    entries: dict[tuple[str, str, str, str], SimEntry] = field(default_factory=dict)  # Arn.principal_key
+    updates: dict[str, SimUpdate] = field(default_factory=dict)
+    # Kubernetes side: (apiVersion group path, kind plural, namespace or "", name) -> object
+    objects: dict[tuple[str, str, str, str], KubeObject] = field(default_factory=dict)
+    resource_version: int = 1000
+    uses_hybrid_nodes: bool = False
+
+    def next_resource_version(self) -> str:
+        self.resource_version += 1
+        return str(self.resource_version)
+
+    def entry_specs(self) -> list[AccessEntrySpec]:
+        """Entries with their associations folded into `policies`, as the identity model wants them."""
+        specs = []
+        for entry in self.entries.values():
+            policies = tuple(
+                PolicyAssociation(
+                    arn,
+                    AccessScope(
+                        ScopeType(assoc["accessScope"]["type"]),
+                        tuple(assoc["accessScope"].get("namespaces") or ()),
+                    ),
+                )
+                for arn, assoc in sorted(entry.associations.items())
+            )
+            spec = entry.spec
+            specs.append(AccessEntrySpec(spec.principal_arn, spec.type, spec.username, spec.groups, policies))
+        return specs
+
+
+@dataclass
+class SimulationSettings:
+    latency_ms: int = 0
+    update_seconds: float = 2.0
+    rate_limit_tps: float | None = None
+    rate_limit_burst: int | None = None
+    fault_seed: int = 0
+    throttle: float = 0.0
+    server_error: float = 0.0
+    connection_reset: float = 0.0
+
+
+@dataclass
+class World:
+    clusters: dict[tuple[str, str, str], SimCluster] = field(default_factory=dict)  # (account, region, name)
+    settings: SimulationSettings = field(default_factory=SimulationSettings)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    kube_base_url: str = ""  # where the Kubernetes API simulator listens; DescribeCluster reports it
+
+    def cluster(self, account: str, region: str, name: str) -> SimCluster | None:
+        return self.clusters.get((account, region, name))
+
+    def add_cluster(self, cluster: SimCluster) -> None:
+        self.clusters[(cluster.account, cluster.region, cluster.name)] = cluster
+
