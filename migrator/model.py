@@ -20,9 +20,7 @@ class AuthMode(StrEnum):
     @property
     def next(self) -> AuthMode | None:
         """The only mode EKS lets this one move to (one way, no skipping)."""
-        return {AuthMode.CONFIG_MAP: AuthMode.API_AND_CONFIG_MAP, AuthMode.API_AND_CONFIG_MAP: AuthMode.API}.get(
-            self
-        )
+        return {AuthMode.CONFIG_MAP: AuthMode.API_AND_CONFIG_MAP, AuthMode.API_AND_CONFIG_MAP: AuthMode.API}.get(self)
 
     @property
     def rank(self) -> int:

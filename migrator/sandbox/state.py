@@ -110,4 +110,3 @@ class World:
 
     def add_cluster(self, cluster: SimCluster) -> None:
         self.clusters[(cluster.account, cluster.region, cluster.name)] = cluster
-
