@@ -73,6 +73,11 @@ class Arn:
         kind = PrincipalKind.ROLE if self.kind is PrincipalKind.ASSUMED_ROLE else self.kind
         return (self.partition, self.account, kind.value, self.name.lower())
 
+    @property
+    def lookup_key(self) -> str:
+        """`principal_key` as one string: how IAM lookups are keyed in a snapshot."""
+        return ":".join(self.principal_key)
+
 
 class ArnError(ValueError):
     """The text is not an IAM or STS principal ARN."""

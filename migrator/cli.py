@@ -1,0 +1,170 @@
+"""The command line. Commands declare options, build objects, call the core and render; nothing more.
+
+Data goes to stdout, messages to stderr. Every MigratorError becomes one line on stderr and its exit code
+(see errors.EXIT_CODES); nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from migrator import __version__
+from migrator.awsauth import load_aws_auth_file
+from migrator.errors import EXIT_CODES, InputError, MigratorError
+from migrator.model import AuthMode, Plan
+from migrator.planfile import default_plan_path, load_plan, write_plan
+from migrator.planner import PlanOptions, build_plan
+from migrator.render import plan_json, print_plan
+from migrator.snapshot import offline_snapshot
+
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True)
+
+EXIT_CODE_HELP = "\n\n".join(f"{code}: {meaning}" for code, meaning in EXIT_CODES)
+
+app = typer.Typer(
+    name="aws-auth-migrate",
+    help="Move an EKS cluster from the aws-auth ConfigMap to access entries without losing or widening access."
+    f"\n\nExit codes:\n\n{EXIT_CODE_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Target(StrEnum):
+    API_AND_CONFIG_MAP = "API_AND_CONFIG_MAP"
+    API = "API"
+
+
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (the plan's JSON contract).")
+]
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _emit_plan(plan: Plan, output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        print(plan_json(plan))
+    else:
+        print_plan(plan, stdout)
+
+
+@app.command()
+def plan(
+    cluster: Annotated[str, typer.Option(help="EKS cluster name (also the folder under --plans-dir).")],
+    aws_auth_file: Annotated[
+        Path | None,
+        typer.Option(help="aws-auth ConfigMap as `kubectl get cm aws-auth -n kube-system -o yaml` (or -o json)."),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option(help="Make no AWS or Kubernetes call: plan from --aws-auth-file alone, for review.")
+    ] = False,
+    target: Annotated[
+        Target,
+        typer.Option(help="Where to stop: API_AND_CONFIG_MAP keeps aws-auth as a fallback; API ends its use."),
+    ] = Target.API_AND_CONFIG_MAP,
+    remove_aws_auth: Annotated[
+        bool, typer.Option(help="With --target API: delete aws-auth at the end (restorable from the backup).")
+    ] = False,
+    current_mode: Annotated[
+        AuthMode, typer.Option(help="Offline only: the cluster's authentication mode today.")
+    ] = AuthMode.CONFIG_MAP,
+    region: Annotated[
+        str, typer.Option(envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="The cluster's AWS region.")
+    ] = "us-east-1",
+    account: Annotated[
+        str | None,
+        typer.Option(help="Offline only: the cluster's account id (default: inferred from the node roles)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the plan file.")] = None,
+    plans_dir: Annotated[
+        Path, typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Default home of plans and journals.")
+    ] = Path("plans"),
+    created_at: Annotated[
+        str | None, typer.Option(help="Pin the plan's createdAt (ISO 8601) for byte-identical plans.")
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Read aws-auth (and, live, the cluster, its entries and IAM) and write a reviewable plan file."""
+    if not offline:
+        raise InputError(
+            "live planning against a cluster is not available in this build yet",
+            hint="use --offline --aws-auth-file FILE",
+        )
+    if aws_auth_file is None:
+        raise InputError("--offline needs --aws-auth-file FILE")
+    aws_auth = load_aws_auth_file(aws_auth_file)
+    snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=current_mode)
+    options = PlanOptions(
+        target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or _now()
+    )
+    built = build_plan(snapshot, options)
+    path = write_plan(built, out or default_plan_path(plans_dir, built))
+    _emit_plan(built, output)
+    stderr.print(f"Plan written to {path}", highlight=False)
+    if built.offline:
+        stderr.print("This offline plan is for review; apply needs a plan made against the cluster.")
+
+
+@app.command()
+def show(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.", show_default=False)],
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Show a plan file (after checking it was not edited)."""
+    _emit_plan(load_plan(plan_file), output)
+
+
+@app.command()
+def version() -> None:
+    """Print the tool's version."""
+    print(__version__)
+
+
+def main() -> None:
+    """Entry point: run the app and turn errors into one line and an exit code."""
+    try:
+        result = app(standalone_mode=False)
+    except click.ClickException as error:  # usage errors: bad option values, missing arguments
+        error.show()
+        sys.exit(InputError.exit_code)
+    except click.exceptions.Abort:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except MigratorError as error:
+        stderr.print(f"error: {error}", highlight=False, markup=False)
+        if error.hint:
+            stderr.print(f"hint: {error.hint}", highlight=False, markup=False)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug: say so briefly; the traceback only on request
+        if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
+            raise
+        stderr.print(
+            f"internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
+            highlight=False,
+            markup=False,
+        )
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,107 @@
+"""The catalogue of finding codes: stable identifiers users grep for and tools read from the JSON.
+
+Add codes, never rename them. Every code has a default severity, a one-line meaning and what the user
+should do; the README's table is checked against this catalogue by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migrator.model import Finding, Severity, SourceRef
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    meaning: str
+    action: str
+
+
+_B, _W, _I = Severity.BLOCKER, Severity.WARNING, Severity.INFO
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("NODE_EXTRA_GROUPS", _B, "a node mapping carries groups a node entry cannot have",
+             "move the extra permissions to an RBAC binding for system:nodes, or map the role as STANDARD"),
+        Rule("NODE_MISSING_GROUPS", _B, "the node entry type would add groups the node mapping does not have",
+             "add the groups to the mapping if the nodes need them, or map the role as STANDARD"),
+        Rule("CROSS_ACCOUNT_NODE", _B, "a node mapping names a role in another account; node entries must be "
+             "in the cluster's account", "create node roles in the cluster's account"),
+        Rule("SYSTEM_GROUP", _B, "a group starting with system: (other than system:masters) cannot be put in "
+             "an access entry", "bind the permissions to a group without the system: prefix in RBAC first"),
+        Rule("TEMPLATED_GROUP", _B, "a group contains a template; access entries take only literal groups",
+             "replace the templated group with literal groups"),
+        Rule("RESERVED_USERNAME", _B, "the username starts with a prefix EKS reserves (system:, eks:, aws:, "
+             "amazon:, iam:)", "choose a username without the reserved prefix and update RBAC subjects"),
+        Rule("SESSION_TEMPLATE_COLON", _B, "{{SessionName}} or {{SessionNameRaw}} is used with no ':' before it, "
+             "which EKS rejects", "prefix the username, e.g. 'name:{{SessionName}}', and update RBAC subjects"),
+        Rule("UNSUPPORTED_TEMPLATE", _B, "{{AccessKeyID}} or {{EC2PrivateDNSName}} in a STANDARD username",
+             "use a username without that template"),
+        Rule("ACCOUNT_ID_TEMPLATE", _I, "{{AccountID}} is rendered to the principal's account id",
+             "nothing: the rendered value is what the principal gets today"),
+        Rule("EMPTY_USERNAME", _W, "the mapping has no username; today the identity's username is \"\", the "
+             "entry gets EKS's default username", "check RBAC bindings do not depend on the empty username"),
+        Rule("DEAD_ROLE_PATH", _W, "the rolearn includes an IAM path, so aws-auth never matches it; creating "
+             "an entry would grant new access", "nothing to migrate; remove the mapping, or map the pathless ARN"),
+        Rule("DEAD_STS_ARN", _W, "the ARN is an STS assumed-role session ARN, which aws-auth never matches",
+             "nothing to migrate; map the role ARN instead if access was intended"),
+        Rule("DEAD_SSO_BLOCK", _W, "the sso: form works only behind an alpha feature gate that EKS keeps off",
+             "nothing to migrate; map the SSO role's ARN (without its path) if access was intended"),
+        Rule("PATH_UNRESOLVED", _W, "the principal's IAM path could not be looked up", "plan against the "
+             "cluster with IAM access to the principal's account (offline plans cannot check this)"),
+        Rule("DEAD_USER_PATH", _W, "the userarn differs from the user's real ARN (its IAM path); aws-auth compares "
+             "the whole ARN, so it never matches", "nothing to migrate; fix the ARN if access was intended"),
+        Rule("PRINCIPAL_NOT_FOUND", _W, "IAM says the principal does not exist, so the mapping is dead",
+             "nothing to migrate; remove the mapping"),
+        Rule("SERVICE_LINKED_ROLE", _B, "service-linked roles cannot have access entries",
+             "grant what the service needs another way before switching to API"),
+        Rule("ROOT_PRINCIPAL", _B, "the account root cannot have an access entry",
+             "use an IAM role instead of the root user"),
+        Rule("DUPLICATE_ARN", _W, "another mapping for the same principal wins; this one has no effect",
+             "remove the losing mapping"),
+        Rule("AMBIGUOUS_DUPLICATE", _B, "mappings for the same principal differ only in case; which one wins is "
+             "undefined", "keep exactly one mapping for the principal"),
+        Rule("USER_IN_MAP_ROLES", _W, "an IAM user ARN under mapRoles (it matches there, ahead of mapUsers)",
+             "move it to mapUsers; it is migrated as a user"),
+        Rule("ROLE_IN_MAP_USERS", _W, "an IAM role ARN under mapUsers (it still matches by ARN)",
+             "move it to mapRoles; it is migrated as a role"),
+        Rule("UNKNOWN_KEY", _W, "the mapping has a key aws-iam-authenticator ignores", "remove or fix the key"),
+        Rule("MAP_ACCOUNTS", _B, "every principal of a mapAccounts account is authenticated today; access "
+             "entries cannot express that", "map the principals that need access explicitly first"),
+        Rule("SHADOWED_BY_ENTRY", _I, "the principal already has an access entry, which EKS uses instead of "
+             "aws-auth: the entry is kept as it is", "if the entry differs, decide which identity is right"),
+        Rule("WINDOWS_NODE_ENTRY_TYPE", _W, "EKS gives Windows managed node group roles EC2_LINUX entries, "
+             "which breaks Windows nodes", "the plan repairs it: delete and re-create as EC2_WINDOWS"),
+        Rule("EKS_CREATES_ENTRY", _I, "EKS creates this entry itself when the mode switches",
+             "nothing: the plan adopts it"),
+        Rule("QUOTA", _B, "more than 3,000 access entries would be needed (a fixed EKS quota)",
+             "reduce the number of principals (use groups of roles) before migrating"),
+        Rule("PLATFORM_VERSION", _B, "the cluster's platform version is below the minimum for access entries",
+             "update the cluster to a supported platform version first"),
+        Rule("SSO_ROLE", _I, "an IAM Identity Center role; its name changes when the permission set is "
+             "re-provisioned", "prefer mapping permission sets by automation that follows the name"),
+        Rule("CALLER_LOCKOUT", _B, "the principal running this tool would not keep cluster-admin through an "
+             "access entry after the API switch", "map the caller with system:masters or add an admin entry"),
+        Rule("NOT_EQUIVALENT", _B, "the planned entry would not give the principal the identity it has today",
+             "report this: it is a gap in the translation rules"),
+        Rule("NO_CALLER", _I, "the plan does not know who will run it, so it cannot check the caller keeps "
+             "cluster-admin", "plan against the cluster; apply checks the caller before the API gate"),
+        Rule("ALREADY_API", _I, "the cluster already authenticates through access entries only; aws-auth is "
+             "ignored", "nothing to migrate"),
+    )
+}  # fmt: skip
+
+
+def finding(
+    code: str,
+    message: str,
+    *,
+    principal_arn: str | None = None,
+    source: SourceRef | None = None,
+    severity: Severity | None = None,
+) -> Finding:
+    rule = RULES[code]
+    return Finding(code, severity or rule.severity, message, principal_arn, source)

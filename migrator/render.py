@@ -1,0 +1,131 @@
+"""Human and machine renderings of a plan. Pure functions of the plan; the CLI picks the console."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from migrator.findings import RULES
+from migrator.model import AuthMode, EntryAction, Plan, PlannedEntry, Severity, Step
+from migrator.planfile import plan_to_dict
+
+SEVERITY_STYLE = {Severity.BLOCKER: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+ACTION_TITLES = {
+    EntryAction.ADOPT: "Kept as they are (already there, or created by EKS at the mode switch)",
+    EntryAction.UPDATE: "Repaired right after the mode switch",
+    EntryAction.CREATE: "Created, each with its policies right after it",
+    EntryAction.SKIP: "Not migrated (dead today or blocked: see findings)",
+}
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
+
+
+def gate_consequence(step: Step) -> str:
+    mode = AuthMode(step.params["mode"])
+    if mode is AuthMode.API_AND_CONFIG_MAP:
+        return "after this step there is no way back to CONFIG_MAP (entries then take precedence over aws-auth)"
+    return "after this step there is no way back to API_AND_CONFIG_MAP: aws-auth is ignored for good"
+
+
+def summary_line(plan: Plan) -> str:
+    actions = Counter(e.action for e in plan.entries)
+    severities = Counter(f.severity for f in plan.findings)
+    action_text = ", ".join(f"{actions.get(a, 0)} {a.value}" for a in EntryAction)
+    severity_text = ", ".join(f"{severities.get(s, 0)} {s.value}" for s in Severity)
+    return f"entries: {action_text}; findings: {severity_text}"
+
+
+def _entry_row(entry: PlannedEntry) -> tuple[str, ...]:
+    spec = entry.spec
+    if spec.type.is_node:
+        username, groups = "(node identity)", "-"
+    else:
+        username = spec.username if spec.username is not None else "(EKS default)"
+        groups = ", ".join(spec.groups) or "-"
+    policies = ", ".join(p.policy_name for p in spec.policies) or "-"
+    line = f"{entry.source.section.value}:{entry.source.line}" if entry.source and entry.source.line else "-"
+    return (spec.principal_arn, spec.type.value, username, groups, policies, line)
+
+
+def _entries_tables(plan: Plan) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for action in (EntryAction.ADOPT, EntryAction.UPDATE, EntryAction.CREATE, EntryAction.SKIP):
+        group = [e for e in plan.entries if e.action is action]
+        if not group:
+            continue
+        table = Table(title=f"{ACTION_TITLES[action]} ({len(group)})", title_justify="left", expand=False)
+        for column in ("principal", "type", "username", "groups", "policies", "source"):
+            table.add_column(column, overflow="fold")
+        for entry in group:
+            table.add_row(*_entry_row(entry))
+        parts.append(table)
+    return parts
+
+
+def _findings_block(plan: Plan) -> list[RenderableType]:
+    if not plan.findings:
+        return [Text("No findings.")]
+    parts: list[RenderableType] = [Text("Findings", style="bold")]
+    for severity in Severity:
+        for found in (f for f in plan.findings if f.severity is severity):
+            where = f" {found.source.where()}" if found.source else ""
+            line = Text()
+            line.append(f"  {severity.value.upper():8}", style=SEVERITY_STYLE[severity])
+            line.append(f"{found.code}{where}: ", style="bold")
+            line.append(found.message)
+            parts.append(line)
+            parts.append(Text(f"           what to do: {RULES[found.code].action}", style="dim"))
+    return parts
+
+
+def _steps_block(plan: Plan) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text("Steps", style="bold")]
+    if not plan.steps:
+        parts.append(Text("  none: nothing to migrate"))
+    for step in plan.steps:
+        line = Text(f"  {step.id}  ")
+        line.append(step.describe())
+        parts.append(line)
+        if step.gate:
+            gate = Text("        GATE, irreversible: ", style="bold magenta")
+            gate.append(gate_consequence(step))
+            parts.append(gate)
+            if step.blocked:
+                reasons = sorted({f.code for f in plan.blockers})
+                parts.append(Text(f"        BLOCKED by {', '.join(reasons)}", style="bold red"))
+    return parts
+
+
+def plan_renderable(plan: Plan) -> RenderableType:
+    data: dict[str, Any] = plan_to_dict(plan)
+    header = Text()
+    header.append(f"Plan {data['planId']}", style="bold")
+    header.append(
+        f" for cluster {plan.cluster.name} ({plan.cluster.region}, account {plan.cluster.account}): "
+        f"{plan.current_mode.value} -> {plan.target.value}"
+    )
+    parts: list[RenderableType] = [header]
+    if plan.offline:
+        parts.append(
+            Text(
+                "Offline plan, for review only: IAM paths and existing entries were not checked; "
+                "apply needs a plan made against the cluster.",
+                style="yellow",
+            )
+        )
+    parts.append(Text(summary_line(plan)))
+    parts.extend(_entries_tables(plan))
+    parts.extend(_findings_block(plan))
+    parts.extend(_steps_block(plan))
+    return Group(*parts)
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    console.print(plan_renderable(plan))
