@@ -24,9 +24,10 @@ from migrator.model import AuthMode, Plan
 from migrator.planfile import default_plan_path, load_plan, write_plan
 from migrator.planner import PlanOptions, build_plan
 from migrator.render import plan_json, print_plan
-from migrator.snapshot import offline_snapshot
+from migrator.snapshot import live_snapshot, offline_snapshot
 
-stdout = Console(soft_wrap=False)
+# Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
 stderr = Console(stderr=True)
 
 EXIT_CODE_HELP = "\n\n".join(f"{code}: {meaning}" for code, meaning in EXIT_CODES)
@@ -51,6 +52,17 @@ class Target(StrEnum):
     API = "API"
 
 
+ProfileOption = Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile to use.")]
+RoleArnOption = Annotated[str | None, typer.Option(help="Role to assume in the cluster's account before any call.")]
+KubeContextOption = Annotated[
+    str | None,
+    typer.Option(help="kubeconfig context for the cluster (default: endpoint from EKS plus an EKS token)."),
+]
+KubeconfigOption = Annotated[str | None, typer.Option(envvar="KUBECONFIG", help="kubeconfig file with --kube-context.")]
+IamRoleOption = Annotated[
+    list[str] | None,
+    typer.Option(help="ACCOUNT=ROLE_ARN: role to read IAM paths in another account (repeatable)."),
+]
 OutputOption = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (the plan's JSON contract).")
 ]
@@ -102,17 +114,37 @@ def plan(
         str | None, typer.Option(help="Pin the plan's createdAt (ISO 8601) for byte-identical plans.")
     ] = None,
     output: OutputOption = OutputFormat.TEXT,
+    profile: ProfileOption = None,
+    role_arn: RoleArnOption = None,
+    kube_context: KubeContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    iam_role: IamRoleOption = None,
 ) -> None:
-    """Read aws-auth (and, live, the cluster, its entries and IAM) and write a reviewable plan file."""
-    if not offline:
-        raise InputError(
-            "live planning against a cluster is not available in this build yet",
-            hint="use --offline --aws-auth-file FILE",
+    """Read aws-auth (and, live, the cluster's mode, entries, node groups and IAM paths) and write a plan.
+
+    Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
+    Kubernetes GET of kube-system/aws-auth.
+    """
+    if offline:
+        if aws_auth_file is None:
+            raise InputError("--offline needs --aws-auth-file FILE")
+        aws_auth = load_aws_auth_file(aws_auth_file)
+        snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=current_mode)
+    else:
+        if aws_auth_file is not None:
+            raise InputError(
+                "--aws-auth-file is for --offline plans; a live plan reads aws-auth from the cluster",
+                hint="drop --aws-auth-file, or add --offline",
+            )
+        from migrator.connect import ConnectOptions, connect, parse_iam_roles
+
+        connection = connect(
+            cluster,
+            ConnectOptions(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])),
         )
-    if aws_auth_file is None:
-        raise InputError("--offline needs --aws-auth-file FILE")
-    aws_auth = load_aws_auth_file(aws_auth_file)
-    snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=current_mode)
+        snapshot = live_snapshot(
+            connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
+        )
     options = PlanOptions(
         target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or _now()
     )

@@ -60,6 +60,10 @@ class RemoteError(MigratorError):
     exit_code = 5
 
 
+class UpdateInProgressError(RemoteError):
+    """EKS refused a cluster update because another one (ours, a person's, or EKS patching) is running."""
+
+
 class ConflictError(MigratorError):
     """Someone else's change stands where the plan wants to write (an entry that differs)."""
 

@@ -75,8 +75,8 @@ def describe_identity(spec: AccessEntrySpec) -> str:
     if spec.type.is_node:
         return spec.type.value
     username = spec.username if spec.username is not None else "EKS default username"
-    groups = ", ".join(spec.groups) if spec.groups else "no groups"
-    return f"{spec.type.value}, username {username}, groups {groups}"
+    groups = f"groups {', '.join(spec.groups)}" if spec.groups else "no groups"
+    return f"{spec.type.value}, username {username}, {groups}"
 
 
 def build_steps(

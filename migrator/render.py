@@ -42,8 +42,17 @@ def summary_line(plan: Plan) -> str:
     return f"entries: {action_text}; findings: {severity_text}"
 
 
-def _entry_row(entry: PlannedEntry) -> tuple[str, ...]:
+def short_principal(principal_arn: str, account: str) -> str:
+    """`role/path/Name` for the cluster's own account, the whole ARN for any other."""
+    prefix = f":{account}:"
+    if prefix in principal_arn and principal_arn.startswith("arn:"):
+        return principal_arn.split(prefix, 1)[1]
+    return principal_arn
+
+
+def _entry_row(entry: PlannedEntry, account: str) -> tuple[str, ...]:
     spec = entry.spec
+    entry_type = "-" if entry.action is EntryAction.SKIP else spec.type.value
     if spec.type.is_node:
         username, groups = "(node identity)", "-"
     else:
@@ -51,7 +60,7 @@ def _entry_row(entry: PlannedEntry) -> tuple[str, ...]:
         groups = ", ".join(spec.groups) or "-"
     policies = ", ".join(p.policy_name for p in spec.policies) or "-"
     line = f"{entry.source.section.value}:{entry.source.line}" if entry.source and entry.source.line else "-"
-    return (spec.principal_arn, spec.type.value, username, groups, policies, line)
+    return (short_principal(spec.principal_arn, account), entry_type, username, groups, policies, line)
 
 
 def _entries_tables(plan: Plan) -> list[RenderableType]:
@@ -61,27 +70,35 @@ def _entries_tables(plan: Plan) -> list[RenderableType]:
         if not group:
             continue
         table = Table(title=f"{ACTION_TITLES[action]} ({len(group)})", title_justify="left", expand=False)
-        for column in ("principal", "type", "username", "groups", "policies", "source"):
+        table.add_column(f"principal (account {plan.cluster.account} unless shown)", overflow="fold", ratio=3)
+        for column in ("type", "username", "groups", "policies", "source"):
             table.add_column(column, overflow="fold")
         for entry in group:
-            table.add_row(*_entry_row(entry))
+            table.add_row(*_entry_row(entry, plan.cluster.account))
         parts.append(table)
     return parts
 
 
 def _findings_block(plan: Plan) -> list[RenderableType]:
+    """Findings grouped by code, most severe first: the rule and what to do once, then each occurrence."""
     if not plan.findings:
         return [Text("No findings.")]
     parts: list[RenderableType] = [Text("Findings", style="bold")]
-    for severity in Severity:
-        for found in (f for f in plan.findings if f.severity is severity):
-            where = f" {found.source.where()}" if found.source else ""
-            line = Text()
-            line.append(f"  {severity.value.upper():8}", style=SEVERITY_STYLE[severity])
-            line.append(f"{found.code}{where}: ", style="bold")
-            line.append(found.message)
-            parts.append(line)
-            parts.append(Text(f"           what to do: {RULES[found.code].action}", style="dim"))
+    codes = sorted({f.code for f in plan.findings}, key=lambda c: (list(Severity).index(RULES[c].severity), c))
+    for code in codes:
+        occurrences = [f for f in plan.findings if f.code == code]
+        severity = occurrences[0].severity
+        heading = Text()
+        heading.append(f"  {severity.value.upper():8}", style=SEVERITY_STYLE[severity])
+        heading.append(f"{code}", style="bold")
+        heading.append(f" ({len(occurrences)}): {RULES[code].meaning}")
+        parts.append(heading)
+        parts.append(Text(f"           what to do: {RULES[code].action}", style="dim"))
+        for found in occurrences:
+            where = (
+                f"{found.source.section.value}[{found.source.index}] line {found.source.line}: " if found.source else ""
+            )
+            parts.append(Text(f"           - {where}{found.message}"))
     return parts
 
 

@@ -1,12 +1,15 @@
-"""Building the planner's input. Offline: from an aws-auth file and what the user tells us, nothing else."""
+"""Building the planner's input: offline from an aws-auth file, or live through the gateways (read-only)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from migrator.arn import ArnError, parse_arn, partition_of_region
+from migrator.arn import ArnError, PrincipalKind, parse_arn, partition_of_region
+from migrator.awsauth import parse_configmap_object
 from migrator.errors import InputError
+from migrator.gateway import EksGateway, IamDirectory, KubeGateway
 from migrator.model import AuthMode, AwsAuth, ClusterRef, LookupStatus, PrincipalLookup, Snapshot
+from migrator.planned_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
 
 
 def infer_account(aws_auth: AwsAuth) -> str | None:
@@ -52,4 +55,38 @@ def offline_snapshot(
         aws_auth=aws_auth,
         iam=iam,
         offline=True,
+    )
+
+
+def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_auth_label: str) -> Snapshot:
+    """Read everything the planner needs from the cluster, once. Read-only calls only."""
+    info = eks.describe_cluster()
+    config_map = kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+    aws_auth = (
+        parse_configmap_object(config_map.raw, aws_auth_label)
+        if config_map is not None
+        else AwsAuth(file=aws_auth_label)
+    )
+    entries = tuple(eks.list_entries()) if info.mode.reads_entries else ()
+    lookups: dict[str, PrincipalLookup] = {}
+    for mapping in aws_auth.mappings:
+        try:
+            arn = parse_arn(mapping.arn)
+        except ArnError:
+            continue
+        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER) and arn.lookup_key not in lookups:
+            lookups[arn.lookup_key] = iam.lookup(arn)
+    return Snapshot(
+        cluster=ClusterRef(info.name, info.region, info.account, info.partition),
+        mode=info.mode,
+        aws_auth=aws_auth,
+        entries=entries,
+        nodegroups=tuple(eks.list_nodegroups()),
+        fargate_profiles=tuple(eks.list_fargate_profiles()),
+        iam=lookups,
+        kubernetes_version=info.kubernetes_version,
+        platform_version=info.platform_version,
+        caller_arn=eks.caller_arn(),
+        offline=False,
+        uses_hybrid_nodes=info.uses_hybrid_nodes,
     )

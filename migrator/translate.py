@@ -74,7 +74,7 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
         return Translation(mapping, None, tuple(notes), dead=True)
 
     if mapping.unknown_keys:
-        note("UNKNOWN_KEY", f"ignored key(s) {', '.join(mapping.unknown_keys)} in {mapping.source.where()}")
+        note("UNKNOWN_KEY", f"{mapping.arn} has key(s) {', '.join(mapping.unknown_keys)}, which are ignored")
     if mapping.sso:
         return dead("DEAD_SSO_BLOCK", f"the sso: entry {mapping.arn} gives no access on EKS; not migrated")
 
@@ -89,10 +89,15 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
     if mapping.section is Section.MAP_USERS and arn.kind is PrincipalKind.ROLE:
         note("ROLE_IN_MAP_USERS", f"{mapping.arn} is an IAM role under mapUsers; migrated as a role")
     if arn.kind is PrincipalKind.ROLE and arn.has_path:
+        remedy = (
+            "it is a service-linked role, which cannot have an entry anyway"
+            if arn.is_service_linked
+            else f"map {arn.without_path()} to grant access"
+        )
         return dead(
             "DEAD_ROLE_PATH",
             f"{mapping.arn} includes the IAM path {arn.path!r}: aws-auth never matches it, so it gives no access "
-            f"today and is not migrated (map {arn.without_path()} to grant access)",
+            f"today and is not migrated ({remedy})",
         )
     if arn.kind is PrincipalKind.ROLE and arn.name.startswith(SERVICE_LINKED_NAME_PREFIX):
         note("SERVICE_LINKED_ROLE", f"{mapping.arn} is a service-linked role, which cannot have an access entry")
@@ -173,8 +178,8 @@ def _node_entry(
     if extra := sorted(set(groups) - allowed):
         note(
             "NODE_EXTRA_GROUPS",
-            f"node role {principal_arn} also has group(s) {', '.join(extra)}, which a {node_type.value} entry "
-            "cannot carry",
+            f"node role {principal_arn} also has group(s) {', '.join(extra)}, which an entry of type "
+            f"{node_type.value} cannot carry",
         )
     if missing := sorted(identity.NODE_IDENTITIES[node_type][1] - set(groups)):
         note(

@@ -1,0 +1,70 @@
+"""IamDirectory over boto3: a principal's real ARN (with its path) from IAM in the principal's own account.
+
+aws-auth role ARNs carry no path but access entries need it. The lookup happens in the account that owns
+the principal: the cluster's own session for its account, an assumed role for any other. When neither is
+possible the answer is UNRESOLVED with the reason, never a guess from a same-named role elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from threading import Lock
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from migrator.arn import Arn, PrincipalKind
+from migrator.aws.session import client, error_code, error_message
+from migrator.errors import MigratorError
+from migrator.model import LookupStatus, PrincipalLookup
+
+
+class BotoIamDirectory:
+    def __init__(
+        self,
+        home_account: str,
+        home_session: boto3.Session,
+        session_for_account: Callable[[str], boto3.Session | None],
+    ) -> None:
+        """`session_for_account(account)` returns a session able to read IAM there, or None when none is set up."""
+        self._home_account = home_account
+        self._home_session = home_session
+        self._session_for_account = session_for_account
+        self._cache: dict[str, PrincipalLookup] = {}
+        self._lock = Lock()
+
+    def lookup(self, arn: Arn) -> PrincipalLookup:
+        with self._lock:
+            if arn.lookup_key not in self._cache:
+                self._cache[arn.lookup_key] = self._lookup(arn)
+            return self._cache[arn.lookup_key]
+
+    def _lookup(self, arn: Arn) -> PrincipalLookup:
+        if arn.kind not in (PrincipalKind.ROLE, PrincipalKind.USER):
+            return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"{arn.kind.value} is not looked up")
+        if arn.account == self._home_account:
+            session: boto3.Session | None = self._home_session
+        else:
+            try:
+                session = self._session_for_account(arn.account)
+            except MigratorError as error:
+                return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"cannot reach account {arn.account}: {error}")
+        if session is None:
+            return PrincipalLookup(
+                LookupStatus.UNRESOLVED,
+                reason=f"no IAM access to account {arn.account} (pass --iam-role {arn.account}=ROLE_ARN)",
+            )
+        iam = client(session, "iam")
+        try:
+            if arn.kind is PrincipalKind.ROLE:
+                found = iam.get_role(RoleName=arn.name)["Role"]["Arn"]
+            else:
+                found = iam.get_user(UserName=arn.name)["User"]["Arn"]
+        except ClientError as error:
+            if error_code(error) == "NoSuchEntity":
+                return PrincipalLookup(LookupStatus.NOT_FOUND, reason=error_message(error))
+            return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"{error_code(error)}: {error_message(error)}")
+        except BotoCoreError as error:
+            return PrincipalLookup(LookupStatus.UNRESOLVED, reason=str(error))
+        # IAM answers with the ARN as stored; keep the partition and account we asked about.
+        return PrincipalLookup(LookupStatus.FOUND, arn=str(found))

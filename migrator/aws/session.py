@@ -1,0 +1,87 @@
+"""AWS sessions and clients: one session per cluster (and per account for IAM lookups), retries configured
+once, and service errors turned into the tool's own.
+
+botocore's adaptive retry mode handles throttling, 5xx and connection resets with client-side rate
+limiting; tenacity is used only where botocore does not retry (waiting out a cluster update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from migrator import __version__
+from migrator.errors import InputError, RemoteError
+
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    user_agent_extra=f"aws-auth-migrate/{__version__}",
+    connect_timeout=10,
+    read_timeout=60,
+)
+SESSION_NAME = "aws-auth-migrate"
+
+T = TypeVar("T")
+Session = boto3.Session  # re-exported so wiring code can name the type without importing boto3
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """How to reach one account/region: a profile, and optionally a role to assume there."""
+
+    region: str
+    profile: str | None = None
+    role_arn: str | None = None
+
+
+def make_session(target: AwsTarget) -> boto3.Session:
+    try:
+        base = boto3.Session(profile_name=target.profile, region_name=target.region)
+    except BotoCoreError as error:  # e.g. ProfileNotFound
+        raise InputError(f"AWS profile {target.profile!r}: {error}") from None
+    if target.role_arn is None:
+        return base
+    response = call(
+        "AssumeRole",
+        lambda: base.client("sts", config=RETRY_CONFIG).assume_role(
+            RoleArn=target.role_arn, RoleSessionName=SESSION_NAME
+        ),
+    )
+    credentials = response["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=target.region,
+    )
+
+
+def client(session: boto3.Session, service: str) -> Any:
+    return session.client(service, config=RETRY_CONFIG)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", ""))
+
+
+def call(operation: str, function: Callable[[], T]) -> T:
+    """Run one AWS call; botocore has already retried what is retryable, so what is left is our error."""
+    try:
+        return function()
+    except ClientError as error:
+        raise RemoteError(f"{operation}: {error_code(error)}: {error_message(error)}") from error
+    except NoCredentialsError:
+        raise InputError(
+            "no AWS credentials found", hint="set AWS_PROFILE or credentials, or point at the sandbox"
+        ) from None
+    except BotoCoreError as error:
+        raise RemoteError(f"{operation}: {error}") from error

@@ -1,0 +1,149 @@
+"""KubeGateway over the kubernetes client: the aws-auth ConfigMap and SelfSubjectReview.
+
+The API client comes from a kubeconfig context, or from DescribeCluster's endpoint and CA plus an EKS
+token (what `aws eks get-token` gives kubectl), refreshed before it expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError
+
+from migrator.errors import InputError, RemoteError, StalePlanError
+from migrator.gateway import ConfigMapState
+
+TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
+
+
+def api_client_from_kubeconfig(context: str | None, config_file: str | None = None) -> k8s.ApiClient:
+    try:
+        api_client: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=config_file, context=context
+        )
+        return api_client
+    except (ConfigException, FileNotFoundError, OSError) as error:
+        raise InputError(f"kubeconfig context {context or '(current)'}: {error}") from None
+
+
+def api_client_for_eks(endpoint: str, ca_data: str | None, token: Callable[[], str]) -> k8s.ApiClient:
+    """A client for an EKS endpoint authenticated with EKS tokens made on demand."""
+    configuration = k8s.Configuration()
+    configuration.host = endpoint
+    if ca_data and endpoint.startswith("https://"):
+        with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as handle:
+            handle.write(base64.b64decode(ca_data))
+        configuration.ssl_ca_cert = handle.name
+    issued = {"at": 0.0}
+
+    def refresh(config: k8s.Configuration) -> None:
+        if time.monotonic() - issued["at"] > TOKEN_REFRESH_SECONDS:
+            config.api_key["authorization"] = token()
+            config.api_key_prefix["authorization"] = "Bearer"
+            issued["at"] = time.monotonic()
+
+    configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
+    return k8s.ApiClient(configuration)
+
+
+def _remote(operation: str, error: ApiException | HTTPError) -> RemoteError:
+    if isinstance(error, ApiException):
+        reason = error.reason
+        if error.status == 401:
+            reason = "Unauthorized: the cluster does not recognise the caller (check credentials and context)"
+        elif error.status == 403:
+            reason = "Forbidden: the caller lacks the Kubernetes permission"
+        return RemoteError(f"Kubernetes {operation}: HTTP {error.status} {reason}")
+    return RemoteError(f"Kubernetes {operation}: {error}")
+
+
+def _state(obj: Any) -> ConfigMapState:
+    raw: dict[str, Any] = k8s.ApiClient().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return ConfigMapState(
+        namespace=obj.metadata.namespace,
+        name=obj.metadata.name,
+        data=dict(obj.data or {}),
+        resource_version=obj.metadata.resource_version,
+        raw=raw,
+    )
+
+
+class KubernetesGateway:
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._core = k8s.CoreV1Api(api_client)
+        self._authn = k8s.AuthenticationV1Api(api_client)
+
+    def read_config_map(self, namespace: str, name: str) -> ConfigMapState | None:
+        try:
+            return _state(self._core.read_namespaced_config_map(name, namespace))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _remote(f"get configmap {namespace}/{name}", error) from None
+        except HTTPError as error:
+            raise _remote(f"get configmap {namespace}/{name}", error) from None
+
+    def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState:
+        body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace), data=data)
+        try:
+            return _state(self._core.create_namespaced_config_map(namespace, body))
+        except ApiException as error:
+            if error.status == 409:
+                raise StalePlanError(f"configmap {namespace}/{name} exists again: someone re-created it") from None
+            raise _remote(f"create configmap {namespace}/{name}", error) from None
+        except HTTPError as error:
+            raise _remote(f"create configmap {namespace}/{name}", error) from None
+
+    def replace_config_map_data(self, state: ConfigMapState, data: dict[str, str]) -> ConfigMapState:
+        body = k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(
+                name=state.name, namespace=state.namespace, resource_version=state.resource_version
+            ),
+            data=data,
+        )
+        try:
+            return _state(self._core.replace_namespaced_config_map(state.name, state.namespace, body))
+        except ApiException as error:
+            if error.status == 409:
+                raise StalePlanError(f"configmap {state.namespace}/{state.name} changed while we wrote it") from None
+            raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
+        except HTTPError as error:
+            raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
+
+    def delete_config_map(self, state: ConfigMapState) -> None:
+        options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=state.resource_version))
+        try:
+            self._core.delete_namespaced_config_map(state.name, state.namespace, body=options)
+        except ApiException as error:
+            if error.status == 409:
+                raise StalePlanError(
+                    f"configmap {state.namespace}/{state.name} changed since it was backed up; not deleted"
+                ) from None
+            if error.status == 404:
+                return
+            raise _remote(f"delete configmap {state.namespace}/{state.name}", error) from None
+        except HTTPError as error:
+            raise _remote(f"delete configmap {state.namespace}/{state.name}", error) from None
+
+    def self_subject_review(self) -> dict[str, Any]:
+        try:
+            review = self._authn.create_self_subject_review(k8s.V1SelfSubjectReview())
+        except (ApiException, HTTPError) as error:
+            raise _remote("create selfsubjectreview", error) from None
+        info = review.status.user_info if review.status is not None else None
+        if info is None:
+            raise RemoteError("Kubernetes selfsubjectreview: the answer has no userInfo")
+        return {
+            "username": info.username or "",
+            "groups": sorted(info.groups or []),
+            "uid": info.uid or "",
+            "extra": {k: list(v) for k, v in (info.extra or {}).items()},
+        }
