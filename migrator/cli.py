@@ -13,7 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 
@@ -175,28 +174,32 @@ def main() -> None:
     """Entry point: run the app and turn errors into one line and an exit code."""
     try:
         result = app(standalone_mode=False)
-    except click.ClickException as error:  # usage errors: bad option values, missing arguments
-        error.show()
-        sys.exit(InputError.exit_code)
-    except click.exceptions.Abort:
-        stderr.print("interrupted")
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except typer.TyperException as error:  # usage errors: bad option values, missing arguments
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        sys.exit(InputError.exit_code)
     except MigratorError as error:
-        stderr.print(f"error: {error}", highlight=False, markup=False)
+        # Plain prints: one unwrapped line a tool can parse (`error: FILE:LINE: message`).
+        print(f"error: {error}", file=sys.stderr)
         if error.hint:
-            stderr.print(f"hint: {error.hint}", highlight=False, markup=False)
+            print(f"hint: {error.hint}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
-        stderr.print("interrupted")
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:  # a bug: say so briefly; the traceback only on request
         if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
             raise
-        stderr.print(
+        print(
             f"internal error: {type(error).__name__}: {error}\n"
             "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
-            highlight=False,
-            markup=False,
+            file=sys.stderr,
         )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,107 @@
+"""`plan --offline` and `show` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.cli.conftest import EXAMPLES
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+PINNED = ("--created-at", "2026-01-01T00:00:00Z")
+
+
+def offline_plan(cli: Cli, example: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(EXAMPLES / example), *extra)
+
+
+def test_json_output_follows_the_contract(cli: Cli, tmp_path: Path) -> None:
+    result = offline_plan(cli, "aws-auth-large.yaml", "--target", "API", "--output", "json", *PINNED)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["schema"] == "aws-auth-migrate/plan/v1"
+    assert plan["cluster"] == {
+        "name": "prod",
+        "region": "us-east-1",
+        "account": "111122223333",
+        "partition": "aws",
+        "authenticationMode": "CONFIG_MAP",
+    }
+    assert plan["target"] == "API"
+    assert set(plan["fingerprint"]) >= {"awsAuthSha256", "authenticationMode", "entriesSha256"}
+    entry = plan["entries"][0]
+    assert set(entry) >= {"principalArn", "type", "username", "kubernetesGroups", "policies", "action", "source"}
+    assert set(entry["source"]) == {"section", "index", "line"}
+    step_keys = {"id", "kind", "description", "irreversible", "gate", "blocked", "params"}
+    assert all(step_keys <= set(step) for step in plan["steps"])
+    modes = [s["params"]["mode"] for s in plan["steps"] if s["kind"] == "set-mode"]
+    assert modes == ["API_AND_CONFIG_MAP", "API"]
+    written = tmp_path / "plans" / "prod" / f"{plan['planId']}.plan.yaml"
+    assert written.is_file()
+    assert f"Plan written to plans/prod/{plan['planId']}.plan.yaml" in result.stderr
+
+
+def test_same_input_gives_a_byte_identical_plan_file(cli: Cli, tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        assert offline_plan(cli, "aws-auth-large.yaml", "--out", name, *PINNED).returncode == 0
+    assert (tmp_path / "a.yaml").read_bytes() == (tmp_path / "b.yaml").read_bytes()
+    assert offline_plan(cli, "aws-auth-large.yaml", "--out", "c.yaml").returncode == 0
+    differing = [
+        (a, c)
+        for a, c in zip(
+            (tmp_path / "a.yaml").read_text().splitlines(), (tmp_path / "c.yaml").read_text().splitlines(), strict=True
+        )
+        if a != c
+    ]
+    assert [a.split(":")[0] for a, _ in differing] == ["createdAt", "  sha256"]
+
+
+def test_show_renders_text_and_json(cli: Cli) -> None:
+    assert offline_plan(cli, "aws-auth-problems.yaml", "--target", "API", "--out", "p.yaml", *PINNED).returncode == 0
+    text = cli("show", "p.yaml")
+    assert text.returncode == 0, text.stderr
+    assert "BLOCKED by" in text.stdout
+    assert "after this step there is no way back to CONFIG_MAP" in text.stdout
+    assert "MAP_ACCOUNTS" in text.stdout
+    shown = json.loads(cli("show", "p.yaml", "--output", "json").stdout)
+    blocked = [s["blocked"] for s in shown["steps"] if s["kind"] == "set-mode"]
+    assert blocked == [False, True]
+
+
+def test_an_edited_plan_is_refused(cli: Cli, tmp_path: Path) -> None:
+    assert offline_plan(cli, "aws-auth-small.yaml", "--out", "p.yaml", *PINNED).returncode == 0
+    path = tmp_path / "p.yaml"
+    path.write_text(path.read_text().replace("developers", "cluster-admins", 1))
+    result = cli("show", "p.yaml")
+    assert result.returncode == 2
+    assert "p.yaml: the plan was edited after it was written" in result.stderr
+    assert result.stdout == ""
+
+
+def test_malformed_aws_auth_is_file_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "aws-auth.yaml"
+    bad.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\n  namespace: kube-system\ndata:\n"
+        "  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/A\n      groups: admins\n"
+    )
+    result = cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {bad}:9: ")
+    assert not (tmp_path / "plans").exists()
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert offline_plan(cli, "aws-auth-small.yaml", "--remove-aws-auth").returncode == 2
+    assert cli("plan", "--cluster", "prod", "--offline").returncode == 2
+    assert cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", "missing.yaml").returncode == 2
+    assert cli("plan", "--target", "NOPE", "--cluster", "x").returncode == 2
+    assert cli("show", "missing.plan.yaml").returncode == 2
+
+
+def test_help_lists_exit_codes(cli: Cli) -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    assert "Exit codes" in result.stdout
+    assert "stale plan" in result.stdout
