@@ -224,7 +224,7 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # keep the contract's key order
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep the contract's key order
     yaml.width = 4096
     yaml.allow_unicode = True
     return yaml
