@@ -24,6 +24,8 @@ class SimEntry:
     modified_at: float
     associations: dict[str, dict[str, Any]] = field(default_factory=dict)  # policyArn -> {scope, times}
     tags: dict[str, str] = field(default_factory=dict)
+    principal_id: str = ""  # IAM's role/user id: EKS matches on it, so a recreated principal loses its entry
+    client_request_token: str | None = None  # makes a retried CreateAccessEntry return this entry
 
 
 @dataclass
@@ -36,6 +38,7 @@ class SimUpdate:
     target_mode: AuthMode | None
     status: str = "InProgress"  # -> Successful | Failed | Cancelled
     errors: list[dict[str, Any]] = field(default_factory=list)
+    client_request_token: str | None = None  # makes a retried UpdateClusterConfig return this update
 
 
 @dataclass
