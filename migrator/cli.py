@@ -170,6 +170,15 @@ def version() -> None:
     print(__version__)
 
 
+def _register_subcommands() -> None:
+    from migrator.cli_sandbox import sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point: run the app and turn errors into one line and an exit code."""
     try:

@@ -283,8 +283,8 @@ def _repair(
     findings.append(
         finding(
             code,
-            f"the {current.type.value} entry EKS gives {spec.principal_arn} is replaced by a {spec.type.value} "
-            "entry (delete and re-create, right after the mode switch)",
+            f"the {current.type.value} entry EKS gives {spec.principal_arn} is replaced by one of type "
+            f"{spec.type.value} (delete and re-create, right after the mode switch)",
             principal_arn=spec.principal_arn,
             source=ref,
             severity=Severity.WARNING,

@@ -42,7 +42,7 @@ def api_client_for_eks(endpoint: str, ca_data: str | None, token: Callable[[], s
         with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as handle:
             handle.write(base64.b64decode(ca_data))
         configuration.ssl_ca_cert = handle.name
-    issued = {"at": 0.0}
+    issued = {"at": -float("inf")}
 
     def refresh(config: k8s.Configuration) -> None:
         if time.monotonic() - issued["at"] > TOKEN_REFRESH_SECONDS:
@@ -50,6 +50,8 @@ def api_client_for_eks(endpoint: str, ca_data: str | None, token: Callable[[], s
             config.api_key_prefix["authorization"] = "Bearer"
             issued["at"] = time.monotonic()
 
+    # The client consults the hook only once a key exists, so issue the first token now.
+    refresh(configuration)
     configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
     return k8s.ApiClient(configuration)
 
@@ -78,6 +80,7 @@ def _state(obj: Any) -> ConfigMapState:
 
 class KubernetesGateway:
     def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._api_client = api_client
         self._core = k8s.CoreV1Api(api_client)
         self._authn = k8s.AuthenticationV1Api(api_client)
 
@@ -147,3 +150,29 @@ class KubernetesGateway:
             "uid": info.uid or "",
             "extra": {k: list(v) for k, v in (info.extra or {}).items()},
         }
+
+    def list_rbac_objects(self) -> list[dict[str, Any]]:
+        """RBAC bindings and the non-system roles they point at, as plain objects (for `sandbox export`)."""
+        rbac = k8s.RbacAuthorizationV1Api(self._api_client)
+        listings = (
+            ("ClusterRole", rbac.list_cluster_role),
+            ("ClusterRoleBinding", rbac.list_cluster_role_binding),
+            ("Role", rbac.list_role_for_all_namespaces),
+            ("RoleBinding", rbac.list_role_binding_for_all_namespaces),
+        )
+        objects: list[dict[str, Any]] = []
+        for kind, list_function in listings:
+            try:
+                items = list_function().items
+            except (ApiException, HTTPError) as error:
+                raise _remote(f"list {kind}", error) from None
+            for item in items:
+                name = item.metadata.name if item.metadata is not None else None
+                if not name or name.startswith(("system:", "eks:")):
+                    continue  # the API server and EKS own these; a rehearsal cluster has its own
+                body: dict[str, Any] = self._api_client.sanitize_for_serialization(item)  # type: ignore[no-untyped-call]
+                body["apiVersion"], body["kind"] = "rbac.authorization.k8s.io/v1", kind
+                metadata = body.get("metadata", {})
+                body["metadata"] = {k: metadata[k] for k in ("name", "namespace", "labels") if k in metadata}
+                objects.append(body)
+        return objects

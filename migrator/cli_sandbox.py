@@ -1,0 +1,160 @@
+"""`aws-auth-migrate sandbox ...`: serve a rehearsal world on 127.0.0.1, stop it, export a real cluster.
+
+The sandbox modules (and moto) are imported inside the commands, so the rest of the CLI works without the
+`sandbox` extra installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrator.errors import InputError, RemoteError
+
+sandbox_app = typer.Typer(
+    help="A local EKS + IAM + STS + Kubernetes simulator to rehearse migrations on (127.0.0.1 only).",
+    no_args_is_help=True,
+)
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+def _exports(env: dict[str, str]) -> str:
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(env.items()))
+
+
+@sandbox_app.command()
+def serve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (schema aws-auth-migrate/scenario/v1).")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    background: Annotated[
+        bool, typer.Option(help="Serve from a background process, print the exports and return.")
+    ] = False,
+    pid_file: Annotated[
+        Path | None, typer.Option(help="With --background: where to write the server's pid (for `sandbox stop`).")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Where to write the kubeconfig (default: a temporary file).")
+    ] = None,
+    ready_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Serve SCENARIO and print `export AWS_ENDPOINT_URL=... KUBECONFIG=...` lines for the tool to use.
+
+    In the foreground it runs until Ctrl-C. For scripts:
+    eval "$(aws-auth-migrate sandbox serve SCENARIO --background --pid-file sandbox.pid)"
+    """
+    if background:
+        _serve_in_background(scenario, port, pid_file, kubeconfig)
+        return
+    from migrator.sandbox.scenario import load_scenario
+    from migrator.sandbox.server import Sandbox
+
+    loaded = load_scenario(scenario)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Sandbox(loaded, port=port) as sandbox:
+        if kubeconfig is not None:
+            sandbox.write_kubeconfig(kubeconfig)
+        env = sandbox.env()
+        if ready_file is not None:
+            temporary = ready_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(env))
+            temporary.replace(ready_file)
+        else:
+            sys.stdout.write(_exports(env))
+            sys.stdout.flush()
+        print(
+            f"sandbox: {len(loaded.clusters)} cluster(s) on {sandbox.endpoint_url}; Ctrl-C to stop",
+            file=sys.stderr,
+        )
+        stop.wait()
+    print("sandbox: stopped", file=sys.stderr)
+
+
+def _serve_in_background(scenario: Path, port: int, pid_file: Path | None, kubeconfig: Path | None) -> None:
+    from migrator.sandbox.scenario import load_scenario
+
+    load_scenario(scenario)  # bad scenarios fail here, in the caller's terminal, with file:line
+    workdir = Path(tempfile.mkdtemp(prefix="aws-auth-migrate-sandbox-"))
+    ready, log = workdir / "ready.json", workdir / "server.log"
+    command = [sys.executable, "-m", "migrator", "sandbox", "serve", str(scenario), "--port", str(port)]
+    command += ["--ready-file", str(ready)]
+    if kubeconfig is not None:
+        command += ["--kubeconfig", str(kubeconfig)]
+    with log.open("wb") as log_handle:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_handle, start_new_session=True
+        )
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RemoteError(f"the sandbox did not start; its log says:\n{log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+    env = json.loads(ready.read_text())
+    if pid_file is not None:
+        pid_file.write_text(f"{process.pid}\n")
+    sys.stdout.write(_exports(env))
+    print(f"sandbox: serving in process {process.pid} on {env['AWS_ENDPOINT_URL']} (log: {log})", file=sys.stderr)
+
+
+@sandbox_app.command()
+def stop(
+    pid_file: Annotated[Path, typer.Option(help="The pid file `sandbox serve --background` wrote.")],
+) -> None:
+    """Stop a background sandbox and remove its pid file."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        raise InputError(f"{pid_file}: not a sandbox pid file") from None
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+    print(f"sandbox: process {pid} stopped", file=sys.stderr)
+
+
+@sandbox_app.command("export")
+def export_command(
+    cluster: Annotated[str, typer.Option(help="EKS cluster to snapshot.")],
+    out: Annotated[Path, typer.Option(help="Scenario file to write.")],
+    region: Annotated[
+        str, typer.Option(envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="The cluster's region.")
+    ] = "us-east-1",
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile.")] = None,
+    role_arn: Annotated[str | None, typer.Option(help="Role to assume in the cluster's account.")] = None,
+    kube_context: Annotated[str | None, typer.Option(help="kubeconfig context (default: EKS endpoint).")] = None,
+    iam_role: Annotated[
+        list[str] | None, typer.Option(help="ACCOUNT=ROLE_ARN for IAM lookups in another account (repeatable).")
+    ] = None,
+) -> None:
+    """Snapshot a cluster's authentication state (aws-auth, mode, entries, node groups, Fargate profiles,
+    IAM paths, RBAC) into a scenario to rehearse on. Read-only."""
+    from migrator.connect import ConnectOptions, connect, parse_iam_roles
+    from migrator.sandbox.export import export_scenario
+    from migrator.sandbox.scenario import dump_scenario
+
+    connection = connect(
+        cluster, ConnectOptions(region, profile, role_arn, kube_context, None, parse_iam_roles(iam_role or []))
+    )
+    scenario = export_scenario(connection)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dump_scenario(scenario), encoding="utf-8")
+    print(f"Scenario written to {out}", file=sys.stderr)
