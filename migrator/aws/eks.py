@@ -51,9 +51,9 @@ def entry_from(entry: dict[str, Any], policies: tuple[PolicyAssociation, ...]) -
     return AccessEntrySpec(
         principal_arn=entry["principalArn"],
         type=entry_type,
-        # EKS reports the default username it filled in; node identities are fixed by type.
+        # EKS reports the username and groups it filled in for node types; their identity is fixed by type.
         username=None if entry_type.is_node else entry.get("username"),
-        groups=tuple(sorted(entry.get("kubernetesGroups") or ())),
+        groups=() if entry_type.is_node else tuple(sorted(entry.get("kubernetesGroups") or ())),
         policies=policies,
     )
 

@@ -1,0 +1,338 @@
+"""The sandbox server: moto (IAM, STS, EKS) plus our EKS extension and Kubernetes API, on one local port.
+
+    with Sandbox(load_scenario("plans/examples/demo.yaml")) as sandbox:
+        env = sandbox.env()   # AWS_ENDPOINT_URL, credentials of the scenario's caller, region, KUBECONFIG
+
+Requests under `/k8s/{account}/{region}/{cluster}` go to the Kubernetes simulator; everything else to the
+EKS extension, which answers what it implements and passes the rest to moto's own server app.
+
+moto keeps its state in process-wide globals, so one process runs one sandbox at a time: `start()`
+resets moto and refuses while another sandbox of this process is running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from moto.eks.models import Cluster as MotoCluster
+from moto.eks.models import FargateProfile as MotoFargateProfile
+from moto.eks.models import Nodegroup as MotoNodegroup
+from moto.eks.models import eks_backends
+from moto.iam.models import iam_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sts.models import sts_backends
+from ruamel.yaml import YAML
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from migrator.arn import PrincipalKind, parse_arn
+from migrator.errors import InputError
+from migrator.sandbox import eks_access, eks_clusters
+from migrator.sandbox.eks_ext import EksExtension
+from migrator.sandbox.kube_api import make_kube_app, seed_cluster
+from migrator.sandbox.scenario import Scenario, ScenarioCluster
+from migrator.sandbox.state import SimCluster, World
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+TRUST_ANYONE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+    }
+)
+CALLER_SESSION_NAME = "aws-auth-migrate"
+SUBNETS = ("subnet-0a1b2c3d", "subnet-4e5f6a7b")
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without a log line per request (the sandbox serves many)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class _Dispatcher:
+    """The one WSGI app on the port: finishes due cluster updates, then routes by path."""
+
+    def __init__(self, world: World, kube: WSGIApplication, aws: WSGIApplication) -> None:
+        self.world = world
+        self.kube = kube
+        self.aws = aws
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # Updates finish lazily; settling first means the Kubernetes side sees a mode as soon as EKS does.
+        eks_clusters.settle(self.world)
+        if str(environ.get("PATH_INFO", "")).startswith("/k8s/"):
+            return self.kube(environ, start_response)
+        return self.aws(environ, start_response)
+
+
+class Sandbox:
+    """A running simulation of the scenario's AWS accounts and EKS clusters. Use as a context manager."""
+
+    _running: ClassVar[Sandbox | None] = None
+    _running_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.scenario = scenario
+        self.host = host
+        self._requested_port = port
+        self.world = World(settings=scenario.simulation.settings())
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._credentials: dict[str, str] | None = None
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._kubeconfig: Path | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        with Sandbox._running_lock:
+            if Sandbox._running is not None:
+                raise RuntimeError("another sandbox is running in this process (moto's state is process-wide)")
+            Sandbox._running = self
+        try:
+            self._seed()
+            app = _Dispatcher(
+                self.world,
+                make_kube_app(self.world),
+                EksExtension(self.world, DomainDispatcherApplication(create_backend_app)),
+            )
+            self._server = make_server(
+                self.host, self._requested_port, app, threaded=True, request_handler=_QuietHandler
+            )
+            self.world.kube_base_url = self.endpoint_url
+            server = self._server
+            # A short poll interval makes stop() quick; serve_forever checks for shutdown at each poll.
+            self._thread = threading.Thread(target=lambda: server.serve_forever(0.05), name="sandbox", daemon=True)
+            self._thread.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+        with Sandbox._running_lock:
+            if Sandbox._running is self:
+                Sandbox._running = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return int(self._server.server_port)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def region(self) -> str:
+        return self.scenario.clusters[0].region
+
+    # --- seeding --------------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        # The sandbox simulates no EC2 images; loading moto's defaults costs ~0.3 s per account and region.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        moto_api_backend.reset()
+        for text in self.scenario.roles:
+            arn = parse_arn(text)
+            iam_backends[arn.account][arn.partition].create_role(
+                role_name=arn.name,
+                assume_role_policy_document=TRUST_ANYONE,
+                path="/" + arn.path,
+                permissions_boundary=None,
+                description="",
+                tags=[],
+                max_session_duration=None,
+            )
+        for text in self.scenario.users:
+            arn = parse_arn(text)
+            iam_backends[arn.account][arn.partition].create_user(self.region, arn.name, "/" + arn.path)
+        now = time.time()
+        with self.world.lock:
+            for cluster in self.scenario.clusters:
+                self._seed_cluster(cluster, now)
+
+    def _seed_cluster(self, spec: ScenarioCluster, now: float) -> None:
+        try:
+            backend = eks_backends[spec.account][spec.region]
+        except KeyError:
+            raise InputError(f"cluster {spec.name}: moto does not know region {spec.region}") from None
+        # moto's models are built directly rather than through EKSBackend.create_*: those validate each role
+        # ARN with a fresh boto3 Session (about 0.15 s apiece), and the scenario loader checked them already.
+        cluster_model = MotoCluster(
+            name=spec.name,
+            role_arn=f"arn:{spec.partition}:iam::{spec.account}:role/eks-cluster-service-role",
+            resources_vpc_config={
+                "subnetIds": list(SUBNETS),
+                "securityGroupIds": [],
+                "endpointPublicAccess": True,
+                "endpointPrivateAccess": False,
+            },
+            version=spec.version,
+            account_id=spec.account,
+            region_name=spec.region,
+            aws_partition=spec.partition,
+        )
+        backend.clusters[spec.name] = cluster_model
+        backend.cluster_count += 1
+        for nodegroup in spec.nodegroups:
+            cluster_model.nodegroups[nodegroup.name] = MotoNodegroup(
+                cluster_name=spec.name,
+                node_role=nodegroup.node_role,
+                nodegroup_name=nodegroup.name,
+                subnets=list(SUBNETS),
+                ami_type=nodegroup.ami_type,
+                version=spec.version,
+                account_id=spec.account,
+                region_name=spec.region,
+                aws_partition=spec.partition,
+            )
+            cluster_model.nodegroup_count += 1
+        for profile in spec.fargate_profiles:
+            cluster_model.fargate_profiles[profile.name] = MotoFargateProfile(
+                cluster_name=spec.name,
+                fargate_profile_name=profile.name,
+                pod_execution_role_arn=profile.pod_execution_role,
+                selectors=[{"namespace": "default"}],
+                subnets=list(SUBNETS),
+                account_id=spec.account,
+                region_name=spec.region,
+                aws_partition=spec.partition,
+            )
+            cluster_model.fargate_profile_count += 1
+        cluster = SimCluster(
+            name=spec.name,
+            region=spec.region,
+            account=spec.account,
+            partition=spec.partition,
+            mode=spec.mode,
+            kubernetes_version=spec.version,
+            platform_version=spec.platform_version,
+            bootstrap_admin=spec.bootstrap_admin,
+            creator_arn=spec.creator,
+        )
+        self.world.add_cluster(cluster)
+        for entry in spec.access_entries:
+            eks_access.seed_entry(cluster, entry, now)
+        seed_cluster(self.world, cluster, spec.aws_auth_text, spec.rbac_text)
+
+    # --- what clients need ----------------------------------------------------------------------------
+
+    def caller_credentials(self) -> dict[str, str]:
+        """Credentials of the scenario's caller that moto maps to the caller's account.
+
+        A role is assumed through moto's STS (session name `aws-auth-migrate`); a user gets an access key.
+        Minted once per sandbox run.
+        """
+        if self._credentials is None:
+            arn = parse_arn(self.scenario.caller)
+            if arn.kind is PrincipalKind.ROLE:
+                assumed = sts_backends[arn.account][arn.partition].assume_role(
+                    region_name=self.region,
+                    role_session_name=CALLER_SESSION_NAME,
+                    role_arn=self.scenario.caller,
+                    policy="",
+                    duration=43200,
+                    external_id="",
+                )
+                self._credentials = {
+                    "AWS_ACCESS_KEY_ID": assumed.access_key_id,
+                    "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+                    "AWS_SESSION_TOKEN": assumed.session_token,
+                }
+            else:
+                key = iam_backends[arn.account][arn.partition].create_access_key(arn.name)
+                self._credentials = {
+                    "AWS_ACCESS_KEY_ID": key.access_key_id,
+                    "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
+                }
+        return dict(self._credentials)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables for a client of this sandbox (boto3, the kubernetes client, the CLI)."""
+        if self._kubeconfig is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="aws-auth-migrate-sandbox-")
+            self.write_kubeconfig(Path(self._tempdir.name) / "kubeconfig")
+        assert self._kubeconfig is not None
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "KUBECONFIG": str(self._kubeconfig),
+            **self.caller_credentials(),
+        }
+
+    def context_name(self, cluster: ScenarioCluster) -> str:
+        """The kubeconfig context of a cluster: its name, or account/region/name when the name repeats."""
+        if sum(c.name == cluster.name for c in self.scenario.clusters) == 1:
+            return cluster.name
+        return f"{cluster.account}/{cluster.region}/{cluster.name}"
+
+    def kube_url(self, cluster: ScenarioCluster) -> str:
+        return f"{self.endpoint_url}/k8s/{cluster.account}/{cluster.region}/{cluster.name}"
+
+    def write_kubeconfig(self, path: str | Path) -> Path:
+        """A kubeconfig with one context per cluster; tokens come from `python -m migrator.aws.token`."""
+        clusters: list[dict[str, Any]] = []
+        contexts: list[dict[str, Any]] = []
+        users: list[dict[str, Any]] = []
+        for cluster in self.scenario.clusters:
+            name = self.context_name(cluster)
+            clusters.append({"name": name, "cluster": {"server": self.kube_url(cluster)}})
+            contexts.append({"name": name, "context": {"cluster": name, "user": name}})
+            exec_config = {
+                "apiVersion": EXEC_API_VERSION,
+                "command": sys.executable,
+                "args": ["-m", "migrator.aws.token", "--cluster-name", cluster.name, "--region", cluster.region],
+                "env": [{"name": "AWS_ENDPOINT_URL", "value": self.endpoint_url}],
+                "interactiveMode": "Never",
+            }
+            users.append({"name": name, "user": {"exec": exec_config}})
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": clusters,
+            "contexts": contexts,
+            "users": users,
+            "current-context": contexts[0]["name"],
+            "preferences": {},
+        }
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8") as handle:
+            YAML(typ="safe", pure=True).dump(config, handle)
+        self._kubeconfig = target
+        return target
