@@ -171,6 +171,7 @@ def version() -> None:
 
 
 def _register_subcommands() -> None:
+    import migrator.cli_run  # noqa: F401  (registers apply, status and rollback on `app`)
     from migrator.cli_sandbox import sandbox_app
 
     app.add_typer(sandbox_app, name="sandbox")

@@ -151,10 +151,9 @@ def export_command(
     from migrator.sandbox.export import export_scenario
     from migrator.sandbox.scenario import dump_scenario
 
-    connection = connect(
-        cluster, ConnectOptions(region, profile, role_arn, kube_context, None, parse_iam_roles(iam_role or []))
-    )
-    scenario = export_scenario(connection)
+    readers = parse_iam_roles(iam_role or [])
+    connection = connect(cluster, ConnectOptions(region, profile, role_arn, kube_context, None, readers))
+    scenario = export_scenario(connection, reader_roles=readers.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dump_scenario(scenario), encoding="utf-8")
     print(f"Scenario written to {out}", file=sys.stderr)

@@ -65,7 +65,8 @@ class UpdateInProgressError(RemoteError):
 
 
 class ConflictError(MigratorError):
-    """Someone else's change stands where the plan wants to write (an entry that differs)."""
+    """Someone else's change stands where the plan wants to write: an entry that differs, an aws-auth that
+    changed since it was backed up."""
 
     exit_code = 6
 
@@ -83,7 +84,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (3, "stale plan: the cluster changed since the plan was made"),
     (4, "lockout refused: passing the gate would cost someone access"),
     (5, "AWS or Kubernetes API error after retries"),
-    (6, "conflict: an access entry made by someone else differs from the plan"),
+    (6, "conflict: someone else's change (an access entry, aws-auth) stands where the plan would write"),
     (7, "cluster locked: another run is applying a plan to this cluster"),
     (130, "interrupted (Ctrl-C); the journal holds where the run stopped"),
 )

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from migrator.errors import InputError, RemoteError, StalePlanError
+from migrator.errors import ConflictError, InputError, RemoteError
 from migrator.gateway import ConfigMapState
 
 TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
@@ -100,7 +100,7 @@ class KubernetesGateway:
             return _state(self._core.create_namespaced_config_map(namespace, body))
         except ApiException as error:
             if error.status == 409:
-                raise StalePlanError(f"configmap {namespace}/{name} exists again: someone re-created it") from None
+                raise ConflictError(f"configmap {namespace}/{name} exists again: someone re-created it") from None
             raise _remote(f"create configmap {namespace}/{name}", error) from None
         except HTTPError as error:
             raise _remote(f"create configmap {namespace}/{name}", error) from None
@@ -116,7 +116,7 @@ class KubernetesGateway:
             return _state(self._core.replace_namespaced_config_map(state.name, state.namespace, body))
         except ApiException as error:
             if error.status == 409:
-                raise StalePlanError(f"configmap {state.namespace}/{state.name} changed while we wrote it") from None
+                raise ConflictError(f"configmap {state.namespace}/{state.name} changed while we wrote it") from None
             raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
         except HTTPError as error:
             raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
@@ -127,7 +127,7 @@ class KubernetesGateway:
             self._core.delete_namespaced_config_map(state.name, state.namespace, body=options)
         except ApiException as error:
             if error.status == 409:
-                raise StalePlanError(
+                raise ConflictError(
                     f"configmap {state.namespace}/{state.name} changed since it was backed up; not deleted"
                 ) from None
             if error.status == 404:

@@ -7,6 +7,7 @@ unique ids. Secrets never leave: only aws-auth, entries, node groups, Fargate pr
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -31,7 +32,8 @@ def _yaml_text(documents: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def export_scenario(connection: Connection) -> Scenario:
+def export_scenario(connection: Connection, *, reader_roles: Iterable[str] = ()) -> Scenario:
+    """`reader_roles` (the --iam-role roles) are kept so the rehearsal can be planned with the same flags."""
     snapshot = live_snapshot(
         connection.eks, connection.kube, connection.iam, aws_auth_label=f"{connection.info.name}:aws-auth"
     )
@@ -70,6 +72,8 @@ def export_scenario(connection: Connection) -> Scenario:
     if caller_lookup.arn is None:
         raise InputError(f"cannot find the caller {snapshot.caller_arn} in IAM to name it in the scenario")
     add(caller_lookup.arn)
+    for role in reader_roles:
+        add(role)
     info = connection.info
     cluster = ScenarioCluster(
         name=info.name,

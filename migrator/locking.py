@@ -1,0 +1,142 @@
+"""One apply (or rollback) per cluster at a time: `<run dir>/.apply.lock`, held with flock.
+
+The kernel releases a flock when its process dies, so a crashed run never blocks the next one. The file
+also holds who has it ({pid, host, planId, startedAt}) to name the holder in the refusal. A clean release
+empties the file; finding a holder written in it when we get the lock therefore means that holder died
+(stale), and we say so and take over.
+
+The file is never deleted: with flock, unlinking a lock file lets two processes lock two different inodes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from migrator.errors import ClusterLockedError
+
+LOCK_NAME = ".apply.lock"
+
+
+def lock_path(run_dir: Path) -> Path:
+    return run_dir / LOCK_NAME
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    host: str
+    plan_id: str
+    started_at: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} (plan {self.plan_id}, since {self.started_at})"
+
+    def to_json(self) -> str:
+        return json.dumps({"pid": self.pid, "host": self.host, "planId": self.plan_id, "startedAt": self.started_at})
+
+    @staticmethod
+    def parse(text: str) -> LockHolder | None:
+        try:
+            data = json.loads(text)
+            return LockHolder(int(data["pid"]), str(data["host"]), str(data["planId"]), str(data["startedAt"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def read_holder(path: Path) -> LockHolder | None:
+    """Who the lock file names (without locking it: for `status`). None when free or unreadable."""
+    try:
+        return LockHolder.parse(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def holder_alive(holder: LockHolder) -> bool | None:
+    """Whether the holder's process exists; None when it runs on another host (cannot tell)."""
+    if holder.host != socket.gethostname():
+        return None
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ClusterLock:
+    """`with ClusterLock(path, cluster, plan_id) as lock:`; `lock.stale` names a dead holder taken over."""
+
+    def __init__(self, path: Path, cluster: str, plan_id: str) -> None:
+        self.path = path
+        self.cluster = cluster
+        self.plan_id = plan_id
+        self.stale: LockHolder | None = None
+        self._handle: IO[str] | None = None
+
+    @property
+    def stale_message(self) -> str | None:
+        if self.stale is None:
+            return None
+        return (
+            f"took over a stale lock on cluster {self.cluster}: its holder, {self.stale.describe()}, "
+            "is gone without releasing it; its journal shows where it stopped"
+        )
+
+    def acquire(self) -> ClusterLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = LockHolder.parse(handle.read())
+            handle.close()
+            who = holder.describe() if holder is not None else "another process"
+            raise ClusterLockedError(
+                f"cluster {self.cluster} is locked by {who}: another run is applying or rolling back a plan",
+                hint=f"wait for it to finish; `status` shows its progress (lock file {self.path})",
+            ) from None
+        handle.seek(0)
+        previous = handle.read()
+        self.stale = LockHolder.parse(previous) if previous.strip() else None
+        holder = LockHolder(os.getpid(), socket.gethostname(), self.plan_id, _now())
+        handle.seek(0)
+        handle.truncate()
+        handle.write(holder.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        # Empty the file before unlocking, so the next holder does not mistake us for a dead one.
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
+
+    def __enter__(self) -> ClusterLock:
+        return self.acquire()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

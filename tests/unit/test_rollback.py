@@ -1,0 +1,168 @@
+"""Rollback: undo, newest first, only what this plan's runs did, and never past a gate where undoing would
+lock someone out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.errors import ConflictError, RemoteError
+from migrator.executor import Executor
+from migrator.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.model import AccessEntrySpec, AuthMode, EntryType, Plan
+from migrator.observer import RunResult, StepStatus
+from migrator.planfile import plan_to_dict
+from migrator.steps import PollPolicy
+from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
+
+FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
+BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
+FIRST = frozenset({AuthMode.API_AND_CONFIG_MAP})
+OURS = {key(role("Admin")), key(role("Dev")), key(user("alice"))}
+EKS_MADE = {key(role("nodes")), key(role("fargate-pods")), key(role("Creator")), key(role("win-nodes"))}
+
+
+def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Executor:
+    plan_id = str(plan_to_dict(plan)["planId"])
+    options.setdefault("poll", FAST)
+    options.setdefault("max_concurrency", 1)
+    return Executor(plan, fake, fake, Journal(journal_path(run_dir, plan_id), plan_id), **options)
+
+
+def status(report: Any, step_id: str) -> StepStatus:
+    return report.step(step_id).status  # type: ignore[no-any-return]
+
+
+def test_rollback_deletes_only_the_entries_this_plan_created(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    assert executor(plan, fake, tmp_path, approvals=FIRST).apply().result is RunResult.COMPLETED
+    assert set(fake.entries) == OURS | EKS_MADE
+    fake.reset_calls()
+
+    report = executor(plan, fake, tmp_path).rollback()
+    assert report.result is RunResult.ROLLED_BACK and report.exit_code == 0
+    assert set(fake.entries) == EKS_MADE  # node, Fargate and creator entries are EKS's, not ours
+    assert fake.entries[key(role("win-nodes"))].type is EntryType.EC2_WINDOWS  # the repair stays
+    deleted = sorted(c.args[0] for c in fake.mutating_calls())
+    assert deleted == sorted([role("Admin"), role("Dev"), user("alice")])
+    assert {c.op for c in fake.mutating_calls()} == {"delete_entry"}  # the policy went with its entry
+    assert status(report, "04-create-entry") is StepStatus.UNDONE
+    assert report.step("05-associate-policy").detail == {"droppedWithEntry": True}
+    assert status(report, "03-repair-node-entry") is StepStatus.KEPT
+    assert "break the Windows nodes again" in report.step("03-repair-node-entry").detail["reason"]
+    assert status(report, "02-set-mode") is StepStatus.KEPT
+    assert "one way" in report.step("02-set-mode").detail["reason"]
+    state = read_state(Journal(journal_path(tmp_path, report.plan_id), report.plan_id))
+    assert state.of("06-create-entry").phase is Phase.UNDONE and state.of("02-set-mode").phase is Phase.DONE
+
+    fake.reset_calls()
+    again = executor(plan, fake, tmp_path).rollback()
+    assert again.result is RunResult.NOTHING_TO_DO  # only the kept steps remain, nothing is called
+    assert "kept 2 step(s)" in again.message
+    assert fake.mutating_calls() == []
+
+
+def test_an_entry_adopted_at_run_time_is_never_deleted(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    same = AccessEntrySpec(role("Dev"), username="dev:{{SessionName}}", groups=("developers",))
+    fake.hook("describe_update", fake.update_polls, lambda: fake.put_entry(same), after=True)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    report = executor(plan, fake, tmp_path).rollback()
+    assert key(role("Dev")) in fake.entries
+    assert status(report, "06-create-entry") is StepStatus.KEPT
+    assert report.step("06-create-entry").detail["adopted"] is True
+
+
+def test_rollback_in_api_mode_refuses_to_delete_entries_but_restores_aws_auth(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, remove_aws_auth=True)
+    original = dict(fake.config_map.data) if fake.config_map else {}
+    executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert fake.mode is AuthMode.API and fake.config_map is None
+    fake.reset_calls()
+
+    report = executor(plan, fake, tmp_path).rollback()
+    assert report.result is RunResult.ROLLED_BACK
+    assert fake.config_map is not None and fake.config_map.data == original  # restored from the backup
+    assert [c.op for c in fake.mutating_calls()] == ["create_config_map"]
+    assert set(fake.entries) == OURS | EKS_MADE  # nobody locked out
+    assert status(report, "10-remove-aws-auth") is StepStatus.UNDONE
+    for step_id in ("04-create-entry", "05-associate-policy", "06-create-entry"):
+        assert status(report, step_id) is StepStatus.KEPT
+        assert "API mode" in report.step(step_id).detail["reason"]
+    assert "lock" in report.step("04-create-entry").detail["reason"]
+    assert "kept" in report.message
+
+
+def test_apply_with_rollback_on_failure_undoes_what_it_did(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    fake.fail("create_entry", 4, RemoteError("ResourceLimitExceededException: too many entries"))  # alice
+    report = executor(plan, fake, tmp_path, approvals=FIRST).apply(rollback_on_failure=True)
+    assert report.result is RunResult.ROLLED_BACK
+    assert report.exit_code == 5 and "ResourceLimitExceeded" in report.message + " ".join(report.failures)
+    assert set(fake.entries) == EKS_MADE
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP  # one way: said, not hidden
+    assert status(report, "02-set-mode") is StepStatus.KEPT
+
+
+def test_an_entry_whose_create_crashed_before_its_journal_record_is_still_ours(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    fake.crash("create_entry", 3, after=True)  # Dev's entry exists; its step-done was never written
+    with pytest.raises(Crash):
+        executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    fake.revive()
+    assert key(role("Dev")) in fake.entries
+    report = executor(plan, fake, tmp_path).rollback()
+    assert key(role("Dev")) not in fake.entries and key(role("Admin")) not in fake.entries
+    assert status(report, "06-create-entry") is StepStatus.UNDONE
+
+
+def test_an_entry_changed_since_we_created_it_is_not_deleted(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    theirs = AccessEntrySpec(role("Dev"), username="dev:{{SessionName}}", groups=("developers", "admins"))
+    fake.put_entry(theirs)
+    report = executor(plan, fake, tmp_path).rollback()
+    assert report.result is RunResult.FAILED and isinstance(report.error, ConflictError)
+    assert fake.entries[key(role("Dev"))] == theirs
+    assert key(role("Admin")) not in fake.entries and key(user("alice")) not in fake.entries  # the rest undone
+
+
+def test_rollback_of_a_plan_never_run_has_nothing_to_do(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    report = executor(plan, fake, tmp_path).rollback()
+    assert report.result is RunResult.NOTHING_TO_DO and fake.calls == []
+    assert not list(tmp_path.iterdir())
+
+
+def test_apply_after_rollback_creates_the_entries_again_as_ours(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    executor(plan, fake, tmp_path).rollback()
+    again = executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    assert again.result is RunResult.COMPLETED
+    assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
+    assert again.step("06-create-entry").detail["created"] is True
+    events = [r.event for r in Journal(journal_path(tmp_path, again.plan_id), again.plan_id).read().records]
+    assert events.count(Event.RUN_STARTED) == 3
+
+
+def test_the_rollback_preview_says_what_would_happen_without_calling_anything_mutating(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, remove_aws_auth=True)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    fake.reset_calls()
+    lines = executor(plan, fake, tmp_path).rollback_preview()
+    assert fake.mutating_calls() == []
+    assert lines[0].startswith("undo   07-create-entry: delete the entry of " + user("alice"))
+    assert any(line.startswith("keep   02-set-mode") for line in lines)
+    assert any("break the Windows nodes again" in line for line in lines)
