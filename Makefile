@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/mypy
 
 demo: setup
-	$(BIN)/python -m migrator.demo
+	$(BIN)/aws-auth-migrate sandbox demo plans/examples/scenario-large.yaml
 
 bench: setup
 	$(BIN)/python bench/run.py

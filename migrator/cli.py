@@ -170,6 +170,21 @@ def version() -> None:
     print(__version__)
 
 
+def print_error(error: MigratorError) -> None:
+    """Plain prints, not rich: one unwrapped line a tool can parse (`error: FILE:LINE: message`)."""
+    print(f"error: {error}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {error.hint}", file=sys.stderr)
+
+
+def print_internal_error(error: BaseException) -> None:
+    print(
+        f"internal error: {type(error).__name__}: {error}\n"
+        "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
+        file=sys.stderr,
+    )
+
+
 def _register_subcommands() -> None:
     import migrator.cli_run  # noqa: F401  (registers apply, status and rollback on `app`)
     from migrator.cli_sandbox import sandbox_app
@@ -195,10 +210,7 @@ def main() -> None:
             print(f"error: {error}", file=sys.stderr)
         sys.exit(InputError.exit_code)
     except MigratorError as error:
-        # Plain prints: one unwrapped line a tool can parse (`error: FILE:LINE: message`).
-        print(f"error: {error}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
+        print_error(error)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -206,10 +218,6 @@ def main() -> None:
     except Exception as error:  # a bug: say so briefly; the traceback only on request
         if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
             raise
-        print(
-            f"internal error: {type(error).__name__}: {error}\n"
-            "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
-            file=sys.stderr,
-        )
+        print_internal_error(error)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -12,7 +12,6 @@ would be dangerous, guessing "no" useless). A dry run never prompts and needs no
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from enum import StrEnum
@@ -21,7 +20,18 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli import OutputFormat, OutputOption, app, stderr, stdout
+from migrator.cli import (
+    KubeContextOption,
+    OutputFormat,
+    OutputOption,
+    ProfileOption,
+    RoleArnOption,
+    app,
+    print_error,
+    print_internal_error,
+    stderr,
+    stdout,
+)
 from migrator.errors import InputError, MigratorError
 from migrator.executor import Executor
 from migrator.gateway import EksGateway, KubeGateway
@@ -50,9 +60,6 @@ PlansDirOption = Annotated[
     ),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="No prompts (gates still need --approve-gate).")]
-KubeContextOption = Annotated[str | None, typer.Option(help="kubeconfig context for the cluster.")]
-ProfileOption = Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile.")]
-RoleArnOption = Annotated[str | None, typer.Option(help="Role to assume in the cluster's account.")]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS mode update (and updates before it).")
 ]
@@ -61,11 +68,17 @@ TimeoutOption = Annotated[
 def connect_gateways(
     cluster: ClusterRef, *, profile: str | None, role_arn: str | None, kube_context: str | None
 ) -> tuple[EksGateway, KubeGateway]:
-    """The real gateways (migrator/connect.py, imported only when a command needs the cluster). CLI tests
-    replace this function."""
-    connect = importlib.import_module("migrator.connect").connect
-    eks, kube, _iam = connect(cluster, profile=profile, role_arn=role_arn, kube_context=kube_context)
-    return eks, kube
+    """The real gateways for the plan's cluster, refusing credentials that reach another account."""
+    from migrator.connect import ConnectOptions, connect
+
+    connection = connect(cluster.name, ConnectOptions(cluster.region, profile, role_arn, kube_context))
+    if connection.info.account != cluster.account:
+        raise InputError(
+            f"the credentials reach cluster {cluster.name} in account {connection.info.account}, but the plan is "
+            f"for account {cluster.account}",
+            hint="use --profile or --role-arn for the plan's account",
+        )
+    return connection.eks, connection.kube
 
 
 def _run_dir(plan_file: Path, plan: Plan, plans_dir: Path | None) -> Path:
@@ -96,16 +109,9 @@ def _emit(report: RunReport, output: OutputFormat) -> None:
     if error is not None and not isinstance(error, MigratorError):  # a bug inside a step: as cli.main says it
         if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
             raise error
-        stderr.print(
-            f"internal error: {type(error).__name__}: {error}\n"
-            "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
-            highlight=False,
-            markup=False,
-        )
+        print_internal_error(error)
     elif error is not None:
-        stderr.print(f"error: {error}", highlight=False, markup=False)
-        if error.hint:
-            stderr.print(f"hint: {error.hint}", highlight=False, markup=False)
+        print_error(error)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

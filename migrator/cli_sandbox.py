@@ -131,6 +131,62 @@ def stop(
     print(f"sandbox: process {pid} stopped", file=sys.stderr)
 
 
+@sandbox_app.command()
+def demo(
+    scenario: Annotated[Path, typer.Argument(help="Scenario to rehearse on.")] = Path(
+        "plans/examples/scenario-large.yaml"
+    ),
+    cluster: Annotated[str | None, typer.Option(help="Cluster of the scenario (default: its first).")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where the plan, journal and backup go (default: a new temporary folder).")
+    ] = None,
+) -> None:
+    """A full migration on the sandbox: plan, apply through both gates, verify, and who is who before/after.
+
+    Exits 1 if any mapped principal's identity changed (the tool's promise is that none does).
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from migrator.cli import stdout
+    from migrator.sandbox.demo import iam_reader_args, run_demo
+    from migrator.sandbox.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    target = loaded.cluster(cluster) if cluster else loaded.clusters[0]
+    folder = workdir or Path(tempfile.mkdtemp(prefix="aws-auth-migrate-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    result = run_demo(
+        loaded,
+        cluster_name=target.name,
+        workdir=folder,
+        extra_plan_args=iam_reader_args(loaded, target),
+        say=lambda text: print(text, file=sys.stderr),
+        show=lambda text: print(text, end=""),
+    )
+    table = Table(title=f"Who is who on {target.name}: before (CONFIG_MAP) and after (API)", title_justify="left")
+    for column in ("principal", "before", "after", "same"):
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        table.add_row(
+            row.principal_arn,
+            Text(row.before.describe() if row.before else "(not authenticated)"),
+            Text(row.after.describe() if row.after else "(not authenticated)"),
+            Text("yes") if row.same else Text("NO", style="bold red"),
+        )
+    stdout.print(table)
+    elapsed = time.monotonic() - started
+    same = sum(row.same for row in result.rows)
+    print(
+        f"demo: {same}/{len(result.rows)} principals kept their identity; {elapsed:.0f}s; plan, journal and "
+        f"backup in {result.plan_file.parent}",
+        file=sys.stderr,
+    )
+    if not result.all_same:
+        raise typer.Exit(1)
+
+
 @sandbox_app.command("export")
 def export_command(
     cluster: Annotated[str, typer.Option(help="EKS cluster to snapshot.")],

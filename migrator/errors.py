@@ -60,6 +60,10 @@ class RemoteError(MigratorError):
     exit_code = 5
 
 
+class NotAuthenticatedError(RemoteError):
+    """The cluster did not recognise the caller (HTTP 401)."""
+
+
 class UpdateInProgressError(RemoteError):
     """EKS refused a cluster update because another one (ours, a person's, or EKS patching) is running."""
 

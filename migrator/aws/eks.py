@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from migrator.aws.session import call, client, error_code, error_message
+from migrator.aws.session import botocore_failures_are_remote_errors, call, client, error_code, error_message
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
 from migrator.gateway import ClusterInfo, ModeUpdate
 from migrator.model import (
@@ -58,6 +58,7 @@ def entry_from(entry: dict[str, Any], policies: tuple[PolicyAssociation, ...]) -
     )
 
 
+@botocore_failures_are_remote_errors
 class BotoEksGateway:
     def __init__(self, session: boto3.Session, cluster_name: str) -> None:
         self.cluster_name = cluster_name

@@ -73,6 +73,32 @@ def error_message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", ""))
 
 
+C = TypeVar("C", bound=type)
+
+
+def botocore_failures_are_remote_errors(cls: C) -> C:
+    """Every public method of a gateway turns what botocore raises after its retries (connection errors,
+    timeouts) into RemoteError; service errors are handled method by method, where their meaning is known."""
+    for name, function in list(vars(cls).items()):
+        if name.startswith("_") or not callable(function):
+            continue
+
+        def wrapped(*args: Any, __function: Callable[..., Any] = function, **kwargs: Any) -> Any:
+            try:
+                return __function(*args, **kwargs)
+            except NoCredentialsError:
+                raise InputError(
+                    "no AWS credentials found", hint="set AWS_PROFILE or credentials, or point at the sandbox"
+                ) from None
+            except BotoCoreError as error:
+                raise RemoteError(f"{__function.__name__}: {error}") from error
+
+        wrapped.__name__ = function.__name__
+        wrapped.__doc__ = function.__doc__
+        setattr(cls, name, wrapped)
+    return cls
+
+
 def call(operation: str, function: Callable[[], T]) -> T:
     """Run one AWS call; botocore has already retried what is retryable, so what is left is our error."""
     try:
@@ -85,3 +111,13 @@ def call(operation: str, function: Callable[[], T]) -> T:
         ) from None
     except BotoCoreError as error:
         raise RemoteError(f"{operation}: {error}") from error
+
+
+def session_from_credentials(credentials: dict[str, str], region: str) -> boto3.Session:
+    """A session from explicit credentials (an assumed role's, a probe's), ignoring the environment's."""
+    return boto3.Session(
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+        region_name=region,
+    )

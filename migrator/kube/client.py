@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from migrator.errors import ConflictError, InputError, RemoteError
+from migrator.errors import ConflictError, InputError, NotAuthenticatedError, RemoteError
 from migrator.gateway import ConfigMapState
 
 TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
@@ -60,8 +60,11 @@ def _remote(operation: str, error: ApiException | HTTPError) -> RemoteError:
     if isinstance(error, ApiException):
         reason = error.reason
         if error.status == 401:
-            reason = "Unauthorized: the cluster does not recognise the caller (check credentials and context)"
-        elif error.status == 403:
+            return NotAuthenticatedError(
+                f"Kubernetes {operation}: HTTP 401 Unauthorized: the cluster does not recognise the caller "
+                "(check credentials and context)"
+            )
+        if error.status == 403:
             reason = "Forbidden: the caller lacks the Kubernetes permission"
         return RemoteError(f"Kubernetes {operation}: HTTP {error.status} {reason}")
     return RemoteError(f"Kubernetes {operation}: {error}")

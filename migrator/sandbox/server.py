@@ -251,34 +251,36 @@ class Sandbox:
     # --- what clients need ----------------------------------------------------------------------------
 
     def caller_credentials(self) -> dict[str, str]:
-        """Credentials of the scenario's caller that moto maps to the caller's account.
+        """Credentials of the scenario's caller that moto maps to the caller's account, minted once per run.
 
         A role is assumed through moto's STS (session name `aws-auth-migrate`); a user gets an access key.
-        Minted once per sandbox run.
         """
         if self._credentials is None:
-            arn = parse_arn(self.scenario.caller)
-            if arn.kind is PrincipalKind.ROLE:
-                assumed = sts_backends[arn.account][arn.partition].assume_role(
-                    region_name=self.region,
-                    role_session_name=CALLER_SESSION_NAME,
-                    role_arn=self.scenario.caller,
-                    policy="",
-                    duration=43200,
-                    external_id="",
-                )
-                self._credentials = {
-                    "AWS_ACCESS_KEY_ID": assumed.access_key_id,
-                    "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
-                    "AWS_SESSION_TOKEN": assumed.session_token,
-                }
-            else:
-                key = iam_backends[arn.account][arn.partition].create_access_key(arn.name)
-                self._credentials = {
-                    "AWS_ACCESS_KEY_ID": key.access_key_id,
-                    "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
-                }
+            self._credentials = self.credentials_for(self.scenario.caller, CALLER_SESSION_NAME)
         return dict(self._credentials)
+
+    def credentials_for(self, principal_arn: str, session_name: str) -> dict[str, str]:
+        """Fresh credentials for any IAM principal of the scenario, to ask the cluster who it is (a probe).
+
+        Only a simulator can do this for users (a new access key); for roles it is an ordinary AssumeRole.
+        """
+        arn = parse_arn(principal_arn)
+        if arn.kind is PrincipalKind.ROLE:
+            assumed = sts_backends[arn.account][arn.partition].assume_role(
+                region_name=self.region,
+                role_session_name=session_name,
+                role_arn=principal_arn,
+                policy="",
+                duration=43200,
+                external_id="",
+            )
+            return {
+                "AWS_ACCESS_KEY_ID": assumed.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+                "AWS_SESSION_TOKEN": assumed.session_token,
+            }
+        key = iam_backends[arn.account][arn.partition].create_access_key(arn.name)
+        return {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
 
     def env(self) -> dict[str, str]:
         """Environment variables for a client of this sandbox (boto3, the kubernetes client, the CLI)."""
