@@ -130,6 +130,10 @@ def apply(
     rollback_on_failure: Annotated[
         bool, typer.Option(help="When a step fails, undo what this plan did (what can safely be undone).")
     ] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Stop after this step id (and the rest of its principal's policies); re-run to go on."),
+    ] = None,
     output: OutputOption = OutputFormat.TEXT,
     kube_context: KubeContextOption = None,
     profile: ProfileOption = None,
@@ -159,6 +163,7 @@ def apply(
         dry_run=dry_run,
         timeout_seconds=timeout,
         plan_label=str(plan_file),
+        until=until,
     )
     if dry_run:  # read-only: no lock, so it can run beside a real apply
         with observer:

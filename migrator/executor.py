@@ -106,6 +106,7 @@ class Executor:
         poll: PollPolicy | None = None,
         backup_dir: Path | None = None,
         plan_label: str = "PLAN",
+        until: str | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
@@ -123,6 +124,8 @@ class Executor:
         self.poll = poll or PollPolicy()
         self.backup_path = backup_path(backup_dir or journal.path.parent, self.plan_id)
         self.plan_label = plan_label
+        self.until = until
+        self._runnable = _steps_until(plan.steps, until)
         self._lock = threading.Lock()  # guards the fields below and serializes observer calls
         self._statuses: dict[str, tuple[StepStatus, dict[str, Any]]] = {}
         self._failures: list[tuple[Step, BaseException]] = []
@@ -182,7 +185,7 @@ class Executor:
 
     def _run_all(self, ctx: RunContext) -> None:
         auto = self.prompter is None  # interactive runs ask per unit until "all in this phase"
-        for wave in waves(build_units(self.plan.steps)):
+        for wave in waves(build_units(self._runnable)):
             if self._stopped():
                 return
             if wave[0].steps[0].gate:
@@ -508,6 +511,11 @@ class Executor:
         if self._stop is not None:
             result, message, command = self._stop
             return self._report(result, message, command, prior=prior)
+        if len(self._runnable) < len(self.plan.steps) and not self.dry_run:
+            last = self._runnable[-1].id
+            return self._report(
+                RunResult.STOPPED, f"stopped after {last} as asked (--until)", self._resume_command(), prior=prior
+            )
         would = sum(1 for status, _ in self._statuses.values() if status is StepStatus.WOULD_RUN)
         if self.dry_run:
             if not would:
@@ -540,6 +548,22 @@ class Executor:
             failures=failures,
             error=self._failures[0][1] if self._failures else None,
         )
+
+
+def _steps_until(steps: Sequence[Step], until: str | None) -> tuple[Step, ...]:
+    """The plan's steps up to `until`, extended to the end of its unit: a principal's entry never runs
+    without its policies."""
+    if until is None:
+        return tuple(steps)
+    ids = [s.id for s in steps]
+    if until not in ids:
+        raise InputError(f"--until {until!r} is not a step of this plan", hint=f"steps: {', '.join(ids)}")
+    count = 0
+    for unit in build_units(steps):
+        count += len(unit.steps)
+        if until in (s.id for s in unit.steps):
+            return tuple(steps[:count])
+    raise AssertionError("unreachable: until is one of the steps")
 
 
 def _sentence(text: str) -> str:

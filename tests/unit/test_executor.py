@@ -648,3 +648,19 @@ def test_fingerprint_fields_are_what_the_planner_records() -> None:
         "offline",
     }
     assert Event.GATE_WAITING.value == "gate-waiting"
+
+
+def test_until_stops_after_the_named_step_and_its_principals_policies(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    create = next(s for s in plan.steps if s.kind is StepKind.CREATE_ENTRY and s.principal_arn == role("Admin"))
+    report = executor(plan, fake, tmp_path, approvals=BOTH, until=create.id).apply()
+    assert report.result is RunResult.STOPPED and report.exit_code == 0
+    assert "--until" in report.message
+    done = [s.id for s in plan.steps if statuses(report)[s.id] is StepStatus.DONE]
+    associate = plan.steps[[s.id for s in plan.steps].index(create.id) + 1]
+    assert associate.kind is StepKind.ASSOCIATE_POLICY and done[-1] == associate.id  # never a bare entry
+    assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
+    assert executor(plan, fake, tmp_path, approvals=BOTH).apply().result is RunResult.COMPLETED
+    with pytest.raises(InputError, match="not a step of this plan"):
+        executor(plan, fake, tmp_path, until="99-nope")
