@@ -41,6 +41,7 @@ from migrator.model import AuthMode, ClusterRef, Plan
 from migrator.observer import RunReport, status_report
 from migrator.planfile import load_plan, plan_to_dict
 from migrator.render_run import RichPrompter, print_report, progress_observer, report_json
+from migrator.steps import PollPolicy
 
 
 class GateMode(StrEnum):
@@ -130,6 +131,10 @@ def apply(
     rollback_on_failure: Annotated[
         bool, typer.Option(help="When a step fails, undo what this plan did (what can safely be undone).")
     ] = False,
+    poll_seconds: Annotated[
+        float,
+        typer.Option(min=0.05, help="First wait between polls of an EKS mode update (doubles, capped at 30 s)."),
+    ] = 5.0,
     until: Annotated[
         str | None,
         typer.Option(help="Stop after this step id (and the rest of its principal's policies); re-run to go on."),
@@ -162,6 +167,7 @@ def apply(
         prompter=RichPrompter(stderr) if interactive else None,
         dry_run=dry_run,
         timeout_seconds=timeout,
+        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
         plan_label=str(plan_file),
         until=until,
     )

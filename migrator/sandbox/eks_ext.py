@@ -213,6 +213,10 @@ class EksExtension:
         with self.world.lock:
             throttled = not self._take_token(request)
             fault = self._draw_fault()
+            self.world.stats["requests"] += 1
+            self.world.stats["throttled"] += throttled
+            if fault is not None:
+                self.world.stats[f"fault:{fault}"] += 1
         if fault == "reset-before":
             raise _DropConnection
         if throttled or fault == "throttle":

@@ -93,6 +93,7 @@ class Sandbox:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._credentials: dict[str, str] | None = None
+        self._probe_credentials: dict[tuple[str, str], dict[str, str]] = {}
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._kubeconfig: Path | None = None
 
@@ -262,8 +263,15 @@ class Sandbox:
     def credentials_for(self, principal_arn: str, session_name: str) -> dict[str, str]:
         """Fresh credentials for any IAM principal of the scenario, to ask the cluster who it is (a probe).
 
-        Only a simulator can do this for users (a new access key); for roles it is an ordinary AssumeRole.
+        Only a simulator can do this for users (an access key; IAM allows two, so they are minted once per
+        principal and run); for roles it is an ordinary AssumeRole.
         """
+        cached = self._probe_credentials.get((principal_arn, session_name))
+        if cached is None:
+            cached = self._probe_credentials[(principal_arn, session_name)] = self._mint(principal_arn, session_name)
+        return dict(cached)
+
+    def _mint(self, principal_arn: str, session_name: str) -> dict[str, str]:
         arn = parse_arn(principal_arn)
         if arn.kind is PrincipalKind.ROLE:
             assumed = sts_backends[arn.account][arn.partition].assume_role(

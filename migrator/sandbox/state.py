@@ -8,6 +8,7 @@ here. Every read or write happens under `World.lock`, so the two HTTP front ends
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,7 @@ class World:
     clusters: dict[tuple[str, str, str], SimCluster] = field(default_factory=dict)  # (account, region, name)
     settings: SimulationSettings = field(default_factory=SimulationSettings)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    stats: Counter[str] = field(default_factory=Counter)  # EKS requests, throttles and injected faults
     kube_base_url: str = ""  # where the Kubernetes API simulator listens; DescribeCluster reports it
 
     def cluster(self, account: str, region: str, name: str) -> SimCluster | None:

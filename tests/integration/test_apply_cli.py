@@ -1,0 +1,358 @@
+"""The executor through the real CLI, as subprocesses, against the sandbox over HTTP: gates, continuity of
+every principal's identity, SIGKILL and resume, faults, staleness, conflicts, rollback, the cluster lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.probing import PROBE_SESSION_NAME, observed, same_identity, self_subject_review
+from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
+from migrator.sandbox.server import Sandbox
+from tests.cli.conftest import EXAMPLES, run_cli
+from tests.integration.conftest import SandboxFactory, client
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "111122223333"
+FAST = ("--poll-seconds", "0.2")
+BOTH_GATES = ("--approve-gate", "API_AND_CONFIG_MAP", "--approve-gate", "API")
+
+
+def cli(sandbox: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = run_cli(*args, cwd=cwd, env=sandbox.env())
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def make_plan(sandbox: Sandbox, cwd: Path, cluster: str, region: str, *extra: str) -> Path:
+    path = cwd / "plans" / cluster / "test.plan.yaml"
+    result = cli(sandbox, cwd, "plan", "--cluster", cluster, "--region", region, "--out", str(path), *extra)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def plan_steps(plan: Path) -> list[dict[str, Any]]:
+    result = run_cli("show", str(plan), "-o", "json")
+    steps: list[dict[str, Any]] = json.loads(result.stdout)["steps"]
+    return steps
+
+
+def journal_records(plan: Path) -> list[dict[str, Any]]:
+    [journal] = plan.parent.glob("*.journal.jsonl")
+    return [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+
+def live_entries(sandbox: Sandbox, cluster: str, region: str) -> dict[str, tuple[Any, ...]]:
+    eks = client(sandbox, region=region)
+    found: dict[str, tuple[Any, ...]] = {}
+    for page in eks.get_paginator("list_access_entries").paginate(clusterName=cluster):
+        for arn in page["accessEntries"]:
+            entry = eks.describe_access_entry(clusterName=cluster, principalArn=arn)["accessEntry"]
+            policies = eks.list_associated_access_policies(clusterName=cluster, principalArn=arn)
+            found[arn] = (
+                entry["type"],
+                entry.get("username"),
+                tuple(sorted(entry.get("kubernetesGroups", []))),
+                tuple(sorted((p["policyArn"], p["accessScope"]["type"]) for p in policies["associatedAccessPolicies"])),
+            )
+    return found
+
+
+def mode_of(sandbox: Sandbox, cluster: str, region: str) -> str:
+    described = client(sandbox, region=region).describe_cluster(name=cluster)["cluster"]
+    return str(described["accessConfig"]["authenticationMode"])
+
+
+# --- a generated cluster with many principals ----------------------------------------------------------
+
+
+def many_principals(count: int, *, simulation: str = "updateSeconds: 1") -> Scenario:
+    roles = [f"arn:aws:iam::{ACCOUNT}:role/team-{i:02d}" for i in range(count)]
+    mappings = [
+        "    - rolearn: arn:aws:iam::111122223333:role/Admin\n      username: admin:{{SessionName}}\n"
+        "      groups: [system:masters]\n",
+        "    - rolearn: arn:aws:iam::111122223333:role/nodes\n      username: system:node:{{EC2PrivateDNSName}}\n"
+        "      groups: [system:bootstrappers, system:nodes]\n",
+    ]
+    for i, arn in enumerate(roles):
+        groups = "[system:masters, oncall]" if i % 10 == 0 else f"[team-{i % 7}]"
+        mappings.append(
+            f"    - rolearn: {arn}\n      username: team-{i:02d}:{{{{SessionName}}}}\n      groups: {groups}\n"
+        )
+    aws_auth = "".join("      " + line if line.strip() else line for line in (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n"
+        + "".join(mappings)
+    ).splitlines(keepends=True))  # fmt: skip
+    iam_roles = "".join(f"    - arn: {arn}\n" for arn in [*roles, f"arn:aws:iam::{ACCOUNT}:role/Admin",
+                                                            f"arn:aws:iam::{ACCOUNT}:role/nodes"])  # fmt: skip
+    text = (
+        "schema: aws-auth-migrate/scenario/v1\nclusters:\n  - name: big\n    region: us-east-1\n"
+        f'    account: "{ACCOUNT}"\n    version: "1.31"\n    authenticationMode: CONFIG_MAP\n'
+        f"    nodegroups: [{{name: ng, nodeRole: 'arn:aws:iam::{ACCOUNT}:role/nodes'}}]\n"
+        f"    awsAuth: |\n{aws_auth}iam:\n  roles:\n{iam_roles}caller: arn:aws:iam::{ACCOUNT}:role/Admin\n"
+        f"simulation:\n  {simulation}\n"
+    )
+    return parse_scenario(text, "generated.yaml")
+
+
+# --- identity continuity ---------------------------------------------------------------------------------
+
+
+def probe_all(sandbox: Sandbox, cluster: str, region: str, principals: list[str]) -> dict[str, Any]:
+    eks = client(sandbox, region=region)
+    mode = mode_of(sandbox, cluster, region)
+    seen: dict[str, Any] = {}
+    for arn in principals:
+        review = self_subject_review(
+            sandbox.credentials_for(arn, PROBE_SESSION_NAME),
+            cluster=cluster,
+            region=region,
+            endpoint=f"{sandbox.endpoint_url}/k8s/{ACCOUNT}/{region}/{cluster}",
+        )
+        policies = ()
+        if review is not None and mode != "CONFIG_MAP":
+            from migrator.aws.eks import policies_from
+
+            try:
+                associated = eks.list_associated_access_policies(clusterName=cluster, principalArn=arn)
+                policies = policies_from(associated["associatedAccessPolicies"])
+            except eks.exceptions.ResourceNotFoundException:
+                pass
+        seen[arn] = observed(review, policies) if review is not None else None
+    return seen
+
+
+def test_every_principal_keeps_its_identity_at_every_step_boundary(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    cluster, region = "team", "eu-west-1"
+    principals = [
+        f"arn:aws:iam::{ACCOUNT}:role/eks-node-group-role",
+        f"arn:aws:iam::{ACCOUNT}:role/ClusterAdmin",
+        f"arn:aws:iam::{ACCOUNT}:role/Developer",
+        f"arn:aws:iam::{ACCOUNT}:user/maria",
+    ]
+    node = {principals[0]}
+    before = probe_all(sandbox, cluster, region, principals)
+    assert all(before.values())
+    plan = make_plan(sandbox, tmp_path, cluster, region, "--target", "API", "--remove-aws-auth")
+    steps = plan_steps(plan)
+    # A principal's entry and its policies are one unit: the boundaries are between units.
+    boundaries = [
+        s["id"] for i, s in enumerate(steps) if i + 1 == len(steps) or steps[i + 1]["kind"] != "associate-policy"
+    ]
+    for boundary in boundaries:
+        result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--until", boundary)
+        assert result.returncode == 0, result.stderr
+        now = probe_all(sandbox, cluster, region, principals)
+        changed = [arn for arn in principals if not same_identity(before[arn], now[arn], node=arn in node)]
+        assert changed == [], f"after {boundary}: {[(a, before[a], now[a]) for a in changed]}"
+    assert mode_of(sandbox, cluster, region) == "API"
+    assert client(sandbox, region=region).list_access_entries(clusterName=cluster)["accessEntries"]
+    final = cli(sandbox, tmp_path, "status", str(plan), "-o", "json")
+    assert json.loads(final.stdout)["result"] == "completed"
+
+
+# --- crashes ------------------------------------------------------------------------------------------------
+
+
+def _kill_when(process: subprocess.Popen[bytes], plan: Path, done_records: int | None, delay: float | None) -> bool:
+    """SIGKILL the run once the journal holds `done_records` step-done records, or after `delay` seconds.
+    True when the process was killed, False when it finished first."""
+    deadline = time.monotonic() + 120
+    started = time.monotonic()
+    while process.poll() is None and time.monotonic() < deadline:
+        if delay is not None and time.monotonic() - started >= delay:
+            break
+        if done_records is not None:
+            journals = list(plan.parent.glob("*.journal.jsonl"))
+            if journals and journals[0].read_text().count('"step-done"') >= done_records:
+                break
+        time.sleep(0.005)
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def _final_state(sandbox: Sandbox) -> tuple[str, dict[str, tuple[Any, ...]]]:
+    return mode_of(sandbox, "big", "us-east-1"), live_entries(sandbox, "big", "us-east-1")
+
+
+@pytest.mark.slow
+def test_sigkill_anywhere_then_resume_equals_an_uninterrupted_run(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    scenario = many_principals(50, simulation="updateSeconds: 1\n  latencyMs: 15")
+    reference = make_sandbox(scenario)
+    reference_dir = tmp_path / "reference"
+    reference_dir.mkdir()
+    plan = make_plan(reference, reference_dir, "big", "us-east-1", "--target", "API")
+    done = cli(reference, reference_dir, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert done.returncode == 0, done.stderr
+    expected = _final_state(reference)
+
+    crashed = make_sandbox(scenario)
+    work = tmp_path / "crashed"
+    work.mkdir()
+    plan = make_plan(crashed, work, "big", "us-east-1", "--target", "API")
+    total = len(plan_steps(plan))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **crashed.env()}
+    rng = random.Random(20261122)
+    # Kill at chosen step boundaries (after the backup, around the first gate, among the entries, before the
+    # last gate) and at random moments inside steps, then once more resume to the end.
+    plan_points: list[tuple[int | None, float | None]] = [(1, None), (2, None), (5, None), (20, None)]
+    plan_points += [(None, rng.uniform(0.05, 1.5)) for _ in range(6)] + [(total - 1, None)]
+    kills = 0
+    for done_records, delay in [*plan_points, *[(None, None)] * 3]:
+        command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done_records is None and delay is None:
+            _, stderr = process.communicate(timeout=180)
+            assert process.returncode == 0, stderr.decode()
+            break
+        kills += _kill_when(process, plan, done_records, delay)
+    assert kills >= 5
+    assert _final_state(crashed) == expected
+
+    records = journal_records(plan)
+    done_steps = [r["step"] for r in records if r["event"] == "step-done"]
+    assert sorted(set(done_steps)) == sorted(s["id"] for s in plan_steps(plan))
+    assert len(done_steps) == len(set(done_steps)), "a step was done twice"
+    creates = [r for r in records if r["event"] == "step-done" and r["step"].endswith("create-entry")]
+    assert not [r for r in creates if r.get("detail", {}).get("adopted")], "one of our own creates was adopted"
+
+
+# --- faults, staleness, conflicts ----------------------------------------------------------------------------
+
+
+def test_twenty_percent_faults_do_not_stop_the_run(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    faults = "updateSeconds: 1\n  faults: {seed: 7, throttle: 0.08, serverError: 0.06, connectionReset: 0.06}"
+    sandbox = make_sandbox(many_principals(20, simulation=faults))
+    plan = make_plan(sandbox, tmp_path, "big", "us-east-1", "--target", "API")
+    result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert mode_of(sandbox, "big", "us-east-1") == "API"
+    stats = sandbox.world.stats
+    injected = sum(v for k, v in stats.items() if k.startswith("fault:"))
+    assert injected >= 10
+    # Bounded retries: each fault costs one more request, never a storm.
+    assert stats["requests"] <= 2 * (stats["requests"] - injected) + injected
+
+
+def test_aws_auth_edited_after_planning_makes_the_plan_stale(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
+    assert cluster is not None
+    with sandbox.world.lock:  # an operator edits aws-auth (the Kubernetes store, as kubectl would)
+        stored = cluster.objects[("v1", "configmaps", "kube-system", "aws-auth")].body
+        stored["data"]["mapUsers"] += "- userarn: arn:aws:iam::111122223333:user/new\n  username: new\n"
+        stored["metadata"]["resourceVersion"] = cluster.next_resource_version()
+    result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert result.returncode == 3, result.stderr
+    assert "aws-auth" in result.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
+
+
+def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--until", "02-set-mode")
+    assert first.returncode == 0, first.stderr
+    developer = f"arn:aws:iam::{ACCOUNT}:role/Developer"
+    client(sandbox, region="eu-west-1").create_access_entry(
+        clusterName="team", principalArn=developer, username="someone-else", kubernetesGroups=["other"]
+    )
+    result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert result.returncode == 6, result.stderr
+    assert developer in result.stderr
+    assert live_entries(sandbox, "team", "eu-west-1")[developer][1:3] == ("someone-else", ("other",))
+
+
+# --- rollback, lock, dry run --------------------------------------------------------------------------------
+
+
+def test_rollback_deletes_what_it_created_and_refuses_after_the_api_gate(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    assert (
+        cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP").returncode
+        == 0
+    )
+    created = set(live_entries(sandbox, "team", "eu-west-1"))
+    assert f"arn:aws:iam::{ACCOUNT}:role/Developer" in created
+    undone = cli(sandbox, tmp_path, "rollback", str(plan), "--yes")
+    assert undone.returncode == 0, undone.stderr
+    left = set(live_entries(sandbox, "team", "eu-west-1"))
+    assert left < created and f"arn:aws:iam::{ACCOUNT}:role/Developer" not in left
+    assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"  # gates are one way
+
+    again = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert again.returncode == 0, again.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "API"
+    refused = cli(sandbox, tmp_path, "rollback", str(plan), "--yes")
+    assert "API" in refused.stdout + refused.stderr
+    assert f"arn:aws:iam::{ACCOUNT}:role/Developer" in live_entries(sandbox, "team", "eu-west-1")
+
+
+def test_remove_aws_auth_keeps_a_private_backup_and_rollback_restores_it(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
+    assert cluster is not None
+    key = ("v1", "configmaps", "kube-system", "aws-auth")
+    original = dict(cluster.objects[key].body["data"])
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API", "--remove-aws-auth")
+    assert cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST).returncode == 0
+    assert key not in cluster.objects
+    [backup] = plan.parent.glob("*.aws-auth.backup.json")
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
+    assert cli(sandbox, tmp_path, "rollback", str(plan), "--yes").returncode == 0
+    assert cluster.objects[key].body["data"] == original
+
+
+def test_two_applies_on_one_cluster_cannot_run_at_once(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    scenario = load_scenario(EXAMPLES / "scenario-small.yaml")
+    sandbox = make_sandbox(scenario)
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, "--poll-seconds", "2"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lock = plan.parent / ".apply.lock"
+        deadline = time.monotonic() + 30
+        while not lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+        assert second.returncode == 7, second.stderr
+        assert str(first.pid) in second.stderr
+    finally:
+        first.wait(timeout=120)
+    assert first.returncode == 0
+
+
+def test_dry_run_changes_nothing(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    result = cli(sandbox, tmp_path, "apply", str(plan), "--dry-run", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dryRun"] is True
+    assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
+    assert not list(plan.parent.glob("*.journal.jsonl"))
