@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -60,8 +61,11 @@ def entry_from(entry: dict[str, Any], policies: tuple[PolicyAssociation, ...]) -
 
 @botocore_failures_are_remote_errors
 class BotoEksGateway:
-    def __init__(self, session: boto3.Session, cluster_name: str) -> None:
+    def __init__(self, session: boto3.Session, cluster_name: str, *, read_concurrency: int = 8) -> None:
+        """`read_concurrency` bounds the parallel Describe calls of `list_entries` (one round trip per entry
+        and per policy listing would otherwise make reading 3,000 entries take minutes)."""
         self.cluster_name = cluster_name
+        self.read_concurrency = read_concurrency
         self.region = str(session.region_name)
         self._eks = client(session, "eks")
         self._sts = client(session, "sts")
@@ -137,12 +141,9 @@ class BotoEksGateway:
 
     def list_entries(self) -> Sequence[AccessEntrySpec]:
         arns = list(_pages(self._eks, "list_access_entries", "accessEntries", clusterName=self.cluster_name))
-        entries = []
-        for arn in arns:
-            entry = self.describe_entry(arn)
-            if entry is not None:  # deleted between list and describe: not there any more
-                entries.append(entry)
-        return entries
+        with ThreadPoolExecutor(max_workers=self.read_concurrency, thread_name_prefix="describe") as pool:
+            described = list(pool.map(self.describe_entry, arns))
+        return [entry for entry in described if entry is not None]  # None: deleted between list and describe
 
     def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None:
         try:

@@ -238,7 +238,7 @@ def test_sigkill_anywhere_then_resume_equals_an_uninterrupted_run(make_sandbox: 
 
 def test_twenty_percent_faults_do_not_stop_the_run(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
     faults = "updateSeconds: 1\n  faults: {seed: 7, throttle: 0.08, serverError: 0.06, connectionReset: 0.06}"
-    sandbox = make_sandbox(many_principals(20, simulation=faults))
+    sandbox = make_sandbox(many_principals(12, simulation=faults))
     plan = make_plan(sandbox, tmp_path, "big", "us-east-1", "--target", "API")
     result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
     assert result.returncode == 0, result.stderr
