@@ -213,6 +213,7 @@ class Snapshot:
     caller_arn: str | None = None
     offline: bool = False
     uses_hybrid_nodes: bool = False
+    bootstrap_admin: bool | None = None  # EKS gives the (hidden) cluster creator an admin entry on leaving CONFIG_MAP
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,6 @@ class StepKind(StrEnum):
     BACKUP_AWS_AUTH = "backup-aws-auth"
     SET_MODE = "set-mode"
     CREATE_ENTRY = "create-entry"
-    UPDATE_ENTRY = "update-entry"
     ASSOCIATE_POLICY = "associate-policy"
     REPAIR_NODE_ENTRY = "repair-node-entry"
     VERIFY = "verify"

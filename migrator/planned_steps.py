@@ -37,7 +37,6 @@ PERMISSIONS: dict[StepKind, tuple[str, ...]] = {
     ),
     StepKind.REPAIR_NODE_ENTRY: ("eks:DescribeAccessEntry", "eks:DeleteAccessEntry", "eks:CreateAccessEntry"),
     StepKind.CREATE_ENTRY: ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:DeleteAccessEntry"),
-    StepKind.UPDATE_ENTRY: ("eks:UpdateAccessEntry", "eks:DescribeAccessEntry"),
     StepKind.ASSOCIATE_POLICY: (
         "eks:AssociateAccessPolicy",
         "eks:ListAssociatedAccessPolicies",

@@ -340,6 +340,18 @@ def _caller_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry]) -> lis
     entry = final.get(caller)
     if entry is not None and identity.from_entry(entry).cluster_admin:
         return []
+    if snapshot.mode is AuthMode.CONFIG_MAP and snapshot.bootstrap_admin:
+        # EKS does not say who created the cluster; if it was the caller, EKS gives it an admin entry at the
+        # first switch. Apply checks the caller live before the API gate, so this cannot lock anyone out.
+        return [
+            finding(
+                "CALLER_LOCKOUT",
+                f"the caller {snapshot.caller_arn} gets cluster-admin through an access entry only if it created "
+                "the cluster (EKS then adds one at the first switch); apply checks this before the API gate",
+                principal_arn=snapshot.caller_arn,
+                severity=Severity.WARNING,
+            )
+        ]
     return [
         finding(
             "CALLER_LOCKOUT",

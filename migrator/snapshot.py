@@ -89,4 +89,5 @@ def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_
         caller_arn=eks.caller_arn(),
         offline=False,
         uses_hybrid_nodes=info.uses_hybrid_nodes,
+        bootstrap_admin=info.bootstrap_admin,
     )

@@ -230,6 +230,15 @@ def test_caller_without_admin_entry_is_a_lockout_blocker_for_api() -> None:
     assert build_plan(snapshot(SMALL, caller_arn=sts_caller), PlanOptions(target=AuthMode.API)).blockers == ()
 
 
+def test_a_caller_that_may_be_the_cluster_creator_is_warned_not_blocked() -> None:
+    snap = snapshot(SMALL, caller_arn=role("Creator"), bootstrap_admin=True)
+    plan = build_plan(snap, PlanOptions(target=AuthMode.API))
+    assert [(f.code, f.severity) for f in plan.findings] == [("CALLER_LOCKOUT", Severity.WARNING)]
+    assert not any(s.blocked for s in plan.steps)
+    in_between = snapshot(SMALL, caller_arn=role("Creator"), bootstrap_admin=True, mode=AuthMode.API_AND_CONFIG_MAP)
+    assert [f.severity for f in build_plan(in_between, PlanOptions(target=AuthMode.API)).blockers] == [Severity.BLOCKER]
+
+
 def test_quota() -> None:
     many = AwsAuth(map_users=users(*((user(f"u{i}"), f"u{i}", ()) for i in range(3001))))
     plan = build_plan(snapshot(many), PlanOptions())
