@@ -63,7 +63,7 @@ IamRoleOption = Annotated[
     typer.Option(help="ACCOUNT=ROLE_ARN: role to read IAM paths in another account (repeatable)."),
 ]
 OutputOption = Annotated[
-    OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (the plan's JSON contract).")
+    OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (a documented contract).")
 ]
 
 

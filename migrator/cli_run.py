@@ -207,8 +207,10 @@ def status(
 @app.command()
 def rollback(
     plan_file: PlanArgument,
-    yes: YesOption = False,
-    timeout: TimeoutOption = 1800.0,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Undo without asking for confirmation.")] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS to show each undone change.")
+    ] = 1800.0,
     output: OutputOption = OutputFormat.TEXT,
     kube_context: KubeContextOption = None,
     profile: ProfileOption = None,
