@@ -150,7 +150,7 @@ class RichPrompter:
             self.console.print(Text(f"{step.id}  ", style="bold") + Text(step.describe()), highlight=False)
             self.console.print(Text(f"    effect: {effect}", style="dim"), highlight=False)
         answer = Prompt.ask(
-            "Run? [y]es, [s]kip and stop, [a]ll until the next gate, [q]uit",
+            Text("Run? [y]es, [s]kip and stop, [a]ll until the next gate, [q]uit"),  # Text: no markup
             console=self.console,
             choices=list(self.CHOICES),
             default="y",
@@ -162,7 +162,7 @@ class RichPrompter:
         self.console.print(Text(f"GATE {step.id}: {step.describe()}", style="bold magenta"), highlight=False)
         for line in consequences:
             self.console.print(Text(f"  - {line}"), highlight=False)
-        typed = Prompt.ask(f"Type the cluster name ({cluster_name}) to pass this gate, anything else to stop",
+        typed = Prompt.ask(Text(f"Type the cluster name ({cluster_name}) to pass this gate, anything else to stop"),
                            console=self.console, default="")  # fmt: skip
         return typed.strip() == cluster_name
 
@@ -170,7 +170,7 @@ class RichPrompter:
         self.console.print(Text("Rollback would:", style="bold"))
         for line in actions:
             self.console.print(Text(f"  {line}"), highlight=False)
-        return Prompt.ask("Roll back?", console=self.console, choices=["y", "n"], default="n") == "y"
+        return Prompt.ask(Text("Roll back?"), console=self.console, choices=["y", "n"], default="n") == "y"
 
 
 def report_json(report: RunReport) -> str:
