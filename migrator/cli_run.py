@@ -12,11 +12,14 @@ would be dangerous, guessing "no" useless). A dry run never prompts and needs no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -80,6 +83,31 @@ def connect_gateways(
             hint="use --profile or --role-arn for the plan's account",
         )
     return connection.eks, connection.kube
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    profile: str | None
+    role_arn: str | None
+    kube_context: str | None
+
+
+def _executor(plan_file: Path, plan: Plan, run_dir: Path, access: AwsAccess, **options: Any) -> Executor:
+    """One Executor for apply and rollback: the plan's cluster, its journal, and how far and fast to go."""
+    eks, kube = connect_gateways(
+        plan.cluster, profile=access.profile, role_arn=access.role_arn, kube_context=access.kube_context
+    )
+    plan_id = _plan_id(plan)
+    journal = Journal(journal_path(run_dir, plan_id), plan_id)
+    return Executor(plan, eks, kube, journal, plan_label=str(plan_file), **options)
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path, executor: Executor) -> Iterator[None]:
+    with ClusterLock(lock_path(run_dir), executor.plan.cluster.name, executor.plan_id) as lock:
+        if lock.stale_message:
+            stderr.print(f"note: {lock.stale_message}", highlight=False, markup=False)
+        yield
 
 
 def _run_dir(plan_file: Path, plan: Plan, plans_dir: Path | None) -> Path:
@@ -153,14 +181,13 @@ def apply(
             hint=f"plan against the cluster: aws-auth-migrate plan --cluster {plan.cluster.name}",
         )
     interactive = _interactive(yes, dry_run)
-    run_dir, plan_id = _run_dir(plan_file, plan, plans_dir), _plan_id(plan)
-    eks, kube = connect_gateways(plan.cluster, profile=profile, role_arn=role_arn, kube_context=kube_context)
+    run_dir = _run_dir(plan_file, plan, plans_dir)
     observer = progress_observer(stderr, interactive=interactive)
-    executor = Executor(
+    executor = _executor(
+        plan_file,
         plan,
-        eks,
-        kube,
-        Journal(journal_path(run_dir, plan_id), plan_id),
+        run_dir,
+        AwsAccess(profile, role_arn, kube_context),
         observer=observer,
         max_concurrency=max_concurrency,
         approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
@@ -168,18 +195,14 @@ def apply(
         dry_run=dry_run,
         timeout_seconds=timeout,
         poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
-        plan_label=str(plan_file),
         until=until,
     )
     if dry_run:  # read-only: no lock, so it can run beside a real apply
         with observer:
             report = executor.apply()
     else:
-        with ClusterLock(lock_path(run_dir), plan.cluster.name, plan_id) as lock:
-            if lock.stale_message:
-                stderr.print(f"note: {lock.stale_message}", highlight=False, markup=False)
-            with observer:
-                report = executor.apply(rollback_on_failure=rollback_on_failure)
+        with _locked(run_dir, executor), observer:
+            report = executor.apply(rollback_on_failure=rollback_on_failure)
     _emit(report, output)
 
 
@@ -220,21 +243,17 @@ def rollback(
     """Undo what this plan's runs did, newest first, where that is safe (never past the API gate)."""
     plan = load_plan(plan_file)
     interactive = _interactive(yes)
-    run_dir, plan_id = _run_dir(plan_file, plan, plans_dir), _plan_id(plan)
-    eks, kube = connect_gateways(plan.cluster, profile=profile, role_arn=role_arn, kube_context=kube_context)
+    run_dir = _run_dir(plan_file, plan, plans_dir)
     observer = progress_observer(stderr, interactive=interactive)
-    executor = Executor(
+    executor = _executor(
+        plan_file,
         plan,
-        eks,
-        kube,
-        Journal(journal_path(run_dir, plan_id), plan_id),
+        run_dir,
+        AwsAccess(profile, role_arn, kube_context),
         observer=observer,
         timeout_seconds=timeout,
-        plan_label=str(plan_file),
     )
-    with ClusterLock(lock_path(run_dir), plan.cluster.name, plan_id) as lock:
-        if lock.stale_message:
-            stderr.print(f"note: {lock.stale_message}", highlight=False, markup=False)
+    with _locked(run_dir, executor):
         if interactive:
             actions = executor.rollback_preview()
             if actions and not RichPrompter(stderr).confirm_rollback(actions):

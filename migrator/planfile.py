@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from migrator.contract import entry_to_dict
 from migrator.errors import InputError, PlanIntegrityError
 from migrator.model import (
     PLAN_SCHEMA,
@@ -49,23 +50,6 @@ def _source(ref: SourceRef | None) -> dict[str, Any] | None:
     if ref is None:
         return None
     return {"section": ref.section.value, "index": ref.index, "line": ref.line}
-
-
-def _policy(policy: PolicyAssociation) -> dict[str, Any]:
-    return {
-        "policyArn": policy.policy_arn,
-        "accessScope": {"type": policy.scope.type.value, "namespaces": list(policy.scope.namespaces)},
-    }
-
-
-def entry_to_dict(spec: AccessEntrySpec) -> dict[str, Any]:
-    return {
-        "principalArn": spec.principal_arn,
-        "type": spec.type.value,
-        "username": spec.username,
-        "kubernetesGroups": list(spec.groups),
-        "policies": [_policy(p) for p in spec.policies],
-    }
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from migrator.contract import entry_to_dict, policy_to_dict
 from migrator.model import (
     AccessEntrySpec,
     AuthMode,
@@ -48,20 +49,12 @@ PERMISSIONS: dict[StepKind, tuple[str, ...]] = {
 
 
 def entry_params(spec: AccessEntrySpec) -> dict[str, Any]:
-    return {
-        "principalArn": spec.principal_arn,
-        "type": spec.type.value,
-        "username": spec.username,
-        "kubernetesGroups": list(spec.groups),
-    }
+    """The entry itself; its policies are steps of their own."""
+    return {k: v for k, v in entry_to_dict(spec).items() if k != "policies"}
 
 
 def policy_params(principal_arn: str, policy: PolicyAssociation) -> dict[str, Any]:
-    return {
-        "principalArn": principal_arn,
-        "policyArn": policy.policy_arn,
-        "accessScope": {"type": policy.scope.type.value, "namespaces": list(policy.scope.namespaces)},
-    }
+    return {"principalArn": principal_arn, **policy_to_dict(policy)}
 
 
 def describe_scope(policy: PolicyAssociation) -> str:

@@ -7,7 +7,8 @@ limiting; tenacity is used only where botocore does not retry (waiting out a clu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -84,14 +85,8 @@ def botocore_failures_are_remote_errors(cls: C) -> C:
             continue
 
         def wrapped(*args: Any, __function: Callable[..., Any] = function, **kwargs: Any) -> Any:
-            try:
+            with _botocore_failures(__function.__name__):
                 return __function(*args, **kwargs)
-            except NoCredentialsError:
-                raise InputError(
-                    "no AWS credentials found", hint="set AWS_PROFILE or credentials, or point at the sandbox"
-                ) from None
-            except BotoCoreError as error:
-                raise RemoteError(f"{__function.__name__}: {error}") from error
 
         wrapped.__name__ = function.__name__
         wrapped.__doc__ = function.__doc__
@@ -99,18 +94,25 @@ def botocore_failures_are_remote_errors(cls: C) -> C:
     return cls
 
 
-def call(operation: str, function: Callable[[], T]) -> T:
-    """Run one AWS call; botocore has already retried what is retryable, so what is left is our error."""
+@contextlib.contextmanager
+def _botocore_failures(operation: str) -> Iterator[None]:
     try:
-        return function()
-    except ClientError as error:
-        raise RemoteError(f"{operation}: {error_code(error)}: {error_message(error)}") from error
+        yield
     except NoCredentialsError:
         raise InputError(
             "no AWS credentials found", hint="set AWS_PROFILE or credentials, or point at the sandbox"
         ) from None
     except BotoCoreError as error:
         raise RemoteError(f"{operation}: {error}") from error
+
+
+def call(operation: str, function: Callable[[], T]) -> T:
+    """Run one AWS call; botocore has already retried what is retryable, so what is left is our error."""
+    with _botocore_failures(operation):
+        try:
+            return function()
+        except ClientError as error:
+            raise RemoteError(f"{operation}: {error_code(error)}: {error_message(error)}") from error
 
 
 def session_from_credentials(credentials: dict[str, str], region: str) -> boto3.Session:
