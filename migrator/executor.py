@@ -304,7 +304,10 @@ class Executor:
         if mode is AuthMode.API:
             live = ctx.live_entries()
             check_api_gate(
-                self.plan, projected_entries(self.plan, live) if self.dry_run else live, self.eks.caller_arn()
+                self.plan,
+                projected_entries(self.plan, live) if self.dry_run else live,
+                self.eks.caller_arn(),
+                ctx.kept,
             )
         if self.dry_run:
             approval = "approved" if mode in self.approvals else f"needs --approve-gate {mode.value}"

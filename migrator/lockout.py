@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from migrator import identity
 from migrator.arn import ArnError, parse_arn
@@ -38,8 +38,9 @@ def migrated(plan: Plan) -> tuple[PlannedEntry, ...]:
     return tuple(e for e in plan.entries if e.action is not EntryAction.SKIP)
 
 
-def entry_gaps(plan: Plan, live_entries: Iterable[AccessEntrySpec]) -> list[str]:
-    """Each planned principal without a live entry equivalent to its planned one, and why."""
+def entry_gaps(plan: Plan, live_entries: Iterable[AccessEntrySpec], kept: Collection[str] = frozenset()) -> list[str]:
+    """Each planned principal without a live entry equivalent to its planned one, and why. `kept`: entry
+    keys of entries EKS made at this plan's switch and the run kept as they are (the cluster creator's)."""
     live = by_principal(live_entries)
     gaps: list[str] = []
     for planned in migrated(plan):
@@ -47,6 +48,8 @@ def entry_gaps(plan: Plan, live_entries: Iterable[AccessEntrySpec]) -> list[str]
         current = live.get(entry_key(arn))
         if current is None:
             gaps.append(f"{arn} has no access entry")
+            continue
+        if entry_key(arn) in kept:
             continue
         if current.type is not planned.spec.type:
             gaps.append(f"{arn}: its entry is {current.type.value}, the plan needs {planned.spec.type.value}")
@@ -67,16 +70,20 @@ def caller_gap(caller_arn: str, live_entries: Iterable[AccessEntrySpec]) -> str 
     return None
 
 
-def api_gate_problems(plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_arn: str) -> list[str]:
+def api_gate_problems(
+    plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_arn: str, kept: Collection[str] = frozenset()
+) -> list[str]:
     problems = [f"blocker {f.code}: {f.message}" for f in plan.blockers]
-    problems.extend(entry_gaps(plan, live_entries))
+    problems.extend(entry_gaps(plan, live_entries, kept))
     if (gap := caller_gap(caller_arn, live_entries)) is not None:
         problems.append(gap)
     return problems
 
 
-def check_api_gate(plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_arn: str) -> None:
-    problems = api_gate_problems(plan, live_entries, caller_arn)
+def check_api_gate(
+    plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_arn: str, kept: Collection[str] = frozenset()
+) -> None:
+    problems = api_gate_problems(plan, live_entries, caller_arn, kept)
     if problems:
         raise LockoutError(
             f"refusing to switch {plan.cluster.name} to API: {len(problems)} principal(s) or finding(s) would "
@@ -85,8 +92,8 @@ def check_api_gate(plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_a
         )
 
 
-def check_verified(plan: Plan, live_entries: Sequence[AccessEntrySpec]) -> None:
-    gaps = entry_gaps(plan, live_entries)
+def check_verified(plan: Plan, live_entries: Sequence[AccessEntrySpec], kept: Collection[str] = frozenset()) -> None:
+    gaps = entry_gaps(plan, live_entries, kept)
     if gaps:
         raise LockoutError(
             f"verification failed on {plan.cluster.name}: {len(gaps)} principal(s) lack an equivalent entry:\n"

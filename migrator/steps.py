@@ -85,6 +85,19 @@ class RunContext:
         self.mode = mode
         self.say = say
         self.deleting: set[str] = set()  # rollback: principals whose entries are being deleted
+        # Entries EKS made at this plan's mode switch (node roles, Fargate, the hidden cluster creator).
+        self.eks_created: set[str] = {
+            entry_key(arn)
+            for step in plan.steps
+            if step.kind is StepKind.SET_MODE
+            for arn in prior.of(step.id).detail.get("eksCreatedEntries", ())
+        }
+        # Of those, entries kept although they differ from the plan (journaled as eksCreated on create-entry).
+        self.kept: set[str] = {
+            entry_key(step.principal_arn or "")
+            for step in plan.steps
+            if step.kind is StepKind.CREATE_ENTRY and prior.of(step.id).detail.get("eksCreated")
+        }
         self._planned = {entry_key(e.spec.principal_arn): e.spec for e in migrated(plan)}
 
     def planned(self, principal_arn: str | None) -> AccessEntrySpec:
@@ -283,8 +296,10 @@ def _wait_for_updates(ctx: RunContext) -> None:
 
 
 def _eks_created(ctx: RunContext, before: set[str]) -> dict[str, Any]:
-    """The entries EKS made at the switch (node roles, Fargate, the creator): journaled for the record."""
+    """The entries EKS made at the switch (node roles, Fargate, the creator): journaled, and remembered so
+    that the creator's entry, which the plan could not foresee, is kept rather than taken for a conflict."""
     made = sorted(e.principal_arn for e in ctx.live_entries() if entry_key(e.principal_arn) not in before)
+    ctx.eks_created.update(entry_key(arn) for arn in made)
     return {"eksCreatedEntries": made}
 
 
@@ -297,6 +312,12 @@ class CreateEntry:
         if live is None:
             return Check(True, note="would create the entry")
         if gaps := entry_conflicts(planned, live):
+            if entry_key(planned.principal_arn) in ctx.eks_created and identity.from_entry(live).cluster_admin:
+                # The hidden cluster creator: EKS gave it an admin entry at our switch. It was cluster-admin
+                # before (the bootstrap mapping wins over aws-auth), so keeping the entry changes nothing.
+                ctx.kept.add(entry_key(planned.principal_arn))
+                ctx.say(f"keeping the cluster-admin entry EKS made for the cluster creator {planned.principal_arn}")
+                return Check(False, {"adopted": True, "eksCreated": True, "differences": gaps})
             raise _conflict(planned.principal_arn, gaps)
         return Check(False, ctx.ours_or_adopted(step, "created"))
 
@@ -467,13 +488,14 @@ class RepairNodeEntry:
 class Verify:
     def check(self, step: Step, ctx: RunContext) -> Check:
         if ctx.dry_run:  # against the entries the earlier steps would leave
-            check_verified(ctx.plan, projected_entries(ctx.plan, ctx.live_entries()))
+            check_verified(ctx.plan, projected_entries(ctx.plan, ctx.live_entries()), ctx.kept)
             return Check(True, note="would pass once the earlier steps have run")
         return Check(True)
 
     def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        check_verified(ctx.plan, ctx.live_entries())
-        return {"verified": len(migrated(ctx.plan))}
+        check_verified(ctx.plan, ctx.live_entries(), ctx.kept)
+        kept = sorted(e.spec.principal_arn for e in migrated(ctx.plan) if entry_key(e.spec.principal_arn) in ctx.kept)
+        return {"verified": len(migrated(ctx.plan)), "keptAsEksMadeThem": kept}
 
     def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
         return {}

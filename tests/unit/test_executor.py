@@ -664,3 +664,22 @@ def test_until_stops_after_the_named_step_and_its_principals_policies(tmp_path: 
     assert executor(plan, fake, tmp_path, approvals=BOTH).apply().result is RunResult.COMPLETED
     with pytest.raises(InputError, match="not a step of this plan"):
         executor(plan, fake, tmp_path, until="99-nope")
+
+
+def test_the_hidden_cluster_creator_mapped_in_aws_auth_keeps_the_admin_entry_eks_made(tmp_path: Path) -> None:
+    roles = [
+        (role("Admin"), "admin:{{SessionName}}", ["system:masters"]),
+        (role("Creator"), "creator:{{SessionName}}", ["system:masters", "ops"]),
+    ]
+    fake = small_cluster(aws_auth=aws_auth_data(roles), nodegroups=(), fargate_profiles=())
+    plan = make_plan(fake)
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert report.result is RunResult.COMPLETED, report.message
+    creator = next(s for s in plan.steps if s.kind is StepKind.CREATE_ENTRY and s.principal_arn == role("Creator"))
+    assert report.step(creator.id).detail["eksCreated"] is True
+    kept = fake.entries[key(role("Creator"))]
+    assert kept.username != "creator:{{SessionName}}" and kept.policies == (ADMIN_POLICY,)
+    verify = next(s for s in plan.steps if s.kind is StepKind.VERIFY)
+    assert report.step(verify.id).detail["keptAsEksMadeThem"] == [role("Creator")]
+    # A resumed or repeated run still accepts it.
+    assert executor(plan, fake, tmp_path, approvals=BOTH).apply().result is RunResult.NOTHING_TO_DO
