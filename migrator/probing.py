@@ -43,16 +43,20 @@ def observed(review: Mapping[str, Any], policies: Sequence[PolicyAssociation] = 
     return ObservedIdentity(str(review.get("username", "")), groups - {identity.MASTERS_GROUP}, admin)
 
 
-def self_subject_review(
-    credentials: dict[str, str], *, cluster: str, region: str, endpoint: str
-) -> Mapping[str, Any] | None:
-    """userInfo of SelfSubjectReview as the holder of `credentials`; None when the cluster says 401."""
-    session = session_from_credentials(credentials, region)
-    gateway = KubernetesGateway(api_client_for_eks(endpoint, None, lambda: get_token(session, cluster)))
-    try:
-        return gateway.self_subject_review()
-    except NotAuthenticatedError:
-        return None
+class IdentityProbe:
+    """One principal's view of one cluster: its own credentials, an EKS token (refreshed before it expires)
+    and a Kubernetes client, kept so that asking again costs one request."""
+
+    def __init__(self, credentials: dict[str, str], *, cluster: str, region: str, endpoint: str) -> None:
+        session = session_from_credentials(credentials, region)
+        self._gateway = KubernetesGateway(api_client_for_eks(endpoint, None, lambda: get_token(session, cluster)))
+
+    def review(self) -> Mapping[str, Any] | None:
+        """userInfo of a SelfSubjectReview; None when the cluster does not authenticate the principal."""
+        try:
+            return self._gateway.self_subject_review()
+        except NotAuthenticatedError:
+            return None
 
 
 def same_identity(before: ObservedIdentity | None, after: ObservedIdentity | None, *, node: bool) -> bool:

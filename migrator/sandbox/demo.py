@@ -18,7 +18,7 @@ from pathlib import Path
 from migrator.arn import ArnError, PrincipalKind, parse_arn
 from migrator.errors import RemoteError
 from migrator.identity import EC2_NODE_USERNAME, SESSION_NODE_USERNAME
-from migrator.probing import PROBE_SESSION_NAME, ObservedIdentity, observed, same_identity, self_subject_review
+from migrator.probing import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.server import Sandbox
 
@@ -62,8 +62,25 @@ def mapped_principals(cluster: ScenarioCluster, scenario: Scenario) -> list[tupl
     return sorted(found.values())
 
 
-def probe_all(
+def probes_for(
     sandbox: Sandbox, cluster: ScenarioCluster, principals: Sequence[tuple[str, bool]]
+) -> list[IdentityProbe]:
+    return [
+        IdentityProbe(
+            sandbox.credentials_for(arn, PROBE_SESSION_NAME),
+            cluster=cluster.name,
+            region=cluster.region,
+            endpoint=sandbox.kube_url(cluster),
+        )
+        for arn, _node in principals
+    ]
+
+
+def probe_all(
+    sandbox: Sandbox,
+    cluster: ScenarioCluster,
+    principals: Sequence[tuple[str, bool]],
+    probes: Sequence[IdentityProbe],
 ) -> list[ObservedIdentity | None]:
     """Each principal's identity as the cluster reports it now, access policies counted."""
     from migrator.aws.eks import BotoEksGateway
@@ -72,13 +89,8 @@ def probe_all(
     eks = BotoEksGateway(session_from_credentials(sandbox.caller_credentials(), cluster.region), cluster.name)
     reads_entries = eks.describe_cluster().mode.reads_entries
     results: list[ObservedIdentity | None] = []
-    for arn, _node in principals:
-        review = self_subject_review(
-            sandbox.credentials_for(arn, PROBE_SESSION_NAME),
-            cluster=cluster.name,
-            region=cluster.region,
-            endpoint=sandbox.kube_url(cluster),
-        )
+    for (arn, _node), probe in zip(principals, probes, strict=True):
+        review = probe.review()
         entry = eks.describe_entry(arn) if reads_entries and review is not None else None
         results.append(observed(review, entry.policies if entry else ()) if review is not None else None)
     return results
@@ -123,7 +135,8 @@ def run_demo(
 
         say(f"sandbox: cluster {cluster.name} ({cluster.mode.value}) on {sandbox.endpoint_url}")
         say(f"probing {len(principals)} mapped principals before the migration (SelfSubjectReview as each)")
-        before = probe_all(sandbox, cluster, principals)
+        probes = probes_for(sandbox, cluster, principals)
+        before = probe_all(sandbox, cluster, principals, probes)
         region = ("--region", cluster.region)
         plan_file = workdir / "plans" / cluster.name / "demo.plan.yaml"
         show(cli("plan", "--cluster", cluster.name, *region, "--target", "API", "--out", str(plan_file),
@@ -131,7 +144,7 @@ def run_demo(
         cli("apply", str(plan_file), "--yes", "--approve-gate", "API_AND_CONFIG_MAP", "--approve-gate", "API")
         show(cli("status", str(plan_file)))
         say("probing the same principals after the migration")
-        after = probe_all(sandbox, cluster, principals)
+        after = probe_all(sandbox, cluster, principals, probes)
     rows = tuple(WhoIsWho(arn, b, a, node) for (arn, node), b, a in zip(principals, before, after, strict=True))
     return DemoResult(rows, plan_file, workdir)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from migrator.probing import PROBE_SESSION_NAME, observed, same_identity, self_subject_review
+from migrator.probing import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES, run_cli
@@ -108,21 +108,29 @@ def many_principals(count: int, *, simulation: str = "updateSeconds: 1") -> Scen
 # --- identity continuity ---------------------------------------------------------------------------------
 
 
+_PROBES: dict[tuple[int, str], IdentityProbe] = {}
+
+
 def probe_all(sandbox: Sandbox, cluster: str, region: str, principals: list[str]) -> dict[str, Any]:
+    """Each principal's identity as the cluster reports it (SelfSubjectReview as that principal), with the
+    access policies of its entry counted."""
+    from migrator.aws.eks import policies_from
+
     eks = client(sandbox, region=region)
-    mode = mode_of(sandbox, cluster, region)
+    reads_entries = mode_of(sandbox, cluster, region) != "CONFIG_MAP"
     seen: dict[str, Any] = {}
     for arn in principals:
-        review = self_subject_review(
-            sandbox.credentials_for(arn, PROBE_SESSION_NAME),
-            cluster=cluster,
-            region=region,
-            endpoint=f"{sandbox.endpoint_url}/k8s/{ACCOUNT}/{region}/{cluster}",
-        )
+        key = (id(sandbox), arn)
+        if key not in _PROBES:
+            _PROBES[key] = IdentityProbe(
+                sandbox.credentials_for(arn, PROBE_SESSION_NAME),
+                cluster=cluster,
+                region=region,
+                endpoint=f"{sandbox.endpoint_url}/k8s/{ACCOUNT}/{region}/{cluster}",
+            )
+        review = _PROBES[key].review()
         policies = ()
-        if review is not None and mode != "CONFIG_MAP":
-            from migrator.aws.eks import policies_from
-
+        if review is not None and reads_entries:
             try:
                 associated = eks.list_associated_access_policies(clusterName=cluster, principalArn=arn)
                 policies = policies_from(associated["associatedAccessPolicies"])
@@ -132,22 +140,26 @@ def probe_all(sandbox: Sandbox, cluster: str, region: str, principals: list[str]
     return seen
 
 
-def test_every_principal_keeps_its_identity_at_every_step_boundary(
+def test_every_principal_keeps_its_identity_at_every_step_boundary_of_the_demo_migration(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:
-    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
-    cluster, region = "team", "eu-west-1"
-    principals = [
-        f"arn:aws:iam::{ACCOUNT}:role/eks-node-group-role",
-        f"arn:aws:iam::{ACCOUNT}:role/ClusterAdmin",
-        f"arn:aws:iam::{ACCOUNT}:role/Developer",
-        f"arn:aws:iam::{ACCOUNT}:user/maria",
-    ]
-    node = {principals[0]}
+    from migrator.sandbox.demo import iam_reader_args, mapped_principals
+
+    scenario = load_scenario(EXAMPLES / "scenario-large.yaml")
+    sandbox = make_sandbox(scenario)
+    cluster, region = "demo", "us-east-1"
+    mapped = mapped_principals(scenario.clusters[0], scenario)
+    principals = [arn for arn, _ in mapped]
+    node = {arn for arn, is_node in mapped if is_node}
+    windows = f"arn:aws:iam::{ACCOUNT}:role/eks-platform-prod-windows-node-role"
     before = probe_all(sandbox, cluster, region, principals)
-    assert all(before.values())
-    plan = make_plan(sandbox, tmp_path, cluster, region, "--target", "API", "--remove-aws-auth")
+    assert all(before.values()) and len(principals) == 27
+    plan = make_plan(
+        sandbox, tmp_path, cluster, region, "--target", "API", *iam_reader_args(scenario, scenario.clusters[0])
+    )
     steps = plan_steps(plan)
+    first_gate = next(s["id"] for s in steps if s["kind"] == "set-mode")
+    assert steps[steps.index(next(s for s in steps if s["id"] == first_gate)) + 1]["kind"] == "repair-node-entry"
     # A principal's entry and its policies are one unit: the boundaries are between units.
     boundaries = [
         s["id"] for i, s in enumerate(steps) if i + 1 == len(steps) or steps[i + 1]["kind"] != "associate-policy"
@@ -157,9 +169,11 @@ def test_every_principal_keeps_its_identity_at_every_step_boundary(
         assert result.returncode == 0, result.stderr
         now = probe_all(sandbox, cluster, region, principals)
         changed = [arn for arn in principals if not same_identity(before[arn], now[arn], node=arn in node)]
-        assert changed == [], f"after {boundary}: {[(a, before[a], now[a]) for a in changed]}"
+        # EKS itself gives the Windows node role an EC2_LINUX entry when it leaves CONFIG_MAP (its defect);
+        # the plan's very next step repairs it. No other principal may differ at any boundary.
+        expected = [windows] if boundary == first_gate else []
+        assert changed == expected, f"after {boundary}: {[(a, before[a], now[a]) for a in changed]}"
     assert mode_of(sandbox, cluster, region) == "API"
-    assert client(sandbox, region=region).list_access_entries(clusterName=cluster)["accessEntries"]
     final = cli(sandbox, tmp_path, "status", str(plan), "-o", "json")
     assert json.loads(final.stdout)["result"] == "completed"
 
