@@ -1,0 +1,79 @@
+"""Every finding code in the catalogue is produced by some input: none is dead text in the README."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from migrator.awsauth import load_aws_auth_file
+from migrator.findings import RULES
+from migrator.model import (
+    AccessEntrySpec,
+    AuthMode,
+    AwsAuth,
+    EntryType,
+    FargateProfile,
+    LookupStatus,
+    Mapping,
+    NodeGroup,
+    PrincipalLookup,
+    Section,
+    Snapshot,
+    SourceRef,
+)
+from migrator.planner import PlanOptions, build_plan
+from migrator.snapshot import offline_snapshot
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "plans" / "examples"
+ACCOUNT = "111122223333"
+# NOT_EQUIVALENT is the translator's safety net: it fires only if the rules above it have a gap.
+SAFETY_NETS = {"NOT_EQUIVALENT"}
+
+
+def codes(snapshot: Snapshot, target: AuthMode = AuthMode.API) -> set[str]:
+    return {f.code for f in build_plan(snapshot, PlanOptions(target=target)).findings}
+
+
+def test_every_code_can_be_produced() -> None:
+    problems = offline_snapshot(
+        load_aws_auth_file(EXAMPLES / "aws-auth-problems.yaml"), cluster="c", region="us-east-1", account=ACCOUNT
+    )
+    large = offline_snapshot(
+        load_aws_auth_file(EXAMPLES / "aws-auth-large.yaml"), cluster="c", region="us-east-1", account=ACCOUNT
+    )
+    extra = (
+        Mapping(Section.MAP_USERS, f"arn:aws:iam::{ACCOUNT}:role/Ops", "ops", (), SourceRef(Section.MAP_USERS, 9)),
+        Mapping(Section.MAP_ROLES, f"arn:aws:iam::{ACCOUNT}:role/AWSServiceRoleForX", "x", (),
+                SourceRef(Section.MAP_ROLES, 9)),
+        Mapping(Section.MAP_ROLES, f"arn:aws:iam::{ACCOUNT}:role/fp", "system:node:{{SessionName}}",
+                ("system:nodes",), SourceRef(Section.MAP_ROLES, 10)),
+    )  # fmt: skip
+    crafted = dataclasses.replace(problems, aws_auth=AwsAuth(map_roles=extra[1:], map_users=extra[:1]))
+    seen = codes(problems) | codes(large) | codes(crafted)
+    role = f"arn:aws:iam::{ACCOUNT}:role"
+    live = dataclasses.replace(
+        large,
+        offline=False,
+        caller_arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/Nobody/s",
+        kubernetes_version="1.28",
+        platform_version="eks.5",
+        nodegroups=(
+            NodeGroup("linux", f"{role}/eks-platform-prod-general-node-role"),
+            NodeGroup("win", f"{role}/eks-platform-prod-windows-node-role", "WINDOWS_CORE_2022_x86_64"),
+        ),
+        fargate_profiles=(FargateProfile("fp", f"{role}/eks-platform-prod-fargate-pod-execution-role"),),
+        iam={
+            **large.iam,
+            f"aws:{ACCOUNT}:user:dave": PrincipalLookup(LookupStatus.FOUND, f"arn:aws:iam::{ACCOUNT}:user/x/dave"),
+            f"aws:{ACCOUNT}:role:kubecost-reader": PrincipalLookup(LookupStatus.NOT_FOUND),
+        },
+    )
+    seen |= codes(live)
+    in_between = dataclasses.replace(
+        live, mode=AuthMode.API_AND_CONFIG_MAP, entries=(AccessEntrySpec(f"{role}/sre-oncall", EntryType.STANDARD),)
+    )
+    seen |= codes(in_between)
+    seen |= codes(dataclasses.replace(live, mode=AuthMode.API))
+    many = tuple(AccessEntrySpec(f"{role}/r{i}") for i in range(3001))
+    seen |= codes(dataclasses.replace(in_between, entries=many))
+    assert seen >= set(RULES) - SAFETY_NETS, sorted(set(RULES) - SAFETY_NETS - seen)
