@@ -151,3 +151,14 @@ def test_sandbox_export_round_trips(make_sandbox: SandboxFactory, tmp_path: Path
         (f["code"], f["principalArn"]) for f in before["findings"]
     ]
     assert [s["description"] for s in after["steps"]] == [s["description"] for s in before["steps"]]
+
+
+def test_kube_context_from_the_sandbox_kubeconfig_plans_the_same(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    base = ("plan", "--cluster", "team", "--region", "eu-west-1", "-o", "json", "--created-at", "2026-01-01T00:00:00Z")
+    through_eks = plan_json(cli(sandbox, tmp_path, *base))
+    through_kubeconfig = plan_json(cli(sandbox, tmp_path, *base, "--kube-context", "team"))
+    assert through_kubeconfig == through_eks
+    wrong = cli(sandbox, tmp_path, *base, "--kube-context", "no-such-context")
+    assert wrong.returncode == 2
+    assert "no-such-context" in wrong.stderr
