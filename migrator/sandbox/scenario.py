@@ -79,36 +79,12 @@ class ScenarioCluster:
 
 
 @dataclass(frozen=True)
-class Simulation:
-    latency_ms: int = 0
-    update_seconds: float = 2.0
-    rate_limit_tps: float | None = None
-    rate_limit_burst: int | None = None
-    fault_seed: int = 0
-    throttle: float = 0.0
-    server_error: float = 0.0
-    connection_reset: float = 0.0
-
-    def settings(self) -> SimulationSettings:
-        return SimulationSettings(
-            latency_ms=self.latency_ms,
-            update_seconds=self.update_seconds,
-            rate_limit_tps=self.rate_limit_tps,
-            rate_limit_burst=self.rate_limit_burst,
-            fault_seed=self.fault_seed,
-            throttle=self.throttle,
-            server_error=self.server_error,
-            connection_reset=self.connection_reset,
-        )
-
-
-@dataclass(frozen=True)
 class Scenario:
     clusters: tuple[ScenarioCluster, ...]
     roles: tuple[str, ...]  # IAM role ARNs, paths included
     users: tuple[str, ...]
     caller: str
-    simulation: Simulation = Simulation()
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
     file: str = field(default="", compare=False)
 
     def cluster(self, name: str, account: str | None = None, region: str | None = None) -> ScenarioCluster:
@@ -492,7 +468,7 @@ def _check_rbac(reader: _Reader, text: str, key_line: int | None) -> None:
                 raise reader.error(at(obj, "metadata"), f"rbac: a {obj['kind']} needs metadata.name")
 
 
-def _simulation(reader: _Reader, top: CommentedMap) -> Simulation:
+def _simulation(reader: _Reader, top: CommentedMap) -> SimulationSettings:
     keys = ("latencyMs", "updateSeconds", "rateLimit", "faults")
     node = reader.mapping(top.get("simulation", CommentedMap()), reader.line(top, "simulation"), "simulation", keys)
     tps: float | None = None
@@ -517,7 +493,7 @@ def _simulation(reader: _Reader, top: CommentedMap) -> Simulation:
     reset = reader.number(faults, "connectionReset", what, 0.0, upper=1.0)
     if throttle + server_error + reset > 1.0:
         raise reader.error(reader.line(node, "faults"), "the fault probabilities add up to more than 1")
-    return Simulation(
+    return SimulationSettings(
         latency_ms=reader.integer(node, "latencyMs", "simulation", 0),
         update_seconds=reader.number(node, "updateSeconds", "simulation", 2.0),
         rate_limit_tps=tps,

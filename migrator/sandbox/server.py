@@ -12,6 +12,7 @@ resets moto and refuses while another sandbox of this process is running.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -89,7 +90,7 @@ class Sandbox:
         self.scenario = scenario
         self.host = host
         self._requested_port = port
-        self.world = World(settings=scenario.simulation.settings())
+        self.world = World(settings=dataclasses.replace(scenario.simulation))  # a copy tests may change
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._credentials: dict[str, str] | None = None

@@ -18,7 +18,8 @@ from migrator.model import (
     PolicyAssociation,
     ScopeType,
 )
-from migrator.sandbox.scenario import Simulation, dump_scenario, load_scenario, parse_scenario
+from migrator.sandbox.scenario import dump_scenario, load_scenario, parse_scenario
+from migrator.sandbox.state import SimulationSettings
 
 FILE = "scn.yaml"
 ACCOUNT = "111122223333"
@@ -100,7 +101,7 @@ def test_valid_scenario_loads() -> None:
     assert scenario.file == FILE
     assert scenario.caller == ADMIN
     assert scenario.users == (f"arn:aws:iam::{ACCOUNT}:user/people/alice",)
-    assert scenario.simulation == Simulation(5, 0.5, 10.0, 20, 7, 0.1, 0.05, 0.01)
+    assert scenario.simulation == SimulationSettings(5, 0.5, 10.0, 20, 7, 0.1, 0.05, 0.01)
     demo = scenario.cluster("demo", account=ACCOUNT)
     assert (demo.region, demo.version, demo.platform_version, demo.mode) == (
         "us-east-1",
