@@ -25,6 +25,8 @@ pytestmark = pytest.mark.integration
 
 ACCOUNT = "111122223333"
 FAST = ("--poll-seconds", "0.2")
+DEVELOPER = f"arn:aws:iam::{ACCOUNT}:role/Developer"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/ClusterAdmin"
 BOTH_GATES = ("--approve-gate", "API_AND_CONFIG_MAP", "--approve-gate", "API")
 
 
@@ -304,10 +306,9 @@ def test_rollback_deletes_what_it_created_and_refuses_after_the_api_gate(
 ) -> None:
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
-    assert (
-        cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP").returncode
-        == 0
-    )
+    first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert first.returncode == 0, first.stderr
+    assert "--approve-gate API" in first.stdout  # stopped in front of the unapproved gate, saying how to go on
     created = set(live_entries(sandbox, "team", "eu-west-1"))
     assert f"arn:aws:iam::{ACCOUNT}:role/Developer" in created
     undone = cli(sandbox, tmp_path, "rollback", str(plan), "--yes")
@@ -370,3 +371,45 @@ def test_dry_run_changes_nothing(make_sandbox: SandboxFactory, tmp_path: Path) -
     assert report["dryRun"] is True
     assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
     assert not list(plan.parent.glob("*.journal.jsonl"))
+
+
+def test_the_api_gate_is_refused_when_the_caller_would_lose_cluster_admin(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # The caller is a developer; the cluster was created by ClusterAdmin, so the plan can only warn.
+    text = (EXAMPLES / "scenario-small.yaml").read_text()
+    text = text.replace("caller: arn:aws:iam::111122223333:role/ClusterAdmin", "caller: " + DEVELOPER)
+    text = text.replace(
+        "    authenticationMode: CONFIG_MAP\n", "    authenticationMode: CONFIG_MAP\n    creator: " + ADMIN + "\n"
+    )
+    sandbox = make_sandbox(parse_scenario(text, "caller-not-admin.yaml", base_dir=EXAMPLES))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    shown = json.loads(run_cli("show", str(plan), "-o", "json").stdout)
+    assert [(f["code"], f["severity"]) for f in shown["findings"]] == [("CALLER_LOCKOUT", "warning")]
+
+    # The lockout check runs in front of the API gate even before asking for its approval.
+    refused = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert refused.returncode == 4, refused.stderr
+    assert "refusing to switch team to API" in refused.stderr
+    assert "Developer" in refused.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"
+
+
+def test_rollback_on_failure_undoes_what_the_run_created(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    eks = client(sandbox, region="eu-west-1")
+    steps = plan_steps(plan)
+    maria = f"arn:aws:iam::{ACCOUNT}:user/maria"
+    before_maria = next(s["id"] for s in steps if s.get("principalArn") == maria)
+    previous = steps[[s["id"] for s in steps].index(before_maria) - 1]["id"]
+    first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--until", previous)
+    assert first.returncode == 0, first.stderr
+    ours = set(live_entries(sandbox, "team", "eu-west-1"))
+    eks.create_access_entry(clusterName="team", principalArn=maria, username="not-maria")
+    failed = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--rollback-on-failure")
+    assert failed.returncode == 6, failed.stderr
+    left = live_entries(sandbox, "team", "eu-west-1")
+    developer = f"arn:aws:iam::{ACCOUNT}:role/Developer"
+    assert developer in ours and developer not in left  # created by this plan: undone
+    assert left[maria][1] == "not-maria"  # someone else's: untouched

@@ -1,0 +1,56 @@
+"""`sandbox serve --background` / `stop` as a script uses them, and bad scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import EXAMPLES, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def exports(stdout: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in stdout.splitlines():
+        assert line.startswith("export "), line
+        key, _, value = line.removeprefix("export ").partition("=")
+        found[key] = shlex.split(value)[0]
+    return found
+
+
+def test_background_sandbox_serves_a_live_plan_and_stops(tmp_path: Path) -> None:
+    pid_file = tmp_path / "sandbox.pid"
+    served = run_cli(
+        "sandbox", "serve", str(EXAMPLES / "scenario-small.yaml"), "--background", "--pid-file", str(pid_file),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert served.returncode == 0, served.stderr
+    env = exports(served.stdout)
+    assert set(env) >= {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KUBECONFIG"}
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    pid = int(pid_file.read_text())
+    try:
+        planned = run_cli("plan", "--cluster", "team", "--region", "eu-west-1", "-o", "json", cwd=tmp_path, env=env)
+        assert planned.returncode == 0, planned.stderr
+        assert json.loads(planned.stdout)["cluster"]["authenticationMode"] == "CONFIG_MAP"
+    finally:
+        stopped = run_cli("sandbox", "stop", "--pid-file", str(pid_file), cwd=tmp_path)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_file.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_bad_scenario_is_file_line_and_starts_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: aws-auth-migrate/scenario/v1\nclusters:\n  - name: x\n    region: nowhere\n")
+    result = run_cli("sandbox", "serve", str(bad), "--background", "--pid-file", "p.pid", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {bad}:")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.pid").exists()
