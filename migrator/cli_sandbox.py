@@ -87,6 +87,11 @@ def _serve_in_background(scenario: Path, port: int, pid_file: Path | None, kubec
     from migrator.sandbox.scenario import load_scenario
 
     load_scenario(scenario)  # bad scenarios fail here, in the caller's terminal, with file:line
+    if pid_file is not None and (running := _running_pid(pid_file)) is not None:
+        raise InputError(
+            f"{pid_file}: the sandbox it names (process {running}) is still running",
+            hint=f"stop it first: aws-auth-migrate sandbox stop --pid-file {pid_file}",
+        )
     workdir = Path(tempfile.mkdtemp(prefix="aws-auth-migrate-sandbox-"))
     ready, log = workdir / "ready.json", workdir / "server.log"
     command = [sys.executable, "-m", "migrator", "sandbox", "serve", str(scenario), "--port", str(port)]
@@ -108,6 +113,15 @@ def _serve_in_background(scenario: Path, port: int, pid_file: Path | None, kubec
         pid_file.write_text(f"{process.pid}\n")
     sys.stdout.write(_exports(env))
     print(f"sandbox: serving in process {process.pid} on {env['AWS_ENDPOINT_URL']} (log: {log})", file=sys.stderr)
+
+
+def _running_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 @sandbox_app.command()

@@ -54,3 +54,16 @@ def test_a_bad_scenario_is_file_line_and_starts_nothing(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"error: {bad}:")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.pid").exists()
+
+
+def test_a_second_background_sandbox_on_a_live_pid_file_is_refused(tmp_path: Path) -> None:
+    pid_file = tmp_path / "sandbox.pid"
+    args = ("sandbox", "serve", str(EXAMPLES / "scenario-small.yaml"), "--background", "--pid-file", str(pid_file))
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    try:
+        second = run_cli(*args, cwd=tmp_path)
+        assert second.returncode == 2
+        assert "still running" in second.stderr
+    finally:
+        assert run_cli("sandbox", "stop", "--pid-file", str(pid_file), cwd=tmp_path).returncode == 0
