@@ -1,70 +1,75 @@
-"""EKS access entries on the `World`: the nine access-entry operations, the entries EKS makes itself, and
-the moto lookups (IAM principals, the caller behind an access key) they need.
+"""EKS access entries on the `World`: the five access-entry operations (Create, Describe, List, Update,
+Delete) and the entries that come about outside them (the creator's admin entry, the ones EKS makes for
+roles it manages, the ones a scenario says exist).
 
 Each operation takes the parsed request (`params`: URI labels, query string and JSON body merged) and
 returns the response payload, or raises `EksError`, which the HTTP layer (`eks_ext`) turns into EKS's
-error response. Callers hold `world.lock`. Cluster updates and hooks live in `eks_clusters`.
+error response. Callers hold `world.lock`. The rest of the access API lives beside this module:
+- `eks_policies`: policy associations and ListAccessPolicies;
+- `eks_principals`: the IAM principals behind requests, looked up in moto's IAM and STS;
+- `eks_requests`: what every operation shares (`EksError`, `RequestContext`, lookups, pagination);
+- `eks_clusters`: cluster updates and the hooks around moto's cluster operations.
+The names `eks_ext`, `eks_clusters` and `server` use are importable from here too (`__all__`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import bisect
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from moto.iam.models import iam_backends
-from moto.sts.models import sts_backends
-
-from migrator.arn import Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
+from migrator.arn import Arn, ArnError, parse_arn
 from migrator.identity import CLUSTER_ADMIN_POLICY, NODE_IDENTITIES, default_username
 from migrator.model import AccessEntrySpec, EntryType
 from migrator.sandbox import eks_rules
+from migrator.sandbox.eks_policies import (
+    associate_access_policy,
+    disassociate_access_policy,
+    list_access_policies,
+    list_associated_access_policies,
+)
+from migrator.sandbox.eks_principals import caller_arn, principal_id
+from migrator.sandbox.eks_requests import (
+    ERROR_STATUS,
+    EksError,
+    RequestContext,
+    entries_cluster,
+    find_entry,
+    get_cluster,
+    page_payload,
+    paginate,
+    string_list,
+)
 from migrator.sandbox.eks_rules import RuleViolation
 from migrator.sandbox.state import SimCluster, SimEntry, World
 
-ERROR_STATUS: dict[str, int] = {
-    "InvalidParameterException": 400,
-    "InvalidRequestException": 400,
-    "ClientException": 400,
-    "ResourceLimitExceededException": 400,
-    "ResourceNotFoundException": 404,
-    "ResourceInUseException": 409,
-    "ThrottlingException": 429,
-    "ServerException": 500,
-}
+__all__ = [
+    "ERROR_STATUS",
+    "EksError",
+    "RequestContext",
+    "associate_access_policy",
+    "bootstrap_creator",
+    "caller_arn",
+    "create_access_entry",
+    "delete_access_entry",
+    "describe_access_entry",
+    "disassociate_access_policy",
+    "ensure_entry",
+    "entry_json",
+    "get_cluster",
+    "list_access_entries",
+    "list_access_policies",
+    "list_associated_access_policies",
+    "page_payload",
+    "paginate",
+    "principal_id",
+    "seed_entry",
+    "update_access_entry",
+]
 
 
-class EksError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    @property
-    def status(self) -> int:
-        return ERROR_STATUS.get(self.code, 400)
-
-    @classmethod
-    def of(cls, violation: RuleViolation) -> EksError:
-        return cls(violation.code, violation.message)
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """Who is asking, where: the account comes from the access key, the region from the signature."""
-
-    account: str
-    region: str
-    access_key: str = ""
-
-    @property
-    def partition(self) -> str:
-        return partition_of_region(self.region)
+# --- entries made outside the access-entry API -----------------------------------------------------
 
 
 def bootstrap_creator(cluster: SimCluster, at: float) -> None:
@@ -91,72 +96,19 @@ def ensure_entry(cluster: SimCluster, principal_arn: str, entry_type: EntryType,
     return entry
 
 
-# --- moto lookups -----------------------------------------------------------------------------------
-
-
-def principal_id(arn: Arn) -> str | None:
-    """IAM's id of the principal named by exactly this ARN (path included), or None when IAM has none."""
-    backend = iam_backends[arn.account][arn.partition]
-    if arn.kind is PrincipalKind.ROLE:
-        for role in list(backend.get_roles()):
-            if role.arn == str(arn):
-                return str(role.id)
-        return None
-    if arn.kind is PrincipalKind.USER:
-        user = backend.users.get(arn.name)
-        return str(user.id) if user is not None and user.arn == str(arn) else None
-    return None
-
-
-def caller_arn(access_key: str, account: str) -> str | None:
-    """The IAM ARN (with path) of whoever owns `access_key`: the assumed role, or the IAM user."""
-    for partition in ("aws", "aws-cn", "aws-us-gov"):
-        assumed = sts_backends[account][partition].get_assumed_role_from_access_key(access_key)
-        if assumed is not None:
-            try:
-                name = parse_arn(assumed.role_arn).name
-            except ArnError:
-                return None
-            for role in list(iam_backends[account][partition].get_roles()):
-                if role.name == name:
-                    return str(role.arn)
-            return str(assumed.role_arn)
-        user = iam_backends[account][partition].get_user_from_access_key_id(access_key)
-        if user is not None:
-            return str(user.arn)
-    return None
-
-
-# --- shared helpers ---------------------------------------------------------------------------------
-
-
-def get_cluster(world: World, ctx: RequestContext, name: str) -> SimCluster:
-    cluster = world.cluster(ctx.account, ctx.region, name)
-    if cluster is None:
-        raise EksError("ResourceNotFoundException", f"No cluster found for name: {name}.")
-    return cluster
-
-
-def _entries_cluster(world: World, ctx: RequestContext, name: str) -> SimCluster:
-    cluster = get_cluster(world, ctx, name)
-    if not cluster.mode.reads_entries:
-        raise EksError("InvalidRequestException", eks_rules.CONFIG_MAP_ONLY_MESSAGE)
-    return cluster
-
-
-def _entry(cluster: SimCluster, principal_arn: str) -> SimEntry:
-    try:
-        key = parse_arn(principal_arn).principal_key
-    except ArnError:
-        key = None
-    entry = cluster.entries.get(key) if key else None
-    if entry is None or entry.spec.principal_arn != principal_arn:
-        raise EksError(
-            "ResourceNotFoundException",
-            "The specified principalArn could not be found. You can view your available access entries with "
-            "'list-access-entries'.",
-        )
+def seed_entry(cluster: SimCluster, spec: AccessEntrySpec, at: float) -> SimEntry:
+    """Store an entry a scenario says exists, with its policy associations (no validation: the loader did it)."""
+    arn = parse_arn(spec.principal_arn)
+    iam_id = principal_id(arn) or ""
+    entry = _new_entry(cluster, arn, spec.principal_arn, spec.type, spec.username, spec.groups, {}, at, iam_id)
+    for policy in spec.policies:
+        scope = {"type": policy.scope.type.value, "namespaces": list(policy.scope.namespaces)}
+        entry.associations[policy.policy_arn] = {"accessScope": scope, "associatedAt": at, "modifiedAt": at}
+    cluster.entries[arn.principal_key] = entry
     return entry
+
+
+# --- shapes -----------------------------------------------------------------------------------------
 
 
 def _new_entry(
@@ -196,67 +148,18 @@ def entry_json(cluster: SimCluster, entry: SimEntry) -> dict[str, Any]:
     }
 
 
-def _association_json(policy_arn: str, assoc: dict[str, Any]) -> dict[str, Any]:
-    scope = assoc["accessScope"]
-    return {
-        "policyArn": policy_arn,
-        "accessScope": {"type": scope["type"], "namespaces": list(scope.get("namespaces") or [])},
-        "associatedAt": assoc["associatedAt"],
-        "modifiedAt": assoc["modifiedAt"],
-    }
-
-
-def paginate(keys: list[str], params: dict[str, Any]) -> tuple[list[str], str | None]:
-    """One page of sorted `keys`. The token names the next key, so a page survives deletions before it."""
-    raw_max = params.get("maxResults")
-    try:
-        max_results = 100 if raw_max is None else int(raw_max)
-    except ValueError:
-        raise EksError("InvalidParameterException", "maxResults must be an integer between 1 and 100.") from None
-    if not 1 <= max_results <= 100:
-        raise EksError("InvalidParameterException", "maxResults must be an integer between 1 and 100.")
-    keys = sorted(keys)
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-            start = bisect.bisect_left(keys, after)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise EksError("InvalidParameterException", "The nextToken is invalid.") from None
-    page = keys[start : start + max_results]
-    more = start + max_results < len(keys)
-    next_token = base64.urlsafe_b64encode(keys[start + max_results].encode()).decode() if more else None
-    return page, next_token
-
-
-def page_payload(payload: dict[str, Any], next_token: str | None) -> dict[str, Any]:
-    if next_token:
-        payload["nextToken"] = next_token
-    return payload
-
-
-def _string_list(params: dict[str, Any], key: str) -> list[str] | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise EksError("InvalidParameterException", f"{key} must be a list of strings.")
-    return list(value)
-
-
 # --- access entries ---------------------------------------------------------------------------------
 
 
 def create_access_entry(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
+    cluster = entries_cluster(world, ctx, params["name"])
     token = params.get("clientRequestToken")
     principal = str(params.get("principalArn") or "")
     if token:
         for entry in cluster.entries.values():
             if entry.client_request_token == token and entry.spec.principal_arn == principal:
                 return {"accessEntry": entry_json(cluster, entry)}
-    groups = _string_list(params, "kubernetesGroups") or []
+    groups = string_list(params, "kubernetesGroups") or []
     username = params.get("username")
     try:
         entry_type = eks_rules.check_entry_type(str(params.get("type") or "STANDARD"))
@@ -283,12 +186,12 @@ def create_access_entry(world: World, ctx: RequestContext, params: dict[str, Any
 
 
 def describe_access_entry(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    return {"accessEntry": entry_json(cluster, _entry(cluster, params["principalArn"]))}
+    cluster = entries_cluster(world, ctx, params["name"])
+    return {"accessEntry": entry_json(cluster, find_entry(cluster, params["principalArn"]))}
 
 
 def list_access_entries(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
+    cluster = entries_cluster(world, ctx, params["name"])
     policy = params.get("associatedPolicyArn")
     arns = [e.spec.principal_arn for e in cluster.entries.values() if policy is None or policy in e.associations]
     page, next_token = paginate(arns, params)
@@ -296,9 +199,9 @@ def list_access_entries(world: World, ctx: RequestContext, params: dict[str, Any
 
 
 def update_access_entry(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    entry = _entry(cluster, params["principalArn"])
-    groups = _string_list(params, "kubernetesGroups")
+    cluster = entries_cluster(world, ctx, params["name"])
+    entry = find_entry(cluster, params["principalArn"])
+    groups = string_list(params, "kubernetesGroups")
     username = params.get("username")
     try:
         eks_rules.check_identity_fields(entry.spec.type, username, groups)
@@ -316,73 +219,7 @@ def update_access_entry(world: World, ctx: RequestContext, params: dict[str, Any
 
 
 def delete_access_entry(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    entry = _entry(cluster, params["principalArn"])
+    cluster = entries_cluster(world, ctx, params["name"])
+    entry = find_entry(cluster, params["principalArn"])
     del cluster.entries[parse_arn(entry.spec.principal_arn).principal_key]
     return {}
-
-
-def associate_access_policy(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    entry = _entry(cluster, params["principalArn"])
-    policy = str(params.get("policyArn") or "")
-    raw_scope = params.get("accessScope") or {}
-    try:
-        eks_rules.check_policy_arn(policy, cluster.partition)
-        eks_rules.check_policy_allowed(entry.spec.type)
-        scope = eks_rules.check_scope(str(raw_scope.get("type", "")), list(raw_scope.get("namespaces") or []))
-    except RuleViolation as violation:
-        raise EksError.of(violation) from None
-    now = time.time()
-    previous = entry.associations.get(policy)
-    # One association per policy: associating again replaces the scope and keeps associatedAt.
-    entry.associations[policy] = {
-        "accessScope": {"type": scope.type.value, "namespaces": list(scope.namespaces)},
-        "associatedAt": previous["associatedAt"] if previous else now,
-        "modifiedAt": now,
-    }
-    return {
-        "clusterName": cluster.name,
-        "principalArn": entry.spec.principal_arn,
-        "associatedAccessPolicy": _association_json(policy, entry.associations[policy]),
-    }
-
-
-def disassociate_access_policy(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    entry = _entry(cluster, params["principalArn"])
-    if entry.associations.pop(params["policyArn"], None) is None:
-        raise EksError("ResourceNotFoundException", f"The specified policyArn {params['policyArn']} is not associated.")
-    return {}
-
-
-def list_associated_access_policies(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = _entries_cluster(world, ctx, params["name"])
-    entry = _entry(cluster, params["principalArn"])
-    page, next_token = paginate(list(entry.associations), params)
-    return page_payload(
-        {
-            "clusterName": cluster.name,
-            "principalArn": entry.spec.principal_arn,
-            "associatedAccessPolicies": [_association_json(p, entry.associations[p]) for p in page],
-        },
-        next_token,
-    )
-
-
-def list_access_policies(world: World, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    page, next_token = paginate(list(eks_rules.ACCESS_POLICY_NAMES), params)
-    policies = [{"name": n, "arn": eks_rules.policy_arn(ctx.partition, n)} for n in page]
-    return page_payload({"accessPolicies": policies}, next_token)
-
-
-def seed_entry(cluster: SimCluster, spec: AccessEntrySpec, at: float) -> SimEntry:
-    """Store an entry a scenario says exists, with its policy associations (no validation: the loader did it)."""
-    arn = parse_arn(spec.principal_arn)
-    iam_id = principal_id(arn) or ""
-    entry = _new_entry(cluster, arn, spec.principal_arn, spec.type, spec.username, spec.groups, {}, at, iam_id)
-    for policy in spec.policies:
-        scope = {"type": policy.scope.type.value, "namespaces": list(policy.scope.namespaces)}
-        entry.associations[policy.policy_arn] = {"accessScope": scope, "associatedAt": at, "modifiedAt": at}
-    cluster.entries[arn.principal_key] = entry
-    return entry
