@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
-from migrator.arn import ArnError, PrincipalKind, parse_arn, partition_of_region
+from migrator.arn import Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
 from migrator.awsauth import parse_configmap_object
 from migrator.errors import InputError
 from migrator.gateway import EksGateway, IamDirectory, KubeGateway
 from migrator.model import AuthMode, AwsAuth, ClusterRef, LookupStatus, PrincipalLookup, Snapshot
 from migrator.planned_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+
+IAM_LOOKUP_CONCURRENCY = 4  # IAM's request rate is low and account-wide; stay well under it
 
 
 def infer_account(aws_auth: AwsAuth) -> str | None:
@@ -68,14 +71,17 @@ def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_
         else AwsAuth(file=aws_auth_label)
     )
     entries = tuple(eks.list_entries()) if info.mode.reads_entries else ()
-    lookups: dict[str, PrincipalLookup] = {}
+    principals: dict[str, Arn] = {}
     for mapping in aws_auth.mappings:
         try:
             arn = parse_arn(mapping.arn)
         except ArnError:
             continue
-        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER) and arn.lookup_key not in lookups:
-            lookups[arn.lookup_key] = iam.lookup(arn)
+        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+            principals.setdefault(arn.lookup_key, arn)
+    # One IAM read per principal, a few at a time: thousands of mappings must not take minutes.
+    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
+        lookups = dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
     return Snapshot(
         cluster=ClusterRef(info.name, info.region, info.account, info.partition),
         mode=info.mode,

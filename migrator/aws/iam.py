@@ -35,9 +35,12 @@ class BotoIamDirectory:
 
     def lookup(self, arn: Arn) -> PrincipalLookup:
         with self._lock:
-            if arn.lookup_key not in self._cache:
-                self._cache[arn.lookup_key] = self._lookup(arn)
-            return self._cache[arn.lookup_key]
+            cached = self._cache.get(arn.lookup_key)
+        if cached is not None:
+            return cached
+        found = self._lookup(arn)  # outside the lock: lookups of different principals run in parallel
+        with self._lock:
+            return self._cache.setdefault(arn.lookup_key, found)
 
     def _lookup(self, arn: Arn) -> PrincipalLookup:
         if arn.kind not in (PrincipalKind.ROLE, PrincipalKind.USER):
