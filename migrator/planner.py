@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from migrator import __version__, identity
 from migrator.arn import ArnError, parse_arn
+from migrator.eks_limits import MAX_ENTRIES_PER_CLUSTER, MIN_PLATFORM_VERSION
 from migrator.errors import InputError
 from migrator.findings import finding
 from migrator.model import (
@@ -33,11 +34,6 @@ from migrator.model import (
 )
 from migrator.planned_steps import build_steps
 from migrator.translate import Translation, TranslationContext, translate
-
-ENTRY_QUOTA = 3000
-
-# Lowest platform version with access entries, per Kubernetes minor version (eks-facts.md section 1).
-MIN_PLATFORM_VERSION = {"1.23": 17, "1.24": 15, "1.25": 12, "1.26": 11, "1.27": 10, "1.28": 6, "1.29": 1, "1.30": 2}
 
 
 @dataclass(frozen=True)
@@ -300,9 +296,12 @@ def _cluster_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry], optio
         | {_key(e.principal_arn) for e in snapshot.entries}
         | set(_eks_created_entries(snapshot))
     )
-    if total > ENTRY_QUOTA:
+    if total > MAX_ENTRIES_PER_CLUSTER:
         found.append(
-            finding("QUOTA", f"the cluster would need {total} access entries; EKS allows {ENTRY_QUOTA} per cluster")
+            finding(
+                "QUOTA",
+                f"the cluster would need {total} access entries; EKS allows {MAX_ENTRIES_PER_CLUSTER} per cluster",
+            )
         )
     if (problem := platform_version_problem(snapshot.kubernetes_version, snapshot.platform_version)) is not None:
         found.append(finding("PLATFORM_VERSION", problem))

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from migrator import identity
 from migrator.arn import Arn, PrincipalKind, parse_arn
+from migrator.eks_limits import RESERVED_USERNAME_PREFIXES
 from migrator.findings import finding
 from migrator.model import (
     AccessEntrySpec,
@@ -28,7 +29,6 @@ from migrator.model import (
     Severity,
 )
 
-RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 SERVICE_LINKED_NAME_PREFIX = "AWSServiceRoleFor"
 _SESSION_TEMPLATE_RE = re.compile(r"\{\{SessionName(Raw)?\}\}")
 

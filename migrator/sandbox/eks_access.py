@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from migrator.arn import Arn, ArnError, parse_arn
+from migrator.eks_limits import MAX_ENTRIES_PER_CLUSTER
 from migrator.identity import CLUSTER_ADMIN_POLICY, NODE_IDENTITIES, default_username
 from migrator.model import AccessEntrySpec, EntryType
 from migrator.sandbox import eks_rules
@@ -174,10 +175,10 @@ def create_access_entry(world: World, ctx: RequestContext, params: dict[str, Any
         raise EksError(
             "ResourceInUseException", "The specified access entry resource is already in use on this cluster."
         )
-    if len(cluster.entries) >= eks_rules.MAX_ENTRIES_PER_CLUSTER:
+    if len(cluster.entries) >= MAX_ENTRIES_PER_CLUSTER:
         raise EksError(
             "ResourceLimitExceededException",
-            f"Cluster {cluster.name} has reached the limit of {eks_rules.MAX_ENTRIES_PER_CLUSTER} access entries.",
+            f"Cluster {cluster.name} has reached the limit of {MAX_ENTRIES_PER_CLUSTER} access entries.",
         )
     tags = params.get("tags") or {}
     entry = _new_entry(cluster, arn, principal, entry_type, username, groups, tags, time.time(), iam_id, token)

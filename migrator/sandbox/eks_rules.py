@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass
 
 from migrator.arn import Arn, ArnError, PrincipalKind, parse_arn
+from migrator.eks_limits import MIN_PLATFORM_VERSION, RESERVED_USERNAME_PREFIXES
 from migrator.model import AccessScope, EntryType, ScopeType
 
-MAX_ENTRIES_PER_CLUSTER = 3000
-RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 SESSION_TEMPLATES = ("{{SessionName}}", "{{SessionNameRaw}}")
 DEFAULT_KUBERNETES_VERSION = "1.31"
 CONFIG_MAP_ONLY_MESSAGE = (
@@ -42,19 +41,6 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
     "AmazonSagemakerHyperpodControllerPolicy",
     "AmazonSagemakerHyperpodSystemNamespacePolicy",
 )
-
-# The first platform version of each Kubernetes version that supports access entries (eks-facts.md §1);
-# every Kubernetes version after the last one listed supports them from its first platform version.
-MIN_PLATFORM_VERSION: dict[str, int] = {
-    "1.23": 17,
-    "1.24": 15,
-    "1.25": 12,
-    "1.26": 11,
-    "1.27": 10,
-    "1.28": 6,
-    "1.29": 1,
-    "1.30": 2,
-}
 
 _POLICY_ARN_RE = re.compile(r"^arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)$")
 _CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")

@@ -18,6 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from migrator.arn import ArnError, PrincipalKind, parse_arn, partition_of_region
 from migrator.awsauth import parse_aws_auth
+from migrator.eks_limits import MAX_ENTRIES_PER_CLUSTER
 from migrator.identity import NODE_IDENTITIES
 from migrator.model import (
     AccessEntrySpec,
@@ -145,8 +146,8 @@ def read_cluster(
             raise reader.error(at, f"{entry.principal_arn} has two access entries")
         keys.add(key)
         entries.append(entry)
-    if len(entries) > eks_rules.MAX_ENTRIES_PER_CLUSTER:
-        raise reader.error(line, f"{what} has more than {eks_rules.MAX_ENTRIES_PER_CLUSTER} access entries")
+    if len(entries) > MAX_ENTRIES_PER_CLUSTER:
+        raise reader.error(line, f"{what} has more than {MAX_ENTRIES_PER_CLUSTER} access entries")
 
     aws_auth_text = _aws_auth_text(reader, node, what, base_dir)
     aws_auth = None
