@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from migrator.connect import ConnectOptions, connect  # noqa: E402
-from migrator.executor import Executor  # noqa: E402
-from migrator.journal import Journal  # noqa: E402
 from migrator.model import AuthMode  # noqa: E402
-from migrator.planner import PlanOptions, build_plan  # noqa: E402
+from migrator.plan.planner import PlanOptions, build_plan  # noqa: E402
+from migrator.plan.snapshot import live_snapshot  # noqa: E402
+from migrator.run.executor import Executor  # noqa: E402
+from migrator.run.journal import Journal  # noqa: E402
+from migrator.run.steps import PollPolicy  # noqa: E402
 from migrator.sandbox.scenario import parse_scenario  # noqa: E402
-from migrator.snapshot import live_snapshot  # noqa: E402
-from migrator.steps import PollPolicy  # noqa: E402
 
 ACCOUNT = "111122223333"
 PRINCIPALS = 120

@@ -12,8 +12,8 @@ from migrator.aws.iam import BotoIamDirectory
 from migrator.aws.session import AwsTarget, Session, make_session
 from migrator.aws.token import get_token
 from migrator.errors import InputError
-from migrator.gateway import ClusterInfo, EksGateway, IamDirectory, KubeGateway
 from migrator.kube.client import KubernetesGateway, api_client_for_eks, api_client_from_kubeconfig
+from migrator.ports import ClusterInfo, EksGateway, IamDirectory, KubeGateway
 
 
 @dataclass(frozen=True)

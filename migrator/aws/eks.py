@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 
 from migrator.aws.session import botocore_failures_are_remote_errors, call, client, error_code, error_message
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
-from migrator.gateway import ClusterInfo, ModeUpdate
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -22,6 +21,7 @@ from migrator.model import (
     PolicyAssociation,
     ScopeType,
 )
+from migrator.ports import ClusterInfo, ModeUpdate
 
 
 def _pages(paginator_client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:

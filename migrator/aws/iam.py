@@ -13,10 +13,10 @@ from threading import Lock
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migrator.arn import Arn, PrincipalKind
 from migrator.aws.session import client, error_code, error_message
 from migrator.errors import MigratorError
 from migrator.model import LookupStatus, PrincipalLookup
+from migrator.rules.arn import Arn, PrincipalKind
 
 
 class BotoIamDirectory:

@@ -19,7 +19,7 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from migrator.errors import ConflictError, InputError, NotAuthenticatedError, RemoteError
-from migrator.gateway import ConfigMapState
+from migrator.ports import ConfigMapState
 
 TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
 

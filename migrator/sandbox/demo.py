@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrator.arn import ArnError, PrincipalKind, parse_arn
 from migrator.errors import RemoteError
-from migrator.identity import EC2_NODE_USERNAME, SESSION_NODE_USERNAME
-from migrator.probing import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
+from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
+from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
+from migrator.rules.identity import EC2_NODE_USERNAME, SESSION_NODE_USERNAME
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.server import Sandbox
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from migrator.arn import ArnError, PrincipalKind, canonical_caller_arn, parse_arn
 from migrator.connect import Connection
 from migrator.errors import InputError
 from migrator.model import LookupStatus
-from migrator.planned_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+from migrator.plan.build_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+from migrator.plan.snapshot import live_snapshot
+from migrator.rules.arn import ArnError, PrincipalKind, canonical_caller_arn, parse_arn
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
-from migrator.snapshot import live_snapshot
 
 NOISY_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 

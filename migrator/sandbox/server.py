@@ -35,11 +35,12 @@ from moto.sts.models import sts_backends
 from ruamel.yaml import YAML
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from migrator.arn import PrincipalKind, parse_arn
 from migrator.errors import InputError
-from migrator.sandbox import eks_access, eks_clusters
-from migrator.sandbox.eks_ext import EksExtension
-from migrator.sandbox.kube_api import make_kube_app, seed_cluster
+from migrator.rules.arn import PrincipalKind, parse_arn
+from migrator.sandbox.eks import access as eks_access
+from migrator.sandbox.eks import clusters as eks_clusters
+from migrator.sandbox.eks.ext import EksExtension
+from migrator.sandbox.kube.api import make_kube_app, seed_cluster
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.state import SimCluster, World
 

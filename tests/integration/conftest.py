@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from migrator.sandbox.eks_ext import HANDLED
+from migrator.sandbox.eks.ext import HANDLED
 from migrator.sandbox.scenario import Scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from migrator.probing import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
+from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES, run_cli

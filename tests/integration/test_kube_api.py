@@ -27,11 +27,11 @@ from kubernetes.client.exceptions import ApiException
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from migrator.arn import parse_arn
 from migrator.aws.token import get_token
 from migrator.model import AccessEntrySpec, AuthMode, EntryType
-from migrator.sandbox.kube_api import make_kube_app, seed_cluster
-from migrator.sandbox.kube_auth import TokenRejected, decode_token, expected_signature, resolve_caller
+from migrator.rules.arn import parse_arn
+from migrator.sandbox.kube.api import make_kube_app, seed_cluster
+from migrator.sandbox.kube.auth import TokenRejected, decode_token, expected_signature, resolve_caller
 from migrator.sandbox.state import SimCluster, SimEntry, World
 
 pytestmark = pytest.mark.integration

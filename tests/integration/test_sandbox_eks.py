@@ -17,8 +17,8 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from migrator.arn import parse_arn
 from migrator.model import AccessEntrySpec
+from migrator.rules.arn import parse_arn
 from migrator.sandbox.server import Sandbox
 from migrator.sandbox.state import SimEntry
 from tests.integration.conftest import (

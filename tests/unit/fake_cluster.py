@@ -27,10 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from migrator.arn import Arn, parse_arn
 from migrator.errors import ConflictError, MigratorError, RemoteError, UpdateInProgressError
-from migrator.gateway import ClusterInfo, ConfigMapState, ModeUpdate
-from migrator.identity import default_username, is_cluster_admin, policy_arn
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -43,9 +40,12 @@ from migrator.model import (
     PolicyAssociation,
     PrincipalLookup,
 )
-from migrator.planfile import plan_from_dict, plan_to_dict
-from migrator.planner import PlanOptions, build_plan
-from migrator.snapshot import live_snapshot
+from migrator.plan.planfile import plan_from_dict, plan_to_dict
+from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.snapshot import live_snapshot
+from migrator.ports import ClusterInfo, ConfigMapState, ModeUpdate
+from migrator.rules.arn import Arn, parse_arn
+from migrator.rules.identity import default_username, is_cluster_admin, policy_arn
 
 ACCOUNT = "111122223333"
 MUTATING = frozenset(

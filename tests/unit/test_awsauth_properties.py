@@ -15,10 +15,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrator.arn import PARTITIONS
 from migrator.awsauth import parse_aws_auth, parse_configmap_object
 from migrator.errors import SourceError
 from migrator.model import AwsAuth, Section
+from migrator.rules.arn import PARTITIONS
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "plans" / "examples").glob("*.yaml"))
 EXAMPLE_BYTES = [path.read_bytes() for path in EXAMPLES]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrator.errors import EXIT_CODES
-from migrator.findings import RULES
+from migrator.rules.findings import RULES
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

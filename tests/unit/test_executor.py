@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 
 from migrator.errors import ConflictError, InputError, LockoutError, RemoteError, StalePlanError, UpdateInProgressError
-from migrator.executor import Executor, build_units, waves
-from migrator.journal import Event, Journal, Phase, journal_path, read_state
 from migrator.model import (
     AccessEntrySpec,
     AuthMode,
@@ -24,9 +22,11 @@ from migrator.model import (
     Step,
     StepKind,
 )
-from migrator.observer import Answer, RunResult, StepStatus, status_report
-from migrator.planfile import plan_to_dict
-from migrator.steps import PollPolicy
+from migrator.plan.planfile import plan_to_dict
+from migrator.run.executor import Executor, build_units, waves
+from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.run.observer import Answer, RunResult, StepStatus, status_report
+from migrator.run.steps import PollPolicy
 from tests.unit.fake_cluster import (
     ADMIN_POLICY,
     Crash,

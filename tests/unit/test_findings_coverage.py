@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 from migrator.awsauth import load_aws_auth_file
-from migrator.findings import RULES
 from migrator.model import (
     AccessEntrySpec,
     AuthMode,
@@ -21,8 +20,9 @@ from migrator.model import (
     Snapshot,
     SourceRef,
 )
-from migrator.planner import PlanOptions, build_plan
-from migrator.snapshot import offline_snapshot
+from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.snapshot import offline_snapshot
+from migrator.rules.findings import RULES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plans" / "examples"
 ACCOUNT = "111122223333"

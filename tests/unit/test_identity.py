@@ -8,17 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.arn import parse_arn
-from migrator.identity import (
-    Caller,
-    Identity,
-    IdentityTemplate,
-    authenticate,
-    default_username,
-    differences,
-    from_entry,
-    from_mapping,
-)
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -31,6 +20,17 @@ from migrator.model import (
     ScopeType,
     Section,
     SourceRef,
+)
+from migrator.rules.arn import parse_arn
+from migrator.rules.identity import (
+    Caller,
+    Identity,
+    IdentityTemplate,
+    authenticate,
+    default_username,
+    differences,
+    from_entry,
+    from_mapping,
 )
 
 ACCOUNT = "111122223333"

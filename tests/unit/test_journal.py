@@ -14,21 +14,10 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import ClusterLockedError
-from migrator.gateway import ConfigMapState
-from migrator.journal import (
-    AwsAuthBackup,
-    Event,
-    Journal,
-    JournalCorrupt,
-    Phase,
-    fold,
-    journal_path,
-    load_backup,
-    parse_journal,
-    read_state,
-    write_backup,
-)
-from migrator.locking import ClusterLock, LockHolder, holder_alive, lock_path, read_holder
+from migrator.ports import ConfigMapState
+from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
+from migrator.run.journal import Event, Journal, JournalCorrupt, Phase, fold, journal_path, parse_journal, read_state
+from migrator.run.lock import ClusterLock, LockHolder, holder_alive, lock_path, read_holder
 
 PLAN_ID = "abc123def456"
 
@@ -144,7 +133,7 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
 
 
 def records(*events: tuple[Event, str | None, dict[str, object]]) -> list[object]:
-    from migrator.journal import Record
+    from migrator.run.journal import Record
 
     return [Record(event, "t", PLAN_ID, step, detail) for event, step, detail in events]
 
@@ -279,7 +268,7 @@ def _hold_lock_in_child(path: Path) -> subprocess.Popen[str]:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from migrator.locking import ClusterLock\n"
+        "from migrator.run.lock import ClusterLock\n"
         f"lock = ClusterLock(Path({str(path)!r}), 'prod', 'child-plan').acquire()\n"
         "print('locked', flush=True)\n"
         "time.sleep(60)\n"

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from migrator.errors import InputError, PlanIntegrityError
 from migrator.model import AuthMode, AwsAuth, Mapping, Section, SourceRef
-from migrator.planfile import dump_plan, load_plan, plan_from_dict, plan_to_dict, write_plan
-from migrator.planner import PlanOptions, build_plan
-from migrator.snapshot import offline_snapshot
+from migrator.plan.planfile import dump_plan, load_plan, plan_from_dict, plan_to_dict, write_plan
+from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.snapshot import offline_snapshot
 
 ACCOUNTS = st.sampled_from(["111122223333", "444455556666"])
 NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,12}", fullmatch=True)

@@ -28,7 +28,7 @@ from migrator.model import (
     SourceRef,
     StepKind,
 )
-from migrator.planner import PlanOptions, build_plan, platform_version_problem
+from migrator.plan.planner import PlanOptions, build_plan, platform_version_problem
 
 ACCOUNT = "111122223333"
 CLUSTER = ClusterRef("prod", "us-east-1", ACCOUNT, "aws")
@@ -57,7 +57,7 @@ def users(*entries: tuple[str, str | None, tuple[str, ...]]) -> tuple[Mapping, .
 
 
 def found_all(aws_auth: AwsAuth) -> dict[str, PrincipalLookup]:
-    from migrator.arn import parse_arn
+    from migrator.rules.arn import parse_arn
 
     lookups = {}
     for mapping in aws_auth.mappings:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from migrator.errors import ConflictError, RemoteError
-from migrator.executor import Executor
-from migrator.journal import Event, Journal, Phase, journal_path, read_state
 from migrator.model import AccessEntrySpec, AuthMode, EntryType, Plan
-from migrator.observer import RunResult, StepStatus
-from migrator.planfile import plan_to_dict
-from migrator.steps import PollPolicy
+from migrator.plan.planfile import plan_to_dict
+from migrator.run.executor import Executor
+from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.run.observer import RunResult, StepStatus
+from migrator.run.steps import PollPolicy
 from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
 
 FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)

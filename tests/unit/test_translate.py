@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.findings import RULES
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -18,7 +17,8 @@ from migrator.model import (
     Severity,
     SourceRef,
 )
-from migrator.translate import TranslationContext, translate
+from migrator.plan.translate import TranslationContext, translate
+from migrator.rules.findings import RULES
 
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
@@ -52,7 +52,7 @@ def context(iam: dict[str, PrincipalLookup] | None = None, **kwargs: object) -> 
 
 
 def found(arn: str, path_arn: str) -> dict[str, PrincipalLookup]:
-    from migrator.arn import parse_arn
+    from migrator.rules.arn import parse_arn
 
     return {parse_arn(arn).lookup_key: PrincipalLookup(LookupStatus.FOUND, path_arn)}
 

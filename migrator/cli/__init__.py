@@ -1,0 +1,223 @@
+"""The command line. Commands declare options, build objects, call the core and render; nothing more.
+
+Data goes to stdout, messages to stderr. Every MigratorError becomes one line on stderr and its exit code
+(see errors.EXIT_CODES); nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from migrator import __version__
+from migrator.awsauth import load_aws_auth_file
+from migrator.cli.render.plan import plan_json, print_plan
+from migrator.errors import EXIT_CODES, InputError, MigratorError
+from migrator.model import AuthMode, Plan
+from migrator.plan.planfile import default_plan_path, load_plan, write_plan
+from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.snapshot import live_snapshot, offline_snapshot
+
+# Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
+stderr = Console(stderr=True)
+
+EXIT_CODE_HELP = "\n\n".join(f"{code}: {meaning}" for code, meaning in EXIT_CODES)
+
+app = typer.Typer(
+    name="aws-auth-migrate",
+    help="Move an EKS cluster from the aws-auth ConfigMap to access entries without losing or widening access."
+    f"\n\nExit codes:\n\n{EXIT_CODE_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Target(StrEnum):
+    API_AND_CONFIG_MAP = "API_AND_CONFIG_MAP"
+    API = "API"
+
+
+ProfileOption = Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile to use.")]
+RoleArnOption = Annotated[str | None, typer.Option(help="Role to assume in the cluster's account before any call.")]
+KubeContextOption = Annotated[
+    str | None,
+    typer.Option(help="kubeconfig context for the cluster (default: endpoint from EKS plus an EKS token)."),
+]
+KubeconfigOption = Annotated[str | None, typer.Option(envvar="KUBECONFIG", help="kubeconfig file with --kube-context.")]
+IamRoleOption = Annotated[
+    list[str] | None,
+    typer.Option(help="ACCOUNT=ROLE_ARN: role to read IAM paths in another account (repeatable)."),
+]
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (a documented contract).")
+]
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _emit_plan(plan: Plan, output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        print(plan_json(plan))
+    else:
+        print_plan(plan, stdout)
+
+
+@app.command()
+def plan(
+    cluster: Annotated[str, typer.Option(help="EKS cluster name (also the folder under --plans-dir).")],
+    aws_auth_file: Annotated[
+        Path | None,
+        typer.Option(help="aws-auth ConfigMap as `kubectl get cm aws-auth -n kube-system -o yaml` (or -o json)."),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option(help="Make no AWS or Kubernetes call: plan from --aws-auth-file alone, for review.")
+    ] = False,
+    target: Annotated[
+        Target,
+        typer.Option(help="Where to stop: API_AND_CONFIG_MAP keeps aws-auth as a fallback; API ends its use."),
+    ] = Target.API_AND_CONFIG_MAP,
+    remove_aws_auth: Annotated[
+        bool, typer.Option(help="With --target API: delete aws-auth at the end (restorable from the backup).")
+    ] = False,
+    current_mode: Annotated[
+        AuthMode, typer.Option(help="Offline only: the cluster's authentication mode today.")
+    ] = AuthMode.CONFIG_MAP,
+    region: Annotated[
+        str, typer.Option(envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="The cluster's AWS region.")
+    ] = "us-east-1",
+    account: Annotated[
+        str | None,
+        typer.Option(help="Offline only: the cluster's account id (default: inferred from the node roles)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the plan file.")] = None,
+    plans_dir: Annotated[
+        Path, typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Default home of plans and journals.")
+    ] = Path("plans"),
+    created_at: Annotated[
+        str | None, typer.Option(help="Pin the plan's createdAt (ISO 8601) for byte-identical plans.")
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
+    profile: ProfileOption = None,
+    role_arn: RoleArnOption = None,
+    kube_context: KubeContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    iam_role: IamRoleOption = None,
+) -> None:
+    """Read aws-auth (and, live, the cluster's mode, entries, node groups and IAM paths) and write a plan.
+
+    Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
+    Kubernetes GET of kube-system/aws-auth.
+    """
+    if offline:
+        if aws_auth_file is None:
+            raise InputError("--offline needs --aws-auth-file FILE")
+        aws_auth = load_aws_auth_file(aws_auth_file)
+        snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=current_mode)
+    else:
+        if aws_auth_file is not None:
+            raise InputError(
+                "--aws-auth-file is for --offline plans; a live plan reads aws-auth from the cluster",
+                hint="drop --aws-auth-file, or add --offline",
+            )
+        from migrator.connect import ConnectOptions, connect, parse_iam_roles
+
+        connection = connect(
+            cluster,
+            ConnectOptions(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])),
+        )
+        snapshot = live_snapshot(
+            connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
+        )
+    options = PlanOptions(
+        target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or _now()
+    )
+    built = build_plan(snapshot, options)
+    path = write_plan(built, out or default_plan_path(plans_dir, built))
+    _emit_plan(built, output)
+    stderr.print(f"Plan written to {path}", highlight=False)
+    if built.offline:
+        stderr.print("This offline plan is for review; apply needs a plan made against the cluster.")
+
+
+@app.command()
+def show(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.", show_default=False)],
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Show a plan file (after checking it was not edited)."""
+    _emit_plan(load_plan(plan_file), output)
+
+
+@app.command()
+def version() -> None:
+    """Print the tool's version."""
+    print(__version__)
+
+
+def print_error(error: MigratorError) -> None:
+    """Plain prints, not rich: one unwrapped line a tool can parse (`error: FILE:LINE: message`)."""
+    print(f"error: {error}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {error.hint}", file=sys.stderr)
+
+
+def print_internal_error(error: BaseException) -> None:
+    print(
+        f"internal error: {type(error).__name__}: {error}\n"
+        "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
+        file=sys.stderr,
+    )
+
+
+def _register_subcommands() -> None:
+    import migrator.cli.run  # noqa: F401  (registers apply, status and rollback on `app`)
+    from migrator.cli.sandbox import sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Entry point: run the app and turn errors into one line and an exit code."""
+    try:
+        result = app(standalone_mode=False)
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as error:  # usage errors: bad option values, missing arguments
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        sys.exit(InputError.exit_code)
+    except MigratorError as error:
+        print_error(error)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:  # a bug: say so briefly; the traceback only on request
+        if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
+            raise
+        print_internal_error(error)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,142 @@
+"""Human and machine renderings of a plan. Pure functions of the plan; the CLI picks the console."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from migrator.model import AuthMode, EntryAction, Plan, PlannedEntry, Severity
+from migrator.plan.planfile import plan_to_dict
+from migrator.rules.findings import RULES
+from migrator.run.safety import gate_consequence
+
+SEVERITY_STYLE = {Severity.BLOCKER: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+ACTION_TITLES = {
+    EntryAction.ADOPT: "Kept as they are (already there, or created by EKS at the mode switch)",
+    EntryAction.UPDATE: "Repaired right after the mode switch",
+    EntryAction.CREATE: "Created, each with its policies right after it",
+    EntryAction.SKIP: "Not migrated (dead today or blocked: see findings)",
+}
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)
+
+
+def summary_line(plan: Plan) -> str:
+    actions = Counter(e.action for e in plan.entries)
+    severities = Counter(f.severity for f in plan.findings)
+    action_text = ", ".join(f"{actions.get(a, 0)} {a.value}" for a in EntryAction)
+    severity_text = ", ".join(f"{severities.get(s, 0)} {s.value}" for s in Severity)
+    return f"entries: {action_text}; findings: {severity_text}"
+
+
+def short_principal(principal_arn: str, account: str) -> str:
+    """`role/path/Name` for the cluster's own account, the whole ARN for any other."""
+    prefix = f":{account}:"
+    if prefix in principal_arn and principal_arn.startswith("arn:"):
+        return principal_arn.split(prefix, 1)[1]
+    return principal_arn
+
+
+def _entry_row(entry: PlannedEntry, account: str) -> tuple[str, ...]:
+    spec = entry.spec
+    entry_type = "-" if entry.action is EntryAction.SKIP else spec.type.value
+    if spec.type.is_node:
+        username, groups = "(node identity)", "-"
+    else:
+        username = spec.username if spec.username is not None else "(EKS default)"
+        groups = ", ".join(spec.groups) or "-"
+    policies = ", ".join(p.policy_name for p in spec.policies) or "-"
+    line = f"{entry.source.section.value}:{entry.source.line}" if entry.source and entry.source.line else "-"
+    return (short_principal(spec.principal_arn, account), entry_type, username, groups, policies, line)
+
+
+def _entries_tables(plan: Plan) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for action in (EntryAction.ADOPT, EntryAction.UPDATE, EntryAction.CREATE, EntryAction.SKIP):
+        group = [e for e in plan.entries if e.action is action]
+        if not group:
+            continue
+        table = Table(title=f"{ACTION_TITLES[action]} ({len(group)})", title_justify="left", expand=False)
+        table.add_column(f"principal (account {plan.cluster.account} unless shown)", overflow="fold", ratio=3)
+        for column in ("type", "username", "groups", "policies", "source"):
+            table.add_column(column, overflow="fold")
+        for entry in group:
+            table.add_row(*_entry_row(entry, plan.cluster.account))
+        parts.append(table)
+    return parts
+
+
+def _findings_block(plan: Plan) -> list[RenderableType]:
+    """Findings grouped by code, most severe first: the rule and what to do once, then each occurrence."""
+    if not plan.findings:
+        return [Text("No findings.")]
+    parts: list[RenderableType] = [Text("Findings", style="bold")]
+    codes = sorted({f.code for f in plan.findings}, key=lambda c: (list(Severity).index(RULES[c].severity), c))
+    for code in codes:
+        occurrences = [f for f in plan.findings if f.code == code]
+        severity = occurrences[0].severity
+        heading = Text()
+        heading.append(f"  {severity.value.upper():8}", style=SEVERITY_STYLE[severity])
+        heading.append(f"{code}", style="bold")
+        heading.append(f" ({len(occurrences)}): {RULES[code].meaning}")
+        parts.append(heading)
+        parts.append(Text(f"           what to do: {RULES[code].action}", style="dim"))
+        for found in occurrences:
+            where = (
+                f"{found.source.section.value}[{found.source.index}] line {found.source.line}: " if found.source else ""
+            )
+            parts.append(Text(f"           - {where}{found.message}"))
+    return parts
+
+
+def _steps_block(plan: Plan) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text("Steps", style="bold")]
+    if not plan.steps:
+        parts.append(Text("  none: nothing to migrate"))
+    for step in plan.steps:
+        line = Text(f"  {step.id}  ")
+        line.append(step.describe())
+        parts.append(line)
+        if step.gate:
+            gate = Text("        GATE, irreversible: ", style="bold magenta")
+            gate.append(gate_consequence(AuthMode(step.params["mode"])))
+            parts.append(gate)
+            if step.blocked:
+                reasons = sorted({f.code for f in plan.blockers})
+                parts.append(Text(f"        BLOCKED by {', '.join(reasons)}", style="bold red"))
+    return parts
+
+
+def plan_renderable(plan: Plan) -> RenderableType:
+    data: dict[str, Any] = plan_to_dict(plan)
+    header = Text()
+    header.append(f"Plan {data['planId']}", style="bold")
+    header.append(
+        f" for cluster {plan.cluster.name} ({plan.cluster.region}, account {plan.cluster.account}): "
+        f"{plan.current_mode.value} -> {plan.target.value}"
+    )
+    parts: list[RenderableType] = [header]
+    if plan.offline:
+        parts.append(
+            Text(
+                "Offline plan, for review only: IAM paths and existing entries were not checked; "
+                "apply needs a plan made against the cluster.",
+                style="yellow",
+            )
+        )
+    parts.append(Text(summary_line(plan)))
+    parts.extend(_entries_tables(plan))
+    parts.extend(_findings_block(plan))
+    parts.extend(_steps_block(plan))
+    return Group(*parts)
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    console.print(plan_renderable(plan))

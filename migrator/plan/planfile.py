@@ -1,0 +1,265 @@
+"""Plan <-> plain data <-> YAML file, with a schema tag and a SHA-256 over the body.
+
+The plain-data form is the public JSON contract (`--output json` prints it), and the YAML file is the same
+data. The integrity hash is over canonical JSON of everything but the `integrity` key, so re-indenting the
+YAML does not break it but changing any value does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping as MappingABC
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from migrator.errors import InputError, PlanIntegrityError
+from migrator.model import (
+    PLAN_SCHEMA,
+    AccessEntrySpec,
+    AccessScope,
+    AuthMode,
+    ClusterRef,
+    EntryAction,
+    EntryType,
+    Finding,
+    Fingerprint,
+    Plan,
+    PlannedEntry,
+    PolicyAssociation,
+    ScopeType,
+    Section,
+    Severity,
+    SourceRef,
+    Step,
+    StepKind,
+)
+from migrator.plan.contract import entry_to_dict
+
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+
+
+# --- Plan -> data ----------------------------------------------------------------------------------------
+
+
+def _source(ref: SourceRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {"section": ref.section.value, "index": ref.index, "line": ref.line}
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as the JSON contract, with `integrity` last."""
+    body: dict[str, Any] = {
+        "schema": plan.schema,
+        "planId": "",
+        "createdAt": plan.created_at,
+        "toolVersion": plan.tool_version,
+        "cluster": {
+            "name": plan.cluster.name,
+            "region": plan.cluster.region,
+            "account": plan.cluster.account,
+            "partition": plan.cluster.partition,
+            "authenticationMode": plan.current_mode.value,
+        },
+        "target": plan.target.value,
+        "removeAwsAuth": plan.remove_aws_auth,
+        "callerArn": plan.caller_arn,
+        "fingerprint": {
+            "awsAuthSha256": plan.fingerprint.aws_auth_sha256,
+            "awsAuthResourceVersion": plan.fingerprint.aws_auth_resource_version,
+            "authenticationMode": plan.fingerprint.authentication_mode.value,
+            "entriesSha256": plan.fingerprint.entries_sha256,
+            "offline": plan.fingerprint.offline,
+        },
+        "entries": [
+            {
+                **entry_to_dict(e.spec),
+                "action": e.action.value,
+                "source": _source(e.source),
+                "current": entry_to_dict(e.current) if e.current is not None else None,
+            }
+            for e in plan.entries
+        ],
+        "findings": [
+            {
+                "code": f.code,
+                "severity": f.severity.value,
+                "message": f.message,
+                "principalArn": f.principal_arn,
+                "source": _source(f.source),
+            }
+            for f in plan.findings
+        ],
+        "steps": [
+            {
+                "id": s.id,
+                "kind": s.kind.value,
+                "description": s.description,
+                "irreversible": s.irreversible,
+                "gate": s.gate,
+                "blocked": s.blocked,
+                "params": dict(s.params),
+                "permissions": list(s.permissions),
+                "principalArn": s.principal_arn,
+            }
+            for s in plan.steps
+        ],
+    }
+    body["planId"] = plan_id(body)
+    body["integrity"] = {"sha256": body_sha256(body)}
+    return body
+
+
+def _canonical(data: MappingABC[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def body_sha256(data: MappingABC[str, Any]) -> str:
+    return hashlib.sha256(_canonical({k: v for k, v in data.items() if k != "integrity"})).hexdigest()
+
+
+def plan_id(data: MappingABC[str, Any]) -> str:
+    """Deterministic: the same cluster state and options give the same id, whenever the plan is made."""
+    content = {k: v for k, v in data.items() if k not in ("integrity", "createdAt", "planId")}
+    return hashlib.sha256(_canonical(content)).hexdigest()[:12]
+
+
+# --- data -> Plan ----------------------------------------------------------------------------------------
+
+
+def _ref(data: Any) -> SourceRef | None:
+    if data is None:
+        return None
+    return SourceRef(Section(data["section"]), int(data["index"]), data.get("line"))
+
+
+def _entry(data: MappingABC[str, Any]) -> AccessEntrySpec:
+    return AccessEntrySpec(
+        principal_arn=data["principalArn"],
+        type=EntryType(data["type"]),
+        username=data["username"],
+        groups=tuple(data["kubernetesGroups"]),
+        policies=tuple(
+            PolicyAssociation(
+                p["policyArn"],
+                AccessScope(ScopeType(p["accessScope"]["type"]), tuple(p["accessScope"].get("namespaces") or ())),
+            )
+            for p in data["policies"]
+        ),
+    )
+
+
+def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
+    cluster, fingerprint = data["cluster"], data["fingerprint"]
+    return Plan(
+        cluster=ClusterRef(cluster["name"], cluster["region"], cluster["account"], cluster["partition"]),
+        current_mode=AuthMode(cluster["authenticationMode"]),
+        target=AuthMode(data["target"]),
+        fingerprint=Fingerprint(
+            aws_auth_sha256=fingerprint["awsAuthSha256"],
+            aws_auth_resource_version=fingerprint["awsAuthResourceVersion"],
+            authentication_mode=AuthMode(fingerprint["authenticationMode"]),
+            entries_sha256=fingerprint["entriesSha256"],
+            offline=bool(fingerprint["offline"]),
+        ),
+        entries=tuple(
+            PlannedEntry(
+                _entry(e),
+                EntryAction(e["action"]),
+                _ref(e["source"]),
+                _entry(e["current"]) if e.get("current") else None,
+            )
+            for e in data["entries"]
+        ),
+        findings=tuple(
+            Finding(f["code"], Severity(f["severity"]), f["message"], f["principalArn"], _ref(f["source"]))
+            for f in data["findings"]
+        ),
+        steps=tuple(
+            Step(
+                id=s["id"],
+                kind=StepKind(s["kind"]),
+                description=s["description"],
+                params=dict(s["params"]),
+                irreversible=bool(s["irreversible"]),
+                gate=bool(s["gate"]),
+                blocked=bool(s["blocked"]),
+                permissions=tuple(s["permissions"]),
+                principal_arn=s["principalArn"],
+            )
+            for s in data["steps"]
+        ),
+        remove_aws_auth=bool(data["removeAwsAuth"]),
+        caller_arn=data["callerArn"],
+        created_at=data["createdAt"],
+        tool_version=data["toolVersion"],
+        schema=data["schema"],
+    )
+
+
+# --- files -----------------------------------------------------------------------------------------------
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep the contract's key order
+    yaml.width = 4096
+    yaml.allow_unicode = True
+    return yaml
+
+
+def dump_plan(plan: Plan) -> str:
+    stream = io.StringIO()
+    _yaml().dump(plan_to_dict(plan), stream)
+    return stream.getvalue()
+
+
+def default_plan_path(plans_dir: Path, plan: Plan) -> Path:
+    return plans_dir / plan.cluster.name / f"{plan_to_dict(plan)['planId']}.plan.yaml"
+
+
+def write_plan(plan: Plan, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(dump_plan(plan), encoding="utf-8")
+    temporary.replace(path)  # atomic: a reader never sees half a plan
+    return path
+
+
+def load_plan(path: Path) -> Plan:
+    """Read, check integrity and schema, and rebuild a plan; every failure is an InputError naming the file."""
+    label = str(path)
+    try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise InputError(f"{label}: is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB; not a plan file")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{label}: no such plan file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{label}: cannot read the plan file ({error})") from None
+    try:
+        data = _yaml().load(text)
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{label}{line}: not a plan file (invalid YAML)") from None
+    if not isinstance(data, dict) or "schema" not in data:
+        raise InputError(f"{label}: not a plan file (no schema key)")
+    if data["schema"] != PLAN_SCHEMA:
+        raise PlanIntegrityError(f"{label}: unknown plan schema {data['schema']!r}; this tool reads {PLAN_SCHEMA}")
+    recorded = (data.get("integrity") or {}).get("sha256") if isinstance(data.get("integrity"), dict) else None
+    if recorded != body_sha256(data):
+        raise PlanIntegrityError(
+            f"{label}: the plan was edited after it was written (integrity check failed)",
+            hint="plans are reviewed as written; make a new plan with `aws-auth-migrate plan` instead of editing",
+        )
+    try:
+        return plan_from_dict(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise PlanIntegrityError(f"{label}: the plan's content is not valid ({error!r})") from None

@@ -1,0 +1,99 @@
+"""Building the planner's input: offline from an aws-auth file, or live through the gateways (read-only)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from migrator.awsauth import parse_configmap_object
+from migrator.errors import InputError
+from migrator.model import AuthMode, AwsAuth, ClusterRef, LookupStatus, PrincipalLookup, Snapshot
+from migrator.plan.build_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+from migrator.ports import EksGateway, IamDirectory, KubeGateway
+from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
+
+IAM_LOOKUP_CONCURRENCY = 4  # IAM's request rate is low and account-wide; stay well under it
+
+
+def infer_account(aws_auth: AwsAuth) -> str | None:
+    """The cluster's account, guessed from aws-auth: node roles must live there, so they decide first."""
+    node_accounts: Counter[str] = Counter()
+    all_accounts: Counter[str] = Counter()
+    for mapping in aws_auth.mappings:
+        try:
+            account = parse_arn(mapping.arn).account
+        except ArnError:
+            continue
+        all_accounts[account] += 1
+        if (mapping.username or "").startswith("system:node:"):
+            node_accounts[account] += 1
+    for counter in (node_accounts, all_accounts):
+        if counter:
+            return counter.most_common(1)[0][0]
+    return None
+
+
+def offline_snapshot(
+    aws_auth: AwsAuth,
+    *,
+    cluster: str,
+    region: str,
+    account: str | None,
+    mode: AuthMode = AuthMode.CONFIG_MAP,
+) -> Snapshot:
+    """No AWS or Kubernetes call: IAM paths are unknown (PATH_UNRESOLVED info) and no entries exist."""
+    resolved_account = account or infer_account(aws_auth)
+    if resolved_account is None:
+        raise InputError("cannot tell the cluster's account from an aws-auth with no mappings", hint="pass --account")
+    iam: dict[str, PrincipalLookup] = {}
+    for mapping in aws_auth.mappings:
+        try:
+            key = parse_arn(mapping.arn).lookup_key
+        except ArnError:
+            continue
+        iam[key] = PrincipalLookup(LookupStatus.UNRESOLVED, reason="offline plan")
+    return Snapshot(
+        cluster=ClusterRef(cluster, region, resolved_account, partition_of_region(region)),
+        mode=mode,
+        aws_auth=aws_auth,
+        iam=iam,
+        offline=True,
+    )
+
+
+def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_auth_label: str) -> Snapshot:
+    """Read everything the planner needs from the cluster, once. Read-only calls only."""
+    info = eks.describe_cluster()
+    config_map = kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+    aws_auth = (
+        parse_configmap_object(config_map.raw, aws_auth_label)
+        if config_map is not None
+        else AwsAuth(file=aws_auth_label)
+    )
+    entries = tuple(eks.list_entries()) if info.mode.reads_entries else ()
+    principals: dict[str, Arn] = {}
+    for mapping in aws_auth.mappings:
+        try:
+            arn = parse_arn(mapping.arn)
+        except ArnError:
+            continue
+        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+            principals.setdefault(arn.lookup_key, arn)
+    # One IAM read per principal, a few at a time: thousands of mappings must not take minutes.
+    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
+        lookups = dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
+    return Snapshot(
+        cluster=ClusterRef(info.name, info.region, info.account, info.partition),
+        mode=info.mode,
+        aws_auth=aws_auth,
+        entries=entries,
+        nodegroups=tuple(eks.list_nodegroups()),
+        fargate_profiles=tuple(eks.list_fargate_profiles()),
+        iam=lookups,
+        kubernetes_version=info.kubernetes_version,
+        platform_version=info.platform_version,
+        caller_arn=eks.caller_arn(),
+        offline=False,
+        uses_hybrid_nodes=info.uses_hybrid_nodes,
+        bootstrap_admin=info.bootstrap_admin,
+    )

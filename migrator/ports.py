@@ -1,0 +1,85 @@
+"""The seam between the core and the outside world: what the planner's snapshot and the executor need from
+one cluster, as a Protocol. `migrator/aws` + `migrator/kube` implement it over boto3 and the kubernetes
+client; unit tests implement it over plain dicts.
+
+Every method is one observable operation with the tool's own types and errors (RemoteError, ConflictError,
+StalePlanError), never a library's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from migrator.model import (
+    AccessEntrySpec,
+    AuthMode,
+    FargateProfile,
+    NodeGroup,
+    PolicyAssociation,
+    PrincipalLookup,
+)
+from migrator.rules.arn import Arn
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    region: str
+    account: str
+    partition: str
+    mode: AuthMode
+    kubernetes_version: str | None = None
+    platform_version: str | None = None
+    bootstrap_admin: bool | None = None
+    endpoint: str | None = None
+    uses_hybrid_nodes: bool = False
+
+
+@dataclass(frozen=True)
+class ConfigMapState:
+    """A ConfigMap as read: its data keys verbatim and the resourceVersion to write against."""
+
+    namespace: str
+    name: str
+    data: dict[str, str] = field(default_factory=dict, hash=False)
+    resource_version: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, hash=False)  # the whole object as the API returned it
+
+
+@dataclass(frozen=True)
+class ModeUpdate:
+    id: str
+    status: str  # InProgress | Successful | Failed | Cancelled
+    errors: tuple[str, ...] = ()
+
+
+class EksGateway(Protocol):
+    def describe_cluster(self) -> ClusterInfo: ...
+    def list_nodegroups(self) -> Sequence[NodeGroup]: ...
+    def list_fargate_profiles(self) -> Sequence[FargateProfile]: ...
+    def list_entries(self) -> Sequence[AccessEntrySpec]: ...
+    def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None: ...
+    def create_entry(self, spec: AccessEntrySpec) -> None: ...
+    def delete_entry(self, principal_arn: str) -> None: ...
+    def associate_policy(self, principal_arn: str, policy: PolicyAssociation) -> None: ...
+    def disassociate_policy(self, principal_arn: str, policy_arn: str) -> None: ...
+    def start_mode_update(self, mode: AuthMode) -> ModeUpdate: ...
+    def describe_update(self, update_id: str) -> ModeUpdate: ...
+    def in_progress_updates(self) -> Sequence[ModeUpdate]: ...
+    def caller_arn(self) -> str: ...
+
+
+class KubeGateway(Protocol):
+    def read_config_map(self, namespace: str, name: str) -> ConfigMapState | None: ...
+    def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState: ...
+    def replace_config_map_data(self, state: ConfigMapState, data: dict[str, str]) -> ConfigMapState: ...
+    def delete_config_map(self, state: ConfigMapState) -> None: ...
+    def self_subject_review(self) -> dict[str, Any]: ...
+
+
+class IamDirectory(Protocol):
+    def lookup(self, arn: Arn) -> PrincipalLookup:
+        """The principal's real ARN (with path) from IAM in its own account, NOT_FOUND, or UNRESOLVED + why."""
+        ...

@@ -1,0 +1,145 @@
+"""IAM and STS ARNs as aws-auth and access entries use them. Pure parsing, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
+
+_ACCOUNT = r"\d{12}"
+_NAME = r"[\w+=,.@-]{1,128}"
+_ARN_RE = re.compile(
+    r"^arn:(?P<partition>[a-z-]+):(?P<service>iam|sts)::(?P<account>" + _ACCOUNT + r"):(?P<resource>.+)$"
+)
+_PATH_SEGMENT_RE = re.compile(r"^[\x21-\x7e]{1,512}$")
+_NAME_RE = re.compile(r"^" + _NAME + r"$")
+
+SERVICE_LINKED_PATH_PREFIX = "aws-service-role/"
+SSO_PATH_PREFIX = "aws-reserved/sso.amazonaws.com/"
+SSO_ROLE_NAME_PREFIX = "AWSReservedSSO_"
+
+
+class PrincipalKind(StrEnum):
+    ROLE = "role"
+    USER = "user"
+    ROOT = "root"
+    ASSUMED_ROLE = "assumed-role"
+
+
+@dataclass(frozen=True)
+class Arn:
+    """A parsed IAM/STS principal ARN. `path` is "" or ends with "/" (IAM's own convention minus the lead)."""
+
+    partition: str
+    service: str
+    account: str
+    kind: PrincipalKind
+    name: str
+    path: str = ""
+    session: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind is PrincipalKind.ROOT:
+            return f"arn:{self.partition}:iam::{self.account}:root"
+        if self.kind is PrincipalKind.ASSUMED_ROLE:
+            return f"arn:{self.partition}:sts::{self.account}:assumed-role/{self.name}/{self.session}"
+        return f"arn:{self.partition}:iam::{self.account}:{self.kind.value}/{self.path}{self.name}"
+
+    @property
+    def has_path(self) -> bool:
+        return bool(self.path)
+
+    @property
+    def is_service_linked(self) -> bool:
+        return self.kind is PrincipalKind.ROLE and self.path.startswith(SERVICE_LINKED_PATH_PREFIX)
+
+    @property
+    def is_sso_role(self) -> bool:
+        return self.kind is PrincipalKind.ROLE and (
+            self.path.startswith(SSO_PATH_PREFIX) or self.name.startswith(SSO_ROLE_NAME_PREFIX)
+        )
+
+    def without_path(self) -> Arn:
+        return Arn(self.partition, self.service, self.account, self.kind, self.name, "", self.session)
+
+    def with_path(self, path: str) -> Arn:
+        return Arn(self.partition, self.service, self.account, self.kind, self.name, path, self.session)
+
+    @property
+    def principal_key(self) -> tuple[str, str, str, str]:
+        """Who this is, whatever the path: IAM role and user names are unique per account, case-insensitively."""
+        kind = PrincipalKind.ROLE if self.kind is PrincipalKind.ASSUMED_ROLE else self.kind
+        return (self.partition, self.account, kind.value, self.name.lower())
+
+    @property
+    def lookup_key(self) -> str:
+        """`principal_key` as one string: how IAM lookups are keyed in a snapshot."""
+        return ":".join(self.principal_key)
+
+
+class ArnError(ValueError):
+    """The text is not an IAM or STS principal ARN."""
+
+
+def parse_arn(text: str) -> Arn:
+    """Parse an IAM role/user/root ARN or an STS assumed-role ARN; raise ArnError saying what is wrong."""
+    match = _ARN_RE.match(text)
+    if match is None:
+        if not text.startswith("arn:"):
+            raise ArnError(f"{text!r} is not an ARN (expected arn:<partition>:iam::<12-digit account>:...)")
+        raise ArnError(
+            f"{text!r} is not an IAM ARN (expected arn:<partition>:iam::<12-digit account>:role/... or user/...)"
+        )
+    partition, service, account, resource = match.group("partition", "service", "account", "resource")
+    if partition not in PARTITIONS:
+        raise ArnError(f"{text!r} names unknown partition {partition!r} (known: {', '.join(PARTITIONS)})")
+    if service == "sts":
+        parts = resource.split("/")
+        if len(parts) != 3 or parts[0] != "assumed-role" or not all(parts[1:]):
+            raise ArnError(f"{text!r} is not an STS assumed-role ARN (assumed-role/<role>/<session>)")
+        return Arn(partition, service, account, PrincipalKind.ASSUMED_ROLE, parts[1], "", parts[2])
+    if resource == "root":
+        return Arn(partition, service, account, PrincipalKind.ROOT, "root")
+    kind_text, _, rest = resource.partition("/")
+    if kind_text not in ("role", "user") or not rest:
+        raise ArnError(f"{text!r} is neither an IAM role nor an IAM user ARN")
+    *path_parts, name = rest.split("/")
+    if not _NAME_RE.match(name):
+        raise ArnError(f"{text!r} has an invalid {kind_text} name {name!r}")
+    if any(not _PATH_SEGMENT_RE.match(part) for part in path_parts):
+        raise ArnError(f"{text!r} has an empty or invalid path segment")
+    path = "".join(part + "/" for part in path_parts)
+    return Arn(partition, service, account, PrincipalKind(kind_text), name, path)
+
+
+def canonical_caller_arn(arn: Arn) -> Arn:
+    """What aws-iam-authenticator compares against aws-auth: assumed-role -> role ARN without a path."""
+    if arn.kind is PrincipalKind.ASSUMED_ROLE:
+        return Arn(arn.partition, "iam", arn.account, PrincipalKind.ROLE, arn.name)
+    return arn
+
+
+def partition_of_region(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("eu-isoe-"):
+        return "aws-iso-e"
+    if region.startswith("us-isof-"):
+        return "aws-iso-f"
+    return "aws"
+
+
+def entry_key(principal_arn: str) -> str:
+    """Who an ARN names, whatever its path or case (what EKS keys entries by)."""
+    try:
+        return parse_arn(principal_arn).lookup_key
+    except ArnError:
+        return principal_arn.lower()

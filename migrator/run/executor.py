@@ -1,0 +1,373 @@
+"""Apply (or dry-run, or roll back) a plan: one loop that decides whether each step is safe *now*.
+
+The plan decided what to do. Here: refuse a stale plan, skip what the journal says is done, check each step
+against the cluster (adopt what is already there, refuse to overwrite what differs), stop at unapproved
+gates, refuse a gate that would lock someone out, run independent principals concurrently, and journal
+every step before going on. A dry run is the same loop with the writes (cluster and journal) left out.
+
+Around the loop: units.py groups the steps, steps.py has a handler per step kind, run_record.py keeps what
+the run did (statuses, failures, journal records, the report), and rollback.py undoes a plan's changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from migrator.errors import ConflictError, InputError, LockoutError, MigratorError, StalePlanError
+from migrator.model import AuthMode, EntryAction, Plan, Step, StepKind
+from migrator.plan.build_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+from migrator.plan.planfile import plan_to_dict
+from migrator.ports import EksGateway, KubeGateway
+from migrator.run.backup import backup_path
+from migrator.run.freshness import check_same_cluster, raise_if_stale, resume_problems, stale_problems
+from migrator.run.journal import Event, Journal, JournalState
+from migrator.run.observer import Answer, NullObserver, Observer, Prompter, RunReport, RunResult, StepStatus
+from migrator.run.record import RunRecord
+from migrator.run.rollback import Rollback
+from migrator.run.safety import check_api_gate, gate_consequence, projected_entries
+from migrator.run.steps import handler_for
+from migrator.run.steps.context import PollPolicy, RunContext
+from migrator.run.units import Unit, build_units, steps_until, waves
+
+# build_units and waves are imported from here by the tests.
+__all__ = ["Executor", "Unit", "build_units", "waves"]
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        eks: EksGateway,
+        kube: KubeGateway,
+        journal: Journal,
+        *,
+        observer: Observer | None = None,
+        max_concurrency: int = 8,
+        approvals: frozenset[AuthMode] = frozenset(),
+        prompter: Prompter | None = None,
+        dry_run: bool = False,
+        timeout_seconds: float = 1800.0,
+        poll: PollPolicy | None = None,
+        backup_dir: Path | None = None,
+        plan_label: str = "PLAN",
+        until: str | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise InputError("--max-concurrency must be at least 1")
+        self.plan = plan
+        self.plan_id = str(plan_to_dict(plan)["planId"])
+        self.eks = eks
+        self.kube = kube
+        self.journal = journal
+        self.observer: Observer = observer or NullObserver()
+        self.max_concurrency = max_concurrency
+        self.approvals = approvals
+        self.prompter = prompter
+        self.dry_run = dry_run
+        self.timeout_seconds = timeout_seconds
+        self.poll = poll or PollPolicy()
+        self.backup_path = backup_path(backup_dir or journal.path.parent, self.plan_id)
+        self.plan_label = plan_label
+        self.until = until
+        self._runnable = steps_until(plan.steps, until)
+        self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
+        self._stop: tuple[RunResult, str, str | None] | None = None  # why the run stopped; under _record.lock
+
+    # --- apply -------------------------------------------------------------------------------------------
+
+    def apply(self, *, rollback_on_failure: bool = False) -> RunReport:
+        if self.plan.offline:
+            raise InputError(
+                "this plan was made offline, for review: it cannot be applied",
+                hint=f"plan against the cluster: aws-auth-migrate plan --cluster {self.plan.cluster.name}",
+            )
+        prior = self._record.read_journal()
+        if self.plan.steps and prior.all_done(s.id for s in self.plan.steps):
+            return self._record.report(RunResult.NOTHING_TO_DO, "every step of this plan is done", prior=prior)
+        if not self.plan.steps:
+            return self._record.report(RunResult.NOTHING_TO_DO, "the plan has no steps", prior=prior)
+        info = self.eks.describe_cluster()
+        check_same_cluster(self.plan, info)
+        config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+        if prior.any_progress:
+            raise_if_stale(resume_problems(self.plan, prior, info.mode, config_map), self.plan)
+        else:
+            entries = tuple(self.eks.list_entries()) if info.mode.reads_entries else ()
+            raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
+        ctx = self._context(prior, info.mode)
+        self._record.start("apply", len(self.plan.steps))
+        try:
+            self._run_all(ctx)
+        except KeyboardInterrupt:
+            self._record.finish(RunResult.INTERRUPTED)
+            raise
+        report = self._outcome(prior)
+        self._record.finish(report.result, failures=list(report.failures))
+        if report.result is RunResult.FAILED and rollback_on_failure and not self.dry_run:
+            return self._rolled_back_after(report)
+        return report
+
+    def _context(self, prior: JournalState, mode: AuthMode) -> RunContext:
+        return RunContext(
+            self.plan,
+            self.eks,
+            self.kube,
+            backup_path=self.backup_path,
+            poll=self.poll,
+            timeout_seconds=self.timeout_seconds,
+            dry_run=self.dry_run,
+            prior=prior,
+            mode=mode,
+            say=self._record.say,
+        )
+
+    def _run_all(self, ctx: RunContext) -> None:
+        auto = self.prompter is None  # interactive runs ask per unit until "all in this phase"
+        for wave in waves(build_units(self._runnable)):
+            if self._stopped():
+                return
+            if wave[0].steps[0].gate:
+                auto = self.prompter is None  # a gate ends the phase
+            index = 0
+            while index < len(wave) and not auto and not self.dry_run:
+                unit = wave[index]
+                if self._all_done(ctx, unit) or unit.steps[0].gate:
+                    self._run_unit(ctx, unit)
+                else:
+                    answer = self._ask(ctx, unit)
+                    if answer is Answer.ALL_IN_PHASE:
+                        auto = True
+                        break
+                    if answer is not Answer.YES:
+                        self._user_stop(unit, answer)
+                        return
+                    self._run_unit(ctx, unit)
+                index += 1
+                if self._stopped():
+                    return
+            self._run_concurrently(ctx, wave[index:])
+
+    def _ask(self, ctx: RunContext, unit: Unit) -> Answer:
+        assert self.prompter is not None
+        steps = [s for s in unit.steps if not ctx.prior.of(s.id).done]
+        return self.prompter.confirm_steps(steps, [handler_for(s).effect(s, ctx) for s in steps])
+
+    def _user_stop(self, unit: Unit, answer: Answer) -> None:
+        if answer is Answer.SKIP_AND_STOP:
+            for step in unit.steps:
+                self._record.mark(step, StepStatus.SKIPPED)
+        self._stop = (RunResult.STOPPED, f"stopped on request before {unit.steps[0].id}", self._resume_command())
+
+    def _run_concurrently(self, ctx: RunContext, units: Sequence[Unit]) -> None:
+        queue = list(units)
+        if len(queue) <= 1 or self.max_concurrency == 1:
+            for unit in queue:
+                if self._stopped():
+                    return
+                self._run_unit(ctx, unit)
+            return
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="unit") as pool:
+            running: set[Future[None]] = set()
+            try:
+                while queue or running:
+                    while queue and len(running) < self.max_concurrency and not self._stopped():
+                        running.add(pool.submit(self._run_unit, ctx, queue.pop(0)))
+                    if not running:
+                        return
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+            except BaseException:
+                # Ctrl-C (or a crash in a worker): schedule nothing more, but let running units finish, so
+                # no entry we created is left without its policies by our own hand.
+                wait(running)
+                raise
+
+    def _all_done(self, ctx: RunContext, unit: Unit) -> bool:
+        return all(ctx.prior.of(s.id).done for s in unit.steps)
+
+    def _stopped(self) -> bool:
+        with self._record.lock:
+            return self._stop is not None or (bool(self._record.failures) and not self.dry_run)
+
+    def _run_unit(self, ctx: RunContext, unit: Unit) -> None:
+        for step in unit.steps:
+            if not self._run_step(ctx, step):
+                if not self.dry_run:
+                    self._compensate(ctx, unit, step)
+                return
+
+    def _run_step(self, ctx: RunContext, step: Step) -> bool:
+        """Check, apply, read back, journal. False when the step failed or the run must stop here."""
+        state = ctx.prior.of(step.id)
+        if state.done:
+            self._record.mark(step, StepStatus.DONE, dict(state.detail))
+            return True
+        handler = handler_for(step)
+        self._record.mark(step, StepStatus.RUNNING)
+        started = False
+        try:
+            check = handler.check(step, ctx)
+            if not check.todo:
+                self._record.journal(Event.STEP_DONE, step.id, **check.detail)
+                self._record.mark(step, StepStatus.DONE, dict(check.detail))
+                return True
+            if step.gate and not self._pass_gate(ctx, step, check.note):
+                return False
+            if self.dry_run:
+                self._record.mark(step, StepStatus.WOULD_RUN, {"note": check.note} if check.note else {})
+                return True
+            self._record.journal(Event.STEP_STARTED, step.id)
+            started = True
+            detail = handler.apply(step, ctx)
+            detail.update(handler.read_back(step, ctx))
+        except Exception as error:
+            self._fail(step, error, started)
+            return False
+        self._record.journal(Event.STEP_DONE, step.id, **detail)
+        self._record.count_applied()
+        self._record.mark(step, StepStatus.DONE, detail)
+        return True
+
+    def _pass_gate(self, ctx: RunContext, step: Step, note: str) -> bool:
+        mode = AuthMode(step.params["mode"])
+        if step.blocked:
+            raise LockoutError(
+                f"gate {step.id} ({mode.value}) is blocked by the plan's findings:\n"
+                + "\n".join(f"  - {f.code}: {f.message}" for f in self.plan.blockers),
+                hint="resolve the blockers and make a new plan (a plan made after the first gate also sees the entries "
+                "EKS created then, such as the cluster creator's); the steps before the gate are safe to keep",
+            )
+        if mode is AuthMode.API:
+            live = ctx.live_entries()
+            check_api_gate(
+                self.plan,
+                projected_entries(self.plan, live) if self.dry_run else live,
+                self.eks.caller_arn(),
+                ctx.kept,
+            )
+        if self.dry_run:
+            approval = "approved" if mode in self.approvals else f"needs --approve-gate {mode.value}"
+            self._record.mark(step, StepStatus.WOULD_RUN, {"note": note, "gate": approval})
+            return False  # nothing to run; the dry run goes on past the gate
+        if mode in self.approvals:
+            return True
+        if self.prompter is not None and self.prompter.confirm_gate(
+            step, self.gate_consequences(step), self.plan.cluster.name
+        ):
+            return True
+        self._record.journal(Event.GATE_WAITING, step.id, mode=mode.value)
+        self._record.mark(step, StepStatus.WAITING)
+        command = f"aws-auth-migrate apply {self.plan_label} --yes --approve-gate {mode.value}"
+        with self._record.lock:
+            self._stop = (
+                RunResult.STOPPED_AT_GATE,
+                f"stopped in front of gate {step.id}: {step.describe()}. {_sentence(gate_consequence(mode))} "
+                f"To continue, run: {command}",
+                command,
+            )
+        return False
+
+    def gate_consequences(self, step: Step) -> list[str]:
+        lines = [gate_consequence(AuthMode(step.params["mode"]))]
+        if AuthMode(step.params["mode"]) is AuthMode.API:
+            lost = [e.spec.principal_arn for e in self.plan.entries if e.action is EntryAction.SKIP]
+            if lost:
+                lines.append("these aws-auth mappings are not migrated and stop working: " + ", ".join(lost))
+        else:
+            lines.append("EKS creates access entries for node group and Fargate roles itself")
+        return lines
+
+    def _fail(self, step: Step, error: BaseException, started: bool) -> None:
+        exit_code = error.exit_code if isinstance(error, MigratorError) else 1
+        self._record.journal(Event.STEP_FAILED, step.id, error=str(error), exitCode=exit_code, callMade=started)
+        self._record.fail(step, error)
+
+    def _compensate(self, ctx: RunContext, unit: Unit, failed: Step) -> None:
+        """An entry created in this unit whose policies could not follow is deleted again: a bare entry
+        would replace the principal's aws-auth identity with less (a system:masters user locked out)."""
+        first = unit.steps[0]
+        if first is failed or first.kind is not StepKind.CREATE_ENTRY:
+            return
+        status, detail = self._record.statuses.get(first.id, (StepStatus.PENDING, {}))
+        if status is not StepStatus.DONE or not detail.get("created"):
+            return
+        try:
+            ctx.eks.delete_entry(first.params["principalArn"])
+        except MigratorError as error:
+            self._record.say(f"could not delete the bare entry of {first.principal_arn}: {error}; re-run apply soon")
+            return
+        self._record.journal(Event.STEP_UNDONE, first.id, deleted=True, compensated=True)
+        self._record.mark(first, StepStatus.UNDONE, {"deleted": True, "compensated": True})
+        self._record.say(f"deleted the new entry of {first.principal_arn} again: its policies could not follow")
+
+    # --- rollback ----------------------------------------------------------------------------------------
+
+    def rollback_preview(self) -> list[str]:
+        """What `rollback` would do, one line per step, from the journal and the live mode (read-only)."""
+        return self._rollback().preview()
+
+    def rollback(self) -> RunReport:
+        """Undo, newest first, what this plan's runs did and can safely be undone (see rollback.py)."""
+        if self.dry_run:
+            raise InputError("rollback has no dry run; `status` shows what was done")
+        return self._rollback().run()
+
+    def _rollback(self) -> Rollback:
+        return Rollback(self.plan, self.eks, self._record, backup_path=self.backup_path, make_context=self._context)
+
+    def _rolled_back_after(self, failed: RunReport) -> RunReport:
+        self.observer.on_message("apply failed: rolling back what this plan did")
+        self._record.reset()
+        undone = self.rollback()
+        result = RunResult.ROLLED_BACK if undone.result is not RunResult.FAILED else RunResult.FAILED
+        return RunReport(
+            plan_id=self.plan_id,
+            cluster=self.plan.cluster.name,
+            result=result,
+            steps=undone.steps,
+            message=f"{failed.message}; then {undone.message}",
+            next_command=None,
+            failures=failed.failures + undone.failures,
+            error=failed.error,
+        )
+
+    # --- outcome -----------------------------------------------------------------------------------------
+
+    def _resume_command(self) -> str:
+        return f"aws-auth-migrate apply {self.plan_label}"
+
+    def _outcome(self, prior: JournalState) -> RunReport:
+        if self._record.failures:
+            first = self._record.failures[0][1]
+            hint = f"fix the cause and re-run `{self._resume_command()}` (it resumes)"
+            if isinstance(first, ConflictError | LockoutError | StalePlanError):
+                hint += f", or undo this plan's changes with `aws-auth-migrate rollback {self.plan_label}`"
+            return self._record.report(
+                RunResult.FAILED, f"{len(self._record.failures)} step(s) failed", hint, prior=prior
+            )
+        if self._stop is not None:
+            result, message, command = self._stop
+            return self._record.report(result, message, command, prior=prior)
+        if len(self._runnable) < len(self.plan.steps) and not self.dry_run:
+            last = self._runnable[-1].id
+            return self._record.report(
+                RunResult.STOPPED, f"stopped after {last} as asked (--until)", self._resume_command(), prior=prior
+            )
+        would = sum(1 for status, _ in self._record.statuses.values() if status is StepStatus.WOULD_RUN)
+        if self.dry_run:
+            if not would:
+                return self._record.report(RunResult.NOTHING_TO_DO, "dry run: every step is done already", prior=prior)
+            return self._record.report(
+                RunResult.COMPLETED, f"dry run: {would} step(s) would run; nothing changed", prior=prior
+            )
+        if not self._record.applied:
+            return self._record.report(RunResult.NOTHING_TO_DO, "everything was in place already", prior=prior)
+        message = f"applied {self._record.applied} step(s); {self.plan.cluster.name} is in {self.plan.target.value}"
+        return self._record.report(RunResult.COMPLETED, message, prior=prior)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

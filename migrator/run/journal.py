@@ -1,0 +1,276 @@
+"""The files a run keeps next to its plan: the append-only journal and the aws-auth backup.
+
+The journal is the checkpoint of a plan's runs: one JSON line per event, fsynced before the run goes on.
+`<run dir>/<planId>.journal.jsonl` sits next to the plan file. Resume, rollback and `status` read it; only
+the executor writes it. A crash can tear the last line (a partial write): reading tolerates that and says
+so, and the next append first cuts the torn bytes off, since a torn line records nothing that happened
+(the event it would have recorded is re-derived by the next run's checks).
+
+`fold` turns the records into each step's state. The one subtle field is `attempted`: the step's mutating
+call may have reached AWS since its last undo, without an outcome recorded. A resumed run uses it to tell an
+entry it made itself before a crash ("recovered", ours to roll back) from one somebody else made ("adopted",
+never deleted by rollback).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from migrator.errors import InputError
+
+
+class Event(StrEnum):
+    RUN_STARTED = "run-started"
+    STEP_STARTED = "step-started"
+    STEP_DONE = "step-done"
+    STEP_FAILED = "step-failed"
+    STEP_UNDONE = "step-undone"
+    GATE_WAITING = "gate-waiting"
+    RUN_FINISHED = "run-finished"
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+    UNDONE = "undone"
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def journal_path(run_dir: Path, plan_id: str) -> Path:
+    return run_dir / f"{plan_id}.journal.jsonl"
+
+
+@dataclass(frozen=True)
+class Record:
+    event: Event
+    at: str
+    plan_id: str
+    step: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"at": self.at, "event": self.event.value, "planId": self.plan_id}
+        if self.step is not None:
+            data["step"] = self.step
+        if self.detail:
+            data["detail"] = dict(self.detail)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def from_json(text: str) -> Record:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return Record(
+            event=Event(data["event"]),
+            at=str(data["at"]),
+            plan_id=str(data["planId"]),
+            step=data.get("step"),
+            detail=dict(data.get("detail") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class JournalRead:
+    records: tuple[Record, ...]
+    torn_line: str | None = None  # the unfinished last line a crash left, if any
+
+    @property
+    def torn_message(self) -> str | None:
+        if self.torn_line is None:
+            return None
+        shown = self.torn_line if len(self.torn_line) <= 80 else self.torn_line[:77] + "..."
+        return f"the journal's last line was cut off by a crash and is ignored: {shown!r}"
+
+
+class JournalCorrupt(InputError):
+    """A line before the last one is not a record: not a crash artifact, so nothing is guessed."""
+
+
+def parse_journal(text: str, label: str = "journal") -> JournalRead:
+    lines = text.split("\n")
+    # A complete file ends with "\n", so its last element is "". Anything else there was torn mid-write.
+    tail = lines.pop()
+    records: list[Record] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(Record.from_json(line))
+        except (ValueError, KeyError, TypeError) as error:
+            raise JournalCorrupt(
+                f"{label}:{number}: not a journal record ({error})",
+                hint="the journal was edited or damaged; `status` and resume need it intact",
+            ) from None
+    if tail.strip():
+        try:
+            records.append(Record.from_json(tail))  # the newline alone was lost: the record is whole
+        except (ValueError, KeyError, TypeError):
+            return JournalRead(tuple(records), torn_line=tail)
+    return JournalRead(tuple(records))
+
+
+class Journal:
+    """Appends are serialized (units run in threads) and each is on disk before `append` returns."""
+
+    def __init__(self, path: Path, plan_id: str, *, clock: Callable[[], str] = utc_now) -> None:
+        self.path = path
+        self.plan_id = plan_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._handle: IO[bytes] | None = None
+
+    def read(self) -> JournalRead:
+        try:
+            text = self.path.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return JournalRead(())
+        return parse_journal(text, str(self.path))
+
+    def append(self, event: Event, step: str | None = None, **detail: Any) -> Record:
+        record = Record(event, self._clock(), self.plan_id, step, detail)
+        line = (record.to_json() + "\n").encode("utf-8")
+        with self._lock:
+            handle = self._open()
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return record
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    def _open(self) -> IO[bytes]:
+        if self._handle is not None:
+            return self._handle
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        handle = open(self.path, "ab")  # noqa: SIM115 - kept open across appends, closed by close()
+        if created:
+            fsync_directory(self.path.parent)  # the new file's name must survive a crash too
+        else:
+            _cut_torn_tail(handle)
+        self._handle = handle
+        return handle
+
+
+def _cut_torn_tail(handle: IO[bytes]) -> None:
+    """Make the file end at a record boundary before appending to it."""
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        return
+    with open(handle.name, "rb") as reader:
+        content = reader.read()
+    if content.endswith(b"\n"):
+        return
+    start = content.rfind(b"\n") + 1
+    try:
+        Record.from_json(content[start:].decode("utf-8"))
+    except (ValueError, KeyError, TypeError):
+        os.truncate(handle.name, start)  # torn: drop the fragment
+    else:
+        handle.write(b"\n")  # whole record, only its newline was lost
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- folding ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepState:
+    phase: Phase = Phase.PENDING
+    detail: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    error: str | None = None
+    attempted: bool = False  # see the module docstring
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    @property
+    def created(self) -> bool:
+        """This plan's run made the change (not adopted): rollback may undo it."""
+        return self.done and bool(self.detail.get("created") or self.detail.get("associated"))
+
+
+@dataclass(frozen=True)
+class JournalState:
+    steps: Mapping[str, StepState]
+    runs: int = 0
+    last_result: str | None = None
+    waiting_gate: str | None = None
+    open_run: bool = False  # the last run-started has no run-finished: it crashed (or is running)
+    torn_message: str | None = None
+
+    def of(self, step_id: str) -> StepState:
+        return self.steps.get(step_id, StepState())
+
+    @property
+    def any_progress(self) -> bool:
+        return any(s.phase is not Phase.PENDING or s.attempted for s in self.steps.values())
+
+    def all_done(self, step_ids: Iterable[str]) -> bool:
+        return all(self.of(i).done for i in step_ids)
+
+
+def fold(records: Sequence[Record], torn_message: str | None = None) -> JournalState:
+    """The state of each step after these records, oldest first. Pure."""
+    steps: dict[str, StepState] = {}
+    runs = 0
+    last_result: str | None = None
+    waiting_gate: str | None = None
+    open_run = False
+    for record in records:
+        current = steps.get(record.step or "", StepState())
+        if record.event is Event.RUN_STARTED:
+            runs += 1
+            open_run = True
+            waiting_gate = None
+        elif record.event is Event.RUN_FINISHED:
+            open_run = False
+            last_result = str(record.detail.get("result", "")) or None
+        elif record.event is Event.GATE_WAITING:
+            waiting_gate = record.step
+        elif record.step is None:
+            continue
+        elif record.event is Event.STEP_STARTED:
+            steps[record.step] = StepState(Phase.STARTED, current.detail, None, attempted=True)
+        elif record.event is Event.STEP_DONE:
+            steps[record.step] = StepState(Phase.DONE, dict(record.detail), None, attempted=False)
+        elif record.event is Event.STEP_FAILED:
+            # a failure does not prove the call never reached AWS: `attempted` carries over
+            error = str(record.detail.get("error", ""))
+            steps[record.step] = replace(current, phase=Phase.FAILED, error=error)
+        elif record.event is Event.STEP_UNDONE:
+            steps[record.step] = StepState(Phase.UNDONE, dict(record.detail), None, attempted=False)
+    return JournalState(steps, runs, last_result, waiting_gate, open_run, torn_message)
+
+
+def read_state(journal: Journal) -> JournalState:
+    read = journal.read()
+    return fold(read.records, read.torn_message)

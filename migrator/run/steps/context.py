@@ -1,0 +1,131 @@
+"""What every step handler works with: the run's shared context, how to wait for EKS, and what a check or
+an undo reports back to the executor."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
+from tenacity.stop import stop_base
+
+from migrator.errors import RemoteError
+from migrator.model import AccessEntrySpec, AuthMode, Plan, Step, StepKind
+from migrator.ports import EksGateway, KubeGateway
+from migrator.rules.arn import entry_key
+from migrator.run.journal import JournalState
+from migrator.run.observer import StepStatus
+from migrator.run.safety import migrated
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollPolicy:
+    """How to wait for EKS: exponential backoff from `initial_seconds`, capped at `max_seconds`."""
+
+    initial_seconds: float = 5.0
+    max_seconds: float = 30.0
+    read_back_attempts: int = 6  # access entries are eventually consistent (a few seconds)
+    read_back_seconds: float = 1.0  # first wait of a read-back: 1, 2, 4, 8, 16 s
+    max_polls: int | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+class RunContext:
+    """What handlers share during one run. `mode` is the cluster's live mode as last seen (set-mode and
+    its checks update it); in a dry run it stays the live one, since nothing is switched."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        eks: EksGateway,
+        kube: KubeGateway,
+        *,
+        backup_path: Path,
+        poll: PollPolicy,
+        timeout_seconds: float,
+        dry_run: bool,
+        prior: JournalState,
+        mode: AuthMode,
+        say: Callable[[str], None],
+    ) -> None:
+        self.plan = plan
+        self.eks = eks
+        self.kube = kube
+        self.backup_path = backup_path
+        self.poll = poll
+        self.timeout_seconds = timeout_seconds
+        self.dry_run = dry_run
+        self.prior = prior
+        self.mode = mode
+        self.say = say
+        # Entries EKS made at this plan's mode switch (node roles, Fargate, the hidden cluster creator).
+        self.eks_created: set[str] = {
+            entry_key(arn)
+            for step in plan.steps
+            if step.kind is StepKind.SET_MODE
+            for arn in prior.of(step.id).detail.get("eksCreatedEntries", ())
+        }
+        # Of those, entries kept although they differ from the plan (journaled as eksCreated on create-entry).
+        self.kept: set[str] = {
+            entry_key(step.principal_arn or "")
+            for step in plan.steps
+            if step.kind is StepKind.CREATE_ENTRY and prior.of(step.id).detail.get("eksCreated")
+        }
+        self._planned = {entry_key(e.spec.principal_arn): e.spec for e in migrated(plan)}
+
+    def planned(self, principal_arn: str | None) -> AccessEntrySpec:
+        return self._planned[entry_key(principal_arn or "")]
+
+    def attempted(self, step: Step) -> bool:
+        return self.prior.of(step.id).attempted
+
+    def ours_or_adopted(self, step: Step, key: str) -> dict[str, Any]:
+        return {"recovered": True, key: True} if self.attempted(step) else {"adopted": True}
+
+    def live_entries(self) -> tuple[AccessEntrySpec, ...]:
+        return tuple(self.eks.list_entries()) if self.mode.reads_entries else ()
+
+
+@dataclass(frozen=True)
+class Check:
+    todo: bool
+    detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # when not todo: why it is done
+    note: str = ""  # when todo: what would be done (dry run)
+
+
+@dataclass(frozen=True)
+class Undo:
+    status: StepStatus  # UNDONE or KEPT
+    detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reason: str = ""
+
+
+def poll_until(
+    read: Callable[[], T], finished: Callable[[T], bool], ctx: RunContext, *, what: str, read_back: bool = False
+) -> T:
+    """Call `read` with backoff until `finished`; RemoteError naming `what` when time or attempts run out.
+    A read-back (eventual consistency) starts shorter and gives up after `read_back_attempts`."""
+    stop: stop_base = stop_after_delay(ctx.timeout_seconds)
+    limit = ctx.poll.read_back_attempts if read_back else ctx.poll.max_polls
+    if limit is not None:
+        stop = stop | stop_after_attempt(limit)
+    initial = min(ctx.poll.read_back_seconds, ctx.poll.initial_seconds) if read_back else ctx.poll.initial_seconds
+    retrying = Retrying(
+        retry=retry_if_result(lambda value: not finished(value)),
+        wait=wait_exponential(multiplier=initial, max=ctx.poll.max_seconds),
+        stop=stop,
+        sleep=ctx.poll.sleep,
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome is not None else None,
+        reraise=True,
+    )
+    result: T = retrying(read)
+    if not finished(result):
+        raise RemoteError(f"gave up waiting for {what}", hint="re-run apply: it resumes and waits again")
+    return result

@@ -1,0 +1,82 @@
+"""The set-mode step: switch the cluster's authentication mode one notch (CONFIG_MAP -> API_AND_CONFIG_MAP
+-> API) and wait for EKS to finish. EKS cannot switch back, so rollback keeps it; the entries EKS makes at
+the switch are journaled, so that later steps tell them apart from somebody else's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrator.errors import RemoteError, UpdateInProgressError
+from migrator.model import AuthMode, Step
+from migrator.rules.arn import entry_key
+from migrator.run.journal import StepState
+from migrator.run.observer import StepStatus
+from migrator.run.steps.context import Check, RunContext, Undo, poll_until
+
+
+class SetMode:
+    def check(self, step: Step, ctx: RunContext) -> Check:
+        target = AuthMode(step.params["mode"])
+        live = ctx.eks.describe_cluster().mode
+        ctx.mode = live
+        if live.rank >= target.rank:
+            return Check(False, {"mode": live.value, **({"recovered": True} if ctx.attempted(step) else {})})
+        previous = next(m for m in AuthMode if m.next is target)
+        return Check(True, note=f"would switch {previous.value} -> {target.value} and wait for EKS")
+
+    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
+        target = AuthMode(step.params["mode"])
+        before = {entry_key(e.principal_arn) for e in ctx.live_entries()}
+        update_id: str | None = None
+        deadline = ctx.poll.clock() + ctx.timeout_seconds
+        while update_id is None:
+            # An update may be running: EKS's own patching, or the one we started before a crash.
+            _wait_for_updates(ctx)
+            live = ctx.eks.describe_cluster().mode
+            if live.rank >= target.rank:
+                ctx.mode = live
+                return {"mode": live.value, "recovered": True, **_eks_created(ctx, before)}
+            try:
+                update_id = ctx.eks.start_mode_update(target).id
+            except UpdateInProgressError as error:  # ResourceInUseException: an update started since we looked
+                if ctx.poll.clock() > deadline:
+                    raise RemoteError(f"EKS kept refusing the switch to {target.value}: {error}") from None
+                ctx.say("another cluster update started first; waiting for it")
+                ctx.poll.sleep(ctx.poll.initial_seconds)
+        final = poll_until(
+            lambda: ctx.eks.describe_update(update_id),
+            lambda update: update.status != "InProgress",
+            ctx,
+            what=f"EKS update {update_id} (switch to {target.value})",
+        )
+        if final.status != "Successful":
+            errors = "; ".join(final.errors) or "EKS gave no reason"
+            raise RemoteError(f"EKS update {update_id} to {target.value} ended {final.status}: {errors}")
+        ctx.mode = target
+        return {"mode": target.value, "updateId": update_id, **_eks_created(ctx, before)}
+
+    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
+        live = ctx.eks.describe_cluster().mode
+        if live.value != step.params["mode"]:
+            raise RemoteError(f"EKS reports mode {live.value} after switching to {step.params['mode']}")
+        return {}
+
+    def effect(self, step: Step, ctx: RunContext) -> str:
+        return step.description
+
+    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
+        if not state.done:
+            return None
+        return Undo(StepStatus.KEPT, reason=f"EKS cannot leave {step.params['mode']}: mode switches are one way")
+
+
+def _wait_for_updates(ctx: RunContext) -> None:
+    poll_until(lambda: tuple(ctx.eks.in_progress_updates()), lambda ups: not ups, ctx, what="updates in progress")
+
+
+def _eks_created(ctx: RunContext, before: set[str]) -> dict[str, Any]:
+    """The entries EKS made at the switch (node roles, Fargate, the creator): journaled, and remembered so
+    that the creator's entry, which the plan could not foresee, is kept rather than taken for a conflict."""
+    made = sorted(e.principal_arn for e in ctx.live_entries() if entry_key(e.principal_arn) not in before)
+    ctx.eks_created.update(entry_key(arn) for arn in made)
+    return {"eksCreatedEntries": made}

@@ -1,0 +1,349 @@
+"""The sandbox's Kubernetes API: what the unmodified `kubernetes` Python client needs, for every cluster.
+
+Each cluster is served under `/k8s/{account}/{region}/{cluster}`; point a client's `host` there and it
+appends `/api/v1/...` itself. Served: discovery (`/version`, `/api`, `/apis`, resource lists), core/v1
+ConfigMaps, rbac.authorization.k8s.io/v1 Roles, RoleBindings, ClusterRoles and ClusterRoleBindings (get,
+list, create, replace, patch, delete; semantics in `kube_store`), and authentication.k8s.io
+SelfSubjectReview.
+
+Authentication is EKS's (see `kube_auth`): an `Authorization: Bearer k8s-aws-v1...` token, checked and
+resolved through moto's STS/IAM, then `identity.authenticate` with the cluster's *current* mode, access
+entries and stored aws-auth, so a mode change or an aws-auth edit counts from the next request on. Missing
+or bad tokens get 401; only /version and the health endpoints answer anonymous requests.
+
+Authorization is a deliberate simplification, not RBAC: every authenticated identity may read (get, list,
+discovery, SelfSubjectReview); writes need cluster-admin, i.e. the group system:masters or an
+AmazonEKSClusterAdminPolicy association at cluster scope, and get 403 otherwise. RBAC objects are stored
+and served but not evaluated, and namespaced access policies grant nothing here.
+
+Every request runs under `World.lock`; every error is a Kubernetes `Status` object, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from migrator.errors import InputError
+from migrator.rules.identity import Identity
+from migrator.sandbox.kube import store as kube_store
+from migrator.sandbox.kube.auth import TokenRejected, identify, is_cluster_admin_identity, resolve_caller
+from migrator.sandbox.kube.store import RESOURCES, KubeError, Resource
+from migrator.sandbox.state import SimCluster, World
+
+_log = logging.getLogger(__name__)
+
+AUTHENTICATION = "authentication.k8s.io"
+REVIEW_VERSIONS = ("v1", "v1beta1")
+ANONYMOUS_ENDPOINTS = frozenset({"version", "health"})
+VERBS = ["create", "delete", "get", "list", "patch", "update"]
+
+_PREFIX = "/k8s/<account>/<region>/<cluster>"
+_ROUTES = Map(
+    [
+        Rule(f"{_PREFIX}/version", endpoint="version"),
+        Rule(f"{_PREFIX}/healthz", endpoint="health"),
+        Rule(f"{_PREFIX}/livez", endpoint="health"),
+        Rule(f"{_PREFIX}/readyz", endpoint="health"),
+        Rule(f"{_PREFIX}/api", endpoint="core_versions"),
+        Rule(f"{_PREFIX}/apis", endpoint="groups"),
+        Rule(f"{_PREFIX}/api/<version>", endpoint="resources", defaults={"group": ""}),
+        Rule(f"{_PREFIX}/apis/<group>", endpoint="group"),
+        Rule(f"{_PREFIX}/apis/<group>/<version>", endpoint="resources"),
+        Rule(f"{_PREFIX}/api/<version>/<plural>", endpoint="collection", defaults={"group": "", "namespace": None}),
+        Rule(f"{_PREFIX}/apis/<group>/<version>/<plural>", endpoint="collection", defaults={"namespace": None}),
+        Rule(f"{_PREFIX}/api/<version>/namespaces/<namespace>/<plural>", endpoint="collection", defaults={"group": ""}),
+        Rule(f"{_PREFIX}/apis/<group>/<version>/namespaces/<namespace>/<plural>", endpoint="collection"),
+        Rule(f"{_PREFIX}/api/<version>/<plural>/<name>", endpoint="item", defaults={"group": "", "namespace": ""}),
+        Rule(f"{_PREFIX}/apis/<group>/<version>/<plural>/<name>", endpoint="item", defaults={"namespace": ""}),
+        Rule(
+            f"{_PREFIX}/api/<version>/namespaces/<namespace>/<plural>/<name>", endpoint="item", defaults={"group": ""}
+        ),
+        Rule(f"{_PREFIX}/apis/<group>/<version>/namespaces/<namespace>/<plural>/<name>", endpoint="item"),
+    ],
+    strict_slashes=False,
+)
+
+UNKNOWN_PATH = KubeError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, sort_keys=False) + "\n", status=status, mimetype="application/json")
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _body(request: Request) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise kube_store.bad_request(f"the request body is not JSON: {error}") from error
+
+
+def _forbidden(identity: Identity, verb: str, resource: Resource, namespace: str, name: str | None) -> KubeError:
+    subject = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    what = f'{subject} "{name}"' if name else subject
+    where = f'in the namespace "{namespace}"' if resource.namespaced and namespace else "at the cluster scope"
+    message = (
+        f'{what} is forbidden: User "{identity.username}" cannot {verb} resource "{resource.plural}" in API group '
+        f'"{resource.group}" {where}: the sandbox allows writes to cluster-admins only (system:masters or '
+        "AmazonEKSClusterAdminPolicy at cluster scope)"
+    )
+    details: dict[str, Any] = {"kind": resource.plural} | ({"name": name} if name else {})
+    if resource.group:
+        details["group"] = resource.group
+    return KubeError(403, "Forbidden", message, details)
+
+
+def _version(cluster: SimCluster) -> dict[str, Any]:
+    major, minor, patch = [*cluster.kubernetes_version.lstrip("v").split("."), "0", "0"][:3]
+    return {
+        "major": major,
+        "minor": f"{minor}+",
+        "gitVersion": f"v{major}.{minor}.{patch}-eks-sandbox",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "go1.22.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+
+
+def _group_versions() -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for resource in RESOURCES:
+        if resource.group:
+            groups.setdefault(resource.group, []).append(resource.version)
+    groups[AUTHENTICATION] = list(REVIEW_VERSIONS)
+    return {name: sorted(set(versions), key=versions.index) for name, versions in groups.items()}
+
+
+def _group_info(name: str, versions: list[str]) -> dict[str, Any]:
+    entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+    return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+
+def _resource_list(group: str, version: str) -> dict[str, Any]:
+    resources: list[dict[str, Any]] = [
+        {
+            "name": r.plural,
+            "singularName": r.kind.lower(),
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": VERBS,
+        }
+        for r in RESOURCES
+        if (r.group, r.version) == (group, version)
+    ]
+    if group == AUTHENTICATION and version in REVIEW_VERSIONS:
+        resources.append(
+            {
+                "name": "selfsubjectreviews",
+                "singularName": "",
+                "namespaced": False,
+                "kind": "SelfSubjectReview",
+                "verbs": ["create"],
+            }
+        )
+    if not resources:
+        raise UNKNOWN_PATH
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }
+
+
+def self_subject_review(identity: Identity, version: str) -> dict[str, Any]:
+    extra: dict[str, list[str]] = {}
+    for key, value in identity.extra:
+        extra.setdefault(key, []).append(value)
+    return {
+        "kind": "SelfSubjectReview",
+        "apiVersion": f"{AUTHENTICATION}/{version}",
+        "metadata": {"creationTimestamp": None},
+        "status": {
+            "userInfo": {
+                "username": identity.username,
+                "uid": identity.uid,
+                "groups": list(identity.groups),
+                "extra": extra,
+            }
+        },
+    }
+
+
+class KubeApp:
+    """The WSGI application; one per World."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except KubeError as error:
+            response = _json(error.status(), error.code)
+        except HTTPException as error:
+            code = error.code or 500
+            reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(code, "BadRequest")
+            message = UNKNOWN_PATH.message if code == 404 else (error.description or error.name)
+            response = _json(KubeError(code, reason, message, {} if code == 404 else None).status(), code)
+        except Exception as error:  # the API answers with a Status even when the simulator itself is wrong
+            response = _json(
+                KubeError(500, "InternalError", f"sandbox error: {type(error).__name__}: {error}").status(), 500
+            )
+        result: Iterable[bytes] = response(environ, start_response)
+        return result
+
+    def dispatch(self, request: Request) -> Response:
+        endpoint, matched = _ROUTES.bind_to_environ(request.environ).match()
+        args = dict(matched)
+        with self.world.lock:
+            cluster = self.world.cluster(args.pop("account"), args.pop("region"), args.pop("cluster"))
+            if cluster is None:
+                raise KubeError(404, "NotFound", "no such cluster in the sandbox", {})
+            identity = self._authenticate(request, cluster, anonymous_ok=endpoint in ANONYMOUS_ENDPOINTS)
+            if endpoint == "version":
+                return _json(_version(cluster))
+            if endpoint == "health":
+                return Response("ok", mimetype="text/plain")
+            assert identity is not None
+            return self._serve(request, cluster, identity, endpoint, args)
+
+    def _authenticate(self, request: Request, cluster: SimCluster, *, anonymous_ok: bool) -> Identity | None:
+        token = _bearer(request)
+        if token is None and anonymous_ok:
+            return None
+        if token is None:
+            raise KubeError(401, "Unauthorized", "Unauthorized")
+        try:
+            caller = resolve_caller(token, cluster)
+        except TokenRejected as error:
+            # The API server tells the client nothing more than "Unauthorized"; the reason goes to the log.
+            _log.info("%s: token rejected: %s", cluster.name, error)
+            raise KubeError(401, "Unauthorized", "Unauthorized") from None
+        identity = identify(cluster, caller)
+        if identity is None:
+            _log.info("%s: %s is not mapped in mode %s", cluster.name, caller.arn, cluster.mode.value)
+            raise KubeError(401, "Unauthorized", "Unauthorized")
+        return identity
+
+    def _serve(
+        self, request: Request, cluster: SimCluster, identity: Identity, endpoint: str, args: dict[str, Any]
+    ) -> Response:
+        if endpoint == "core_versions":
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}],
+                }
+            )
+        if endpoint == "groups":
+            groups = [_group_info(name, versions) for name, versions in _group_versions().items()]
+            return _json({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        if endpoint == "group":
+            versions = _group_versions().get(args["group"])
+            if versions is None:
+                raise UNKNOWN_PATH
+            return _json({"kind": "APIGroup", "apiVersion": "v1"} | _group_info(args["group"], versions))
+        if endpoint == "resources":
+            return _json(_resource_list(args["group"], args["version"]))
+        group, version, plural = args["group"], args["version"], args["plural"]
+        if group == AUTHENTICATION and version in REVIEW_VERSIONS and plural == "selfsubjectreviews":
+            if endpoint != "collection" or request.method != "POST":
+                raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on selfsubjectreviews")
+            return _json(self_subject_review(identity, version), 201)
+        resource = kube_store.find_resource(group, version, plural)
+        if resource is None or (endpoint == "item" and resource.namespaced != bool(args["namespace"])):
+            raise UNKNOWN_PATH
+        if endpoint == "collection" and not resource.namespaced and args["namespace"] is not None:
+            raise UNKNOWN_PATH
+        if endpoint == "collection":
+            return self._collection(request, cluster, identity, resource, args["namespace"])
+        return self._item(request, cluster, identity, resource, args["namespace"], args["name"])
+
+    def _require_admin(
+        self, identity: Identity, verb: str, resource: Resource, namespace: str, name: str | None
+    ) -> None:
+        if not is_cluster_admin_identity(identity):
+            raise _forbidden(identity, verb, resource, namespace, name)
+
+    def _collection(
+        self, request: Request, cluster: SimCluster, identity: Identity, resource: Resource, namespace: str | None
+    ) -> Response:
+        if request.method == "GET":
+            if request.args.get("watch") in ("1", "true"):
+                raise KubeError(405, "MethodNotAllowed", "watch is not supported by the sandbox")
+            selector = request.args.get("labelSelector")
+            return _json(kube_store.list_objects(cluster, resource, namespace, selector))
+        if request.method == "POST":
+            if namespace is None and resource.namespaced:
+                raise KubeError(405, "MethodNotAllowed", f"create {resource.plural} in a namespace")
+            self._require_admin(identity, "create", resource, namespace or "", None)
+            dry_run = request.args.get("dryRun") == "All"
+            return _json(kube_store.create(cluster, resource, namespace or "", _body(request), dry_run=dry_run), 201)
+        raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on a collection here")
+
+    def _item(
+        self, request: Request, cluster: SimCluster, identity: Identity, resource: Resource, namespace: str, name: str
+    ) -> Response:
+        dry_run = request.args.get("dryRun") == "All"
+        if request.method == "GET":
+            return _json(kube_store.get(cluster, resource, namespace, name))
+        verb = {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method)
+        if verb is None:
+            raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported here")
+        self._require_admin(identity, verb, resource, namespace, name)
+        if verb == "update":
+            return _json(kube_store.replace(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
+        if verb == "patch":
+            content_type = (request.mimetype or "").lower()
+            result = kube_store.patch(cluster, resource, namespace, name, _body(request), content_type, dry_run=dry_run)
+            return _json(result)
+        return _json(kube_store.delete(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
+
+
+def make_kube_app(world: World) -> KubeApp:
+    """The WSGI app serving the Kubernetes API of every cluster in `world`."""
+    return KubeApp(world)
+
+
+def seed_cluster(world: World, cluster: SimCluster, aws_auth_text: str | None, rbac_text: str | None) -> None:
+    """Store the aws-auth ConfigMap and RBAC objects (YAML as `kubectl get -o yaml` prints them) in `cluster`.
+
+    Server-made metadata (resourceVersion, uid, managedFields, ...) is dropped and assigned afresh. Both texts
+    may hold one object, several YAML documents, or a `kind: List`.
+    """
+    with world.lock:
+        if aws_auth_text is not None:
+            objects = kube_store.load_objects(aws_auth_text, "aws-auth")
+            if len(objects) != 1 or objects[0].get("kind") != "ConfigMap":
+                raise InputError("the aws-auth text must hold exactly one ConfigMap")
+            metadata = objects[0].setdefault("metadata", {})
+            if (metadata.setdefault("namespace", "kube-system"), metadata.setdefault("name", "aws-auth")) != (
+                "kube-system",
+                "aws-auth",
+            ):
+                where = f"{metadata['namespace']}/{metadata['name']}"
+                raise InputError(f"the aws-auth ConfigMap is named {where}, not kube-system/aws-auth")
+            kube_store.seed(cluster, objects)
+        if rbac_text is not None:
+            kube_store.seed(cluster, kube_store.load_objects(rbac_text, "RBAC"))
