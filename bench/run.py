@@ -1,7 +1,7 @@
 """`make bench`: how fast apply migrates principals, as ratios measured in one run (never lone times).
 
 Each measurement starts a fresh sandbox whose EKS answers after a simulated network round trip, plans the
-cluster live, and times `Executor.apply` for the entry phase (the cluster already reads entries, so no mode
+cluster live, and times the apply use case for the entry phase (the cluster already reads entries, so no mode
 switch pads the numbers). Reported:
 - ours (bounded concurrency) vs sequential (--max-concurrency 1);
 - ours vs the rate-limit floor: with a per-operation rate limit, no client can create N entries faster
@@ -22,12 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from migrator.connect import ConnectOptions, connect  # noqa: E402
+from migrator.app import (  # noqa: E402
+    ClusterAccess,
+    PlanOptions,
+    PlanRun,
+    RunSettings,
+    apply_plan,
+    connect_cluster,
+    plan_live,
+)
 from migrator.model import AuthMode  # noqa: E402
-from migrator.plan.planner import PlanOptions, build_plan  # noqa: E402
-from migrator.plan.snapshot import live_snapshot  # noqa: E402
-from migrator.run.executor import Executor  # noqa: E402
-from migrator.run.journal import Journal  # noqa: E402
 from migrator.run.steps import PollPolicy  # noqa: E402
 from migrator.sandbox.scenario import parse_scenario  # noqa: E402
 
@@ -70,19 +74,16 @@ def timed_apply(text: str, concurrency: int) -> tuple[float, Counter[str]]:
             for line in exports.stdout.splitlines():
                 key, _, value = line.removeprefix("export ").partition("=")
                 os.environ[key] = shlex.split(value)[0]
-            connection = connect("bench", ConnectOptions("us-east-1"))
-            snapshot = live_snapshot(connection.eks, connection.kube, connection.iam, aws_auth_label="bench")
-            plan = build_plan(snapshot, PlanOptions(target=AuthMode.API_AND_CONFIG_MAP))
-            journal = Journal(Path(folder) / "bench.journal.jsonl", "bench")
+            access = ClusterAccess("us-east-1")
+            plan = plan_live("bench", access, PlanOptions(target=AuthMode.API_AND_CONFIG_MAP))
+            ports = connect_cluster(plan, access)
             calls: Counter[str] = Counter()
             # botocore's public event hooks: count each operation that succeeded (retries are not calls).
-            eks_client = connection.eks._eks  # type: ignore[attr-defined]
+            eks_client = ports.eks._eks  # type: ignore[attr-defined]
             eks_client.meta.events.register("after-call.eks", lambda model, **_: calls.update([model.name]))
-            executor = Executor(
-                plan, connection.eks, connection.kube, journal, max_concurrency=concurrency, poll=PollPolicy()
-            )
+            settings = RunSettings(max_concurrency=concurrency, poll=PollPolicy())
             started = time.perf_counter()
-            report = executor.apply()
+            report = apply_plan(PlanRun.of(plan, Path(folder)), ports, settings)
             elapsed = time.perf_counter() - started
         finally:
             os.environ.clear()

@@ -27,7 +27,7 @@ from typing import Any
 from migrator.awsauth.sections import parse_accounts, parse_mappings
 from migrator.awsauth.source import Positions, describe, line1, load_document, node_line0
 from migrator.errors import SourceError
-from migrator.model import AccountMapping, AwsAuth, Mapping, Section
+from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccountMapping, AwsAuth, Mapping, Section
 
 __all__ = [
     "AWS_AUTH_NAME",
@@ -40,8 +40,6 @@ __all__ = [
     "parse_configmap_object",
 ]
 
-AWS_AUTH_NAME = "aws-auth"
-AWS_AUTH_NAMESPACE = "kube-system"
 DATA_KEYS = (Section.MAP_ROLES.value, Section.MAP_USERS.value, Section.MAP_ACCOUNTS.value)
 MAX_BYTES = 1024 * 1024  # a ConfigMap cannot hold more than 1 MiB, so anything larger is not one
 

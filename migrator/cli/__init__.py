@@ -6,7 +6,6 @@ Data goes to stdout, messages to stderr. Every MigratorError becomes one line on
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 from enum import StrEnum
@@ -17,13 +16,10 @@ import typer
 from rich.console import Console
 
 from migrator import __version__
-from migrator.awsauth import load_aws_auth_file
+from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
-from migrator.plan.planfile import default_plan_path, load_plan, write_plan
-from migrator.plan.planner import PlanOptions, build_plan
-from migrator.plan.snapshot import live_snapshot, offline_snapshot
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -65,10 +61,6 @@ IamRoleOption = Annotated[
 OutputOption = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="text for people, json for tools (a documented contract).")
 ]
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _emit_plan(plan: Plan, output: OutputFormat) -> None:
@@ -124,31 +116,25 @@ def plan(
     Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
     Kubernetes GET of kube-system/aws-auth.
     """
+    options = PlanOptions(
+        target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or now_iso()
+    )
     if offline:
         if aws_auth_file is None:
             raise InputError("--offline needs --aws-auth-file FILE")
-        aws_auth = load_aws_auth_file(aws_auth_file)
-        snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=current_mode)
+        built = plan_offline(aws_auth_file, cluster=cluster, region=region, account=account, mode=current_mode,
+                             options=options)  # fmt: skip
     else:
         if aws_auth_file is not None:
             raise InputError(
                 "--aws-auth-file is for --offline plans; a live plan reads aws-auth from the cluster",
                 hint="drop --aws-auth-file, or add --offline",
             )
-        from migrator.connect import ConnectOptions, connect, parse_iam_roles
+        from migrator.connect import parse_iam_roles
 
-        connection = connect(
-            cluster,
-            ConnectOptions(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])),
-        )
-        snapshot = live_snapshot(
-            connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
-        )
-    options = PlanOptions(
-        target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or _now()
-    )
-    built = build_plan(snapshot, options)
-    path = write_plan(built, out or default_plan_path(plans_dir, built))
+        access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
+        built = plan_live(cluster, access, options)
+    path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)
     stderr.print(f"Plan written to {path}", highlight=False)
     if built.offline:
@@ -161,7 +147,7 @@ def show(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Show a plan file (after checking it was not edited)."""
-    _emit_plan(load_plan(plan_file), output)
+    _emit_plan(open_plan(plan_file), output)
 
 
 @app.command()

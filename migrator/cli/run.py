@@ -12,17 +12,15 @@ would be dangerous, guessing "no" useless). A dry run never prompts and needs no
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from migrator.app import ClusterAccess, PlanRun, RunSettings, apply_plan, connect_cluster, plan_status, rollback_plan
 from migrator.cli import (
     KubeContextOption,
     OutputFormat,
@@ -37,13 +35,8 @@ from migrator.cli import (
 )
 from migrator.cli.render.run import RichPrompter, print_report, progress_observer, report_json
 from migrator.errors import InputError, MigratorError
-from migrator.model import AuthMode, ClusterRef, Plan
-from migrator.plan.planfile import load_plan, plan_to_dict
-from migrator.ports import EksGateway, KubeGateway
-from migrator.run.executor import Executor
-from migrator.run.journal import Journal, journal_path, read_state
-from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
-from migrator.run.observer import RunReport, status_report
+from migrator.model import AuthMode
+from migrator.run.observer import RunReport
 from migrator.run.steps import PollPolicy
 
 
@@ -69,53 +62,8 @@ TimeoutOption = Annotated[
 ]
 
 
-def connect_gateways(
-    cluster: ClusterRef, *, profile: str | None, role_arn: str | None, kube_context: str | None
-) -> tuple[EksGateway, KubeGateway]:
-    """The real gateways for the plan's cluster, refusing credentials that reach another account."""
-    from migrator.connect import ConnectOptions, connect
-
-    connection = connect(cluster.name, ConnectOptions(cluster.region, profile, role_arn, kube_context))
-    if connection.info.account != cluster.account:
-        raise InputError(
-            f"the credentials reach cluster {cluster.name} in account {connection.info.account}, but the plan is "
-            f"for account {cluster.account}",
-            hint="use --profile or --role-arn for the plan's account",
-        )
-    return connection.eks, connection.kube
-
-
-@dataclass(frozen=True)
-class AwsAccess:
-    profile: str | None
-    role_arn: str | None
-    kube_context: str | None
-
-
-def _executor(plan_file: Path, plan: Plan, run_dir: Path, access: AwsAccess, **options: Any) -> Executor:
-    """One Executor for apply and rollback: the plan's cluster, its journal, and how far and fast to go."""
-    eks, kube = connect_gateways(
-        plan.cluster, profile=access.profile, role_arn=access.role_arn, kube_context=access.kube_context
-    )
-    plan_id = _plan_id(plan)
-    journal = Journal(journal_path(run_dir, plan_id), plan_id)
-    return Executor(plan, eks, kube, journal, plan_label=str(plan_file), **options)
-
-
-@contextlib.contextmanager
-def _locked(run_dir: Path, executor: Executor) -> Iterator[None]:
-    with ClusterLock(lock_path(run_dir), executor.plan.cluster.name, executor.plan_id) as lock:
-        if lock.stale_message:
-            stderr.print(f"note: {lock.stale_message}", highlight=False, markup=False)
-        yield
-
-
-def _run_dir(plan_file: Path, plan: Plan, plans_dir: Path | None) -> Path:
-    return plans_dir / plan.cluster.name if plans_dir is not None else plan_file.resolve().parent
-
-
-def _plan_id(plan: Plan) -> str:
-    return str(plan_to_dict(plan)["planId"])
+def _access(profile: str | None, role_arn: str | None, kube_context: str | None, region: str) -> ClusterAccess:
+    return ClusterAccess(region, profile, role_arn, kube_context)
 
 
 def _interactive(yes: bool, dry_run: bool = False) -> bool:
@@ -129,11 +77,11 @@ def _interactive(yes: bool, dry_run: bool = False) -> bool:
     return True
 
 
-def _emit(report: RunReport, output: OutputFormat) -> None:
+def _emit(report: RunReport, output: OutputFormat, plan_file: Path) -> None:
     if output is OutputFormat.JSON:
-        print(report_json(report))
+        print(report_json(report, str(plan_file)))
     else:
-        print_report(report, stdout)
+        print_report(report, stdout, str(plan_file))
     error = report.error
     if error is not None and not isinstance(error, MigratorError):  # a bug inside a step: as cli.main says it
         if os.environ.get("AWS_AUTH_MIGRATE_DEBUG"):
@@ -174,36 +122,29 @@ def apply(
     plans_dir: PlansDirOption = None,
 ) -> None:
     """Apply a plan: resumable, stops in front of each unapproved gate, journals every step."""
-    plan = load_plan(plan_file)
-    if plan.offline:
+    run = PlanRun.open(plan_file, plans_dir)
+    if run.plan.offline:
         raise InputError(
             f"{plan_file}: an offline plan is for review only and cannot be applied",
-            hint=f"plan against the cluster: aws-auth-migrate plan --cluster {plan.cluster.name}",
+            hint=f"plan against the cluster: aws-auth-migrate plan --cluster {run.plan.cluster.name}",
         )
     interactive = _interactive(yes, dry_run)
-    run_dir = _run_dir(plan_file, plan, plans_dir)
-    observer = progress_observer(stderr, interactive=interactive)
-    executor = _executor(
-        plan_file,
-        plan,
-        run_dir,
-        AwsAccess(profile, role_arn, kube_context),
-        observer=observer,
-        max_concurrency=max_concurrency,
+    settings = RunSettings(
         approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
-        prompter=RichPrompter(stderr) if interactive else None,
         dry_run=dry_run,
+        max_concurrency=max_concurrency,
         timeout_seconds=timeout,
         poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
         until=until,
+        rollback_on_failure=rollback_on_failure,
     )
-    if dry_run:  # read-only: no lock, so it can run beside a real apply
-        with observer:
-            report = executor.apply()
-    else:
-        with _locked(run_dir, executor), observer:
-            report = executor.apply(rollback_on_failure=rollback_on_failure)
-    _emit(report, output)
+    ports = connect_cluster(run.plan, _access(profile, role_arn, kube_context, run.plan.cluster.region))
+    observer = progress_observer(stderr, interactive=interactive)
+    with observer:
+        report = apply_plan(
+            run, ports, settings, observer=observer, prompter=RichPrompter(stderr) if interactive else None
+        )
+    _emit(report, output, plan_file)
 
 
 @app.command()
@@ -213,24 +154,16 @@ def status(
     plans_dir: PlansDirOption = None,
 ) -> None:
     """Show what the journal says about a plan's runs (no AWS or Kubernetes call)."""
-    plan = load_plan(plan_file)
-    run_dir, plan_id = _run_dir(plan_file, plan, plans_dir), _plan_id(plan)
-    state = read_state(Journal(journal_path(run_dir, plan_id), plan_id))
-    holder = read_holder(lock_path(run_dir))
-    running: str | None = None
-    if holder is not None and holder_alive(holder) is not False:
-        running = holder.describe()
-    report = status_report(plan, state, plan_label=str(plan_file), holder=running)
-    if output is OutputFormat.JSON:
-        print(report_json(report))
-    else:
-        print_report(report, stdout)
+    _emit(plan_status(PlanRun.open(plan_file, plans_dir)), output, plan_file)
 
 
 @app.command()
 def rollback(
     plan_file: PlanArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Undo without asking for confirmation.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Check what would be undone or kept, against the cluster; change nothing.")
+    ] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS to show each undone change.")
     ] = 1800.0,
@@ -241,24 +174,16 @@ def rollback(
     plans_dir: PlansDirOption = None,
 ) -> None:
     """Undo what this plan's runs did, newest first, where that is safe (never past the API gate)."""
-    plan = load_plan(plan_file)
-    interactive = _interactive(yes)
-    run_dir = _run_dir(plan_file, plan, plans_dir)
+    run = PlanRun.open(plan_file, plans_dir)
+    interactive = _interactive(yes, dry_run)
+    ports = connect_cluster(run.plan, _access(profile, role_arn, kube_context, run.plan.cluster.region))
     observer = progress_observer(stderr, interactive=interactive)
-    executor = _executor(
-        plan_file,
-        plan,
-        run_dir,
-        AwsAccess(profile, role_arn, kube_context),
-        observer=observer,
-        timeout_seconds=timeout,
-    )
-    with _locked(run_dir, executor):
-        if interactive:
-            actions = executor.rollback_preview()
-            if actions and not RichPrompter(stderr).confirm_rollback(actions):
-                stderr.print("Nothing was changed.")
-                return
-        with observer:
-            report = executor.rollback()
-    _emit(report, output)
+    confirm = RichPrompter(stderr).confirm_rollback if interactive else None
+    with observer:
+        report = rollback_plan(
+            run, ports, RunSettings(dry_run=dry_run, timeout_seconds=timeout), observer=observer, confirm=confirm
+        )
+    if report is None:
+        stderr.print("Nothing was changed.")
+        return
+    _emit(report, output, plan_file)

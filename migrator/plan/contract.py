@@ -1,10 +1,31 @@
-"""Access entries and policies as the JSON contract spells them (plan files, step params, `--output json`)."""
+"""Access entries, policies and steps as the JSON contract spells them (plan files, `--output json`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from migrator.model import AccessEntrySpec, PolicyAssociation
+from migrator.model import (
+    AccessEntrySpec,
+    AccessScope,
+    AssociatePolicy,
+    AuthMode,
+    BackupAwsAuth,
+    CreateEntry,
+    EntryAction,
+    EntryType,
+    Plan,
+    PlannedEntry,
+    PolicyAssociation,
+    RemoveAwsAuth,
+    RepairNodeEntry,
+    ScopeType,
+    SetMode,
+    Step,
+    StepKind,
+    Verify,
+)
+from migrator.plan.build_steps import permissions_for
 
 
 def policy_to_dict(policy: PolicyAssociation) -> dict[str, Any]:
@@ -22,3 +43,79 @@ def entry_to_dict(spec: AccessEntrySpec) -> dict[str, Any]:
         "kubernetesGroups": list(spec.groups),
         "policies": [policy_to_dict(p) for p in spec.policies],
     }
+
+
+def policy_from_dict(data: Mapping[str, Any]) -> PolicyAssociation:
+    scope = data["accessScope"]
+    return PolicyAssociation(
+        data["policyArn"], AccessScope(ScopeType(scope["type"]), tuple(scope.get("namespaces") or ()))
+    )
+
+
+# --- steps -------------------------------------------------------------------------------------------------
+# A step is written as its id, kind, principal, the kind's typed params, and what the kind decides (for the
+# reviewer). A create-entry step names its principal only: the entry is in the plan's `entries`, once.
+
+DERIVED_STEP_KEYS = ("description", "irreversible", "gate", "blocked", "permissions")
+
+
+def step_params(step: Step) -> dict[str, Any]:
+    match step:
+        case BackupAwsAuth():
+            return {"namespace": step.namespace, "name": step.name, "sha256": step.sha256}
+        case SetMode():
+            return {"mode": step.mode.value}
+        case CreateEntry():
+            return {"principalArn": step.entry.principal_arn}
+        case AssociatePolicy():
+            return {"principalArn": step.principal, **policy_to_dict(step.policy)}
+        case RepairNodeEntry():
+            return {"principalArn": step.principal, "type": step.type.value, "currentType": step.current_type.value}
+        case Verify():
+            return {"principals": step.principals}
+        case RemoveAwsAuth():
+            return {"namespace": step.namespace, "name": step.name}
+
+
+def step_to_dict(plan: Plan, step: Step) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "kind": step.kind.value,
+        "description": step.describe(),
+        "irreversible": step.irreversible,
+        "gate": step.gate,
+        "blocked": bool(plan.gate_blockers(step)),
+        "params": step_params(step),
+        "permissions": list(permissions_for(step.kind)),
+        "principalArn": step.principal_arn,
+    }
+
+
+def step_from_dict(data: Mapping[str, Any], entries: Sequence[PlannedEntry]) -> Step:
+    """The typed step a file's step stands for; KeyError/ValueError/TypeError when it is not one."""
+    step_id, kind, params = str(data["id"]), StepKind(data["kind"]), data["params"]
+    match kind:
+        case StepKind.BACKUP_AWS_AUTH:
+            return BackupAwsAuth(step_id, str(params["sha256"]), str(params["namespace"]), str(params["name"]))
+        case StepKind.SET_MODE:
+            return SetMode(step_id, AuthMode(params["mode"]))
+        case StepKind.CREATE_ENTRY:
+            return CreateEntry(step_id, _planned_spec(entries, str(params["principalArn"])))
+        case StepKind.ASSOCIATE_POLICY:
+            return AssociatePolicy(step_id, str(params["principalArn"]), policy_from_dict(params))
+        case StepKind.REPAIR_NODE_ENTRY:
+            return RepairNodeEntry(
+                step_id, str(params["principalArn"]), EntryType(params["type"]), EntryType(params["currentType"])
+            )
+        case StepKind.VERIFY:
+            return Verify(step_id, int(params["principals"]))
+        case StepKind.REMOVE_AWS_AUTH:
+            return RemoveAwsAuth(step_id, str(params["namespace"]), str(params["name"]))
+    raise ValueError(f"step {step_id}: {kind.value} steps are not planned (rollback makes them)")
+
+
+def _planned_spec(entries: Sequence[PlannedEntry], principal_arn: str) -> AccessEntrySpec:
+    for entry in entries:
+        if entry.action is EntryAction.CREATE and entry.spec.principal_arn == principal_arn:
+            return entry.spec
+    raise ValueError(f"no planned entry to create for {principal_arn}")

@@ -21,7 +21,6 @@ from migrator.errors import InputError, PlanIntegrityError
 from migrator.model import (
     PLAN_SCHEMA,
     AccessEntrySpec,
-    AccessScope,
     AuthMode,
     ClusterRef,
     EntryAction,
@@ -30,17 +29,15 @@ from migrator.model import (
     Fingerprint,
     Plan,
     PlannedEntry,
-    PolicyAssociation,
-    ScopeType,
     Section,
     Severity,
     SourceRef,
-    Step,
-    StepKind,
 )
-from migrator.plan.contract import entry_to_dict
+from migrator.plan.contract import DERIVED_STEP_KEYS, entry_to_dict, policy_from_dict, step_from_dict, step_to_dict
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
+# v1 carried untyped step params and trusted each step's gate/blocked flags; its plans are refused, not guessed.
+OLDER_SCHEMAS = frozenset({"aws-auth-migrate/plan/v1"})
 
 
 # --- Plan -> data ----------------------------------------------------------------------------------------
@@ -95,20 +92,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for f in plan.findings
         ],
-        "steps": [
-            {
-                "id": s.id,
-                "kind": s.kind.value,
-                "description": s.description,
-                "irreversible": s.irreversible,
-                "gate": s.gate,
-                "blocked": s.blocked,
-                "params": dict(s.params),
-                "permissions": list(s.permissions),
-                "principalArn": s.principal_arn,
-            }
-            for s in plan.steps
-        ],
+        "steps": [step_to_dict(plan, s) for s in plan.steps],
     }
     body["planId"] = plan_id(body)
     body["integrity"] = {"sha256": body_sha256(body)}
@@ -144,19 +128,23 @@ def _entry(data: MappingABC[str, Any]) -> AccessEntrySpec:
         type=EntryType(data["type"]),
         username=data["username"],
         groups=tuple(data["kubernetesGroups"]),
-        policies=tuple(
-            PolicyAssociation(
-                p["policyArn"],
-                AccessScope(ScopeType(p["accessScope"]["type"]), tuple(p["accessScope"].get("namespaces") or ())),
-            )
-            for p in data["policies"]
-        ),
+        policies=tuple(policy_from_dict(p) for p in data["policies"]),
     )
 
 
 def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
+    """Rebuild a plan. Each step is rebuilt from its kind and typed params; what the kind decides (gate,
+    irreversible, permissions, description, blocked) is re-derived and must equal what the file says, so a
+    self-consistent edit that re-hashes the file still cannot turn a gate off."""
     cluster, fingerprint = data["cluster"], data["fingerprint"]
-    return Plan(
+    entries = tuple(
+        PlannedEntry(
+            _entry(e), EntryAction(e["action"]), _ref(e["source"]), _entry(e["current"]) if e.get("current") else None
+        )
+        for e in data["entries"]
+    )
+    steps = tuple(step_from_dict(s, entries) for s in data["steps"])
+    plan = Plan(
         cluster=ClusterRef(cluster["name"], cluster["region"], cluster["account"], cluster["partition"]),
         current_mode=AuthMode(cluster["authenticationMode"]),
         target=AuthMode(data["target"]),
@@ -167,39 +155,28 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
             entries_sha256=fingerprint["entriesSha256"],
             offline=bool(fingerprint["offline"]),
         ),
-        entries=tuple(
-            PlannedEntry(
-                _entry(e),
-                EntryAction(e["action"]),
-                _ref(e["source"]),
-                _entry(e["current"]) if e.get("current") else None,
-            )
-            for e in data["entries"]
-        ),
+        entries=entries,
         findings=tuple(
             Finding(f["code"], Severity(f["severity"]), f["message"], f["principalArn"], _ref(f["source"]))
             for f in data["findings"]
         ),
-        steps=tuple(
-            Step(
-                id=s["id"],
-                kind=StepKind(s["kind"]),
-                description=s["description"],
-                params=dict(s["params"]),
-                irreversible=bool(s["irreversible"]),
-                gate=bool(s["gate"]),
-                blocked=bool(s["blocked"]),
-                permissions=tuple(s["permissions"]),
-                principal_arn=s["principalArn"],
-            )
-            for s in data["steps"]
-        ),
+        steps=steps,
         remove_aws_auth=bool(data["removeAwsAuth"]),
         caller_arn=data["callerArn"],
         created_at=data["createdAt"],
         tool_version=data["toolVersion"],
         schema=data["schema"],
     )
+    for step, written in zip(plan.steps, data["steps"], strict=True):
+        derived = step_to_dict(plan, step)
+        for key in DERIVED_STEP_KEYS:
+            if written.get(key) != derived[key]:
+                raise PlanIntegrityError(
+                    f"step {step.id}: `{key}` says {written.get(key)!r}, but a {step.kind.value} step of this plan "
+                    f"has {derived[key]!r}",
+                    hint="plans are reviewed as written; make a new plan instead of editing one",
+                )
+    return plan
 
 
 # --- files -----------------------------------------------------------------------------------------------
@@ -251,6 +228,12 @@ def load_plan(path: Path) -> Plan:
         raise InputError(f"{label}{line}: not a plan file (invalid YAML)") from None
     if not isinstance(data, dict) or "schema" not in data:
         raise InputError(f"{label}: not a plan file (no schema key)")
+    if data["schema"] in OLDER_SCHEMAS:
+        raise PlanIntegrityError(
+            f"{label}: the plan was written by an earlier version of aws-auth-migrate ({data['schema']}); "
+            f"this version reads {PLAN_SCHEMA}",
+            hint="re-plan with this version: aws-auth-migrate plan ...",
+        )
     if data["schema"] != PLAN_SCHEMA:
         raise PlanIntegrityError(f"{label}: unknown plan schema {data['schema']!r}; this tool reads {PLAN_SCHEMA}")
     recorded = (data.get("integrity") or {}).get("sha256") if isinstance(data.get("integrity"), dict) else None
@@ -261,5 +244,7 @@ def load_plan(path: Path) -> Plan:
         )
     try:
         return plan_from_dict(data)
-    except (KeyError, TypeError, ValueError) as error:
+    except PlanIntegrityError as error:
+        raise PlanIntegrityError(f"{label}: {error}", hint=error.hint) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PlanIntegrityError(f"{label}: the plan's content is not valid ({error!r})") from None

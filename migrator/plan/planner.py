@@ -80,7 +80,7 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
     if snapshot.mode is AuthMode.API:
         findings.append(finding("ALREADY_API", f"{snapshot.cluster.name} is already in API mode: aws-auth is ignored"))
     findings = _unique(findings)
-    steps = build_steps(snapshot, options.target, options.remove_aws_auth, entries, findings)
+    steps = build_steps(snapshot, options.target, options.remove_aws_auth, entries)
     return Plan(
         cluster=snapshot.cluster,
         current_mode=snapshot.mode,
@@ -287,7 +287,7 @@ def _repair(
             severity=Severity.WARNING,
         )
     )
-    return PlannedEntry(spec, EntryAction.UPDATE, ref, current)
+    return PlannedEntry(spec, EntryAction.REPAIR_NODE_TYPE, ref, current)
 
 
 def _cluster_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry], options: PlanOptions) -> list[Finding]:

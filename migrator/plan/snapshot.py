@@ -7,8 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from migrator.awsauth import parse_configmap_object
 from migrator.errors import InputError
-from migrator.model import AuthMode, AwsAuth, ClusterRef, LookupStatus, PrincipalLookup, Snapshot
-from migrator.plan.build_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
+from migrator.model import (
+    AWS_AUTH_NAME,
+    AWS_AUTH_NAMESPACE,
+    AuthMode,
+    AwsAuth,
+    ClusterRef,
+    LookupStatus,
+    PrincipalLookup,
+    Snapshot,
+)
 from migrator.ports import EksGateway, IamDirectory, KubeGateway
 from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
 

@@ -1,12 +1,14 @@
-"""Apply (or dry-run, or roll back) a plan: one loop that decides whether each step is safe *now*.
+"""Apply a plan, dry-run it, roll it back: one loop that decides whether each step is safe *now*.
 
 The plan decided what to do. Here: refuse a stale plan, skip what the journal says is done, check each step
-against the cluster (adopt what is already there, refuse to overwrite what differs), stop at unapproved
-gates, refuse a gate that would lock someone out, run independent principals concurrently, and journal
-every step before going on. A dry run is the same loop with the writes (cluster and journal) left out.
+against the cluster (adopt what is already there, refuse to overwrite what differs, keep what must not be
+undone), stop at unapproved gates, refuse a gate that would lock someone out, run independent principals
+concurrently, and journal every step before going on. A dry run is the same loop with the writes (cluster
+and journal) left out. Rollback is the same loop over the plan's inverse (rollback.py); so is the
+compensation that deletes a new entry again when its policies cannot follow.
 
-Around the loop: units.py groups the steps, steps.py has a handler per step kind, run_record.py keeps what
-the run did (statuses, failures, journal records, the report), and rollback.py undoes a plan's changes.
+Around the loop: units.py groups the steps, steps/ has a handler per step kind, record.py keeps what the run
+did (statuses, failures, journal records, the report).
 """
 
 from __future__ import annotations
@@ -14,19 +16,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from migrator.errors import ConflictError, InputError, LockoutError, MigratorError, StalePlanError
-from migrator.model import AuthMode, EntryAction, Plan, Step, StepKind
-from migrator.plan.build_steps import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE
-from migrator.plan.planfile import plan_to_dict
+from migrator.model import (
+    AWS_AUTH_NAME,
+    AWS_AUTH_NAMESPACE,
+    AnyStep,
+    AuthMode,
+    CreateEntry,
+    DeleteEntry,
+    EntryAction,
+    Plan,
+    SetMode,
+)
 from migrator.ports import EksGateway, KubeGateway
-from migrator.run.backup import backup_path
 from migrator.run.freshness import check_same_cluster, raise_if_stale, resume_problems, stale_problems
 from migrator.run.journal import Event, Journal, JournalState
-from migrator.run.observer import Answer, NullObserver, Observer, Prompter, RunReport, RunResult, StepStatus
+from migrator.run.observer import (
+    RESUME,
+    ROLLBACK,
+    Answer,
+    NextAction,
+    NextKind,
+    NullObserver,
+    Observer,
+    Prompter,
+    RunReport,
+    RunResult,
+    StepStatus,
+)
 from migrator.run.record import RunRecord
-from migrator.run.rollback import Rollback
-from migrator.run.safety import check_api_gate, gate_consequence, projected_entries
+from migrator.run.rollback import Keep, inverse_plan
+from migrator.run.safety import check_api_gate, projected_entries
 from migrator.run.steps import handler_for
 from migrator.run.steps.context import PollPolicy, RunContext
 from migrator.run.units import Unit, build_units, steps_until, waves
@@ -43,6 +65,8 @@ class Executor:
         kube: KubeGateway,
         journal: Journal,
         *,
+        plan_id: str,
+        backup_path: Path,
         observer: Observer | None = None,
         max_concurrency: int = 8,
         approvals: frozenset[AuthMode] = frozenset(),
@@ -50,14 +74,12 @@ class Executor:
         dry_run: bool = False,
         timeout_seconds: float = 1800.0,
         poll: PollPolicy | None = None,
-        backup_dir: Path | None = None,
-        plan_label: str = "PLAN",
         until: str | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
         self.plan = plan
-        self.plan_id = str(plan_to_dict(plan)["planId"])
+        self.plan_id = plan_id
         self.eks = eks
         self.kube = kube
         self.journal = journal
@@ -68,21 +90,17 @@ class Executor:
         self.dry_run = dry_run
         self.timeout_seconds = timeout_seconds
         self.poll = poll or PollPolicy()
-        self.backup_path = backup_path(backup_dir or journal.path.parent, self.plan_id)
-        self.plan_label = plan_label
+        self.backup_path = backup_path
         self.until = until
         self._runnable = steps_until(plan.steps, until)
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
-        self._stop: tuple[RunResult, str, str | None] | None = None  # why the run stopped; under _record.lock
+        self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
 
     # --- apply -------------------------------------------------------------------------------------------
 
     def apply(self, *, rollback_on_failure: bool = False) -> RunReport:
         if self.plan.offline:
-            raise InputError(
-                "this plan was made offline, for review: it cannot be applied",
-                hint=f"plan against the cluster: aws-auth-migrate plan --cluster {self.plan.cluster.name}",
-            )
+            raise InputError("this plan was made offline, for review: it cannot be applied")
         prior = self._record.read_journal()
         if self.plan.steps and prior.all_done(s.id for s in self.plan.steps):
             return self._record.report(RunResult.NOTHING_TO_DO, "every step of this plan is done", prior=prior)
@@ -158,7 +176,7 @@ class Executor:
         if answer is Answer.SKIP_AND_STOP:
             for step in unit.steps:
                 self._record.mark(step, StepStatus.SKIPPED)
-        self._stop = (RunResult.STOPPED, f"stopped on request before {unit.steps[0].id}", self._resume_command())
+        self._stop = (RunResult.STOPPED, f"stopped on request before {unit.steps[0].id}", (RESUME,))
 
     def _run_concurrently(self, ctx: RunContext, units: Sequence[Unit]) -> None:
         queue = list(units)
@@ -199,10 +217,13 @@ class Executor:
                     self._compensate(ctx, unit, step)
                 return
 
-    def _run_step(self, ctx: RunContext, step: Step) -> bool:
+    # --- the one step loop: plan steps and inverse steps alike --------------------------------------------
+
+    def _run_step(self, ctx: RunContext, step: AnyStep, **extra: Any) -> bool:
         """Check, apply, read back, journal. False when the step failed or the run must stop here."""
+        inverse = step.undoes is not None
         state = ctx.prior.of(step.id)
-        if state.done:
+        if not inverse and state.done:
             self._record.mark(step, StepStatus.DONE, dict(state.detail))
             return True
         handler = handler_for(step)
@@ -210,33 +231,64 @@ class Executor:
         started = False
         try:
             check = handler.check(step, ctx)
-            if not check.todo:
-                self._record.journal(Event.STEP_DONE, step.id, **check.detail)
-                self._record.mark(step, StepStatus.DONE, dict(check.detail))
+            if check.keep:
+                self._kept(step, check.keep)
                 return True
-            if step.gate and not self._pass_gate(ctx, step, check.note):
+            if not check.todo:
+                self._finished(step, {**check.detail, **extra}, applied=inverse)
+                return True
+            if isinstance(step, SetMode) and not self._pass_gate(ctx, step, check.note):
                 return False
             if self.dry_run:
                 self._record.mark(step, StepStatus.WOULD_RUN, {"note": check.note} if check.note else {})
                 return True
-            self._record.journal(Event.STEP_STARTED, step.id)
-            started = True
+            if not inverse:  # an undo needs no mark: its plan step's own record still says what was done
+                self._record.journal(Event.STEP_STARTED, step.id)
+                started = True
             detail = handler.apply(step, ctx)
             detail.update(handler.read_back(step, ctx))
         except Exception as error:
             self._fail(step, error, started)
             return False
-        self._record.journal(Event.STEP_DONE, step.id, **detail)
-        self._record.count_applied()
-        self._record.mark(step, StepStatus.DONE, detail)
+        self._finished(step, {**detail, **extra}, applied=True)
         return True
 
-    def _pass_gate(self, ctx: RunContext, step: Step, note: str) -> bool:
-        mode = AuthMode(step.params["mode"])
-        if step.blocked:
+    def _finished(self, step: AnyStep, detail: dict[str, Any], *, applied: bool) -> None:
+        if step.undoes is None:
+            self._record.journal(Event.STEP_DONE, step.id, **detail)
+            status = StepStatus.DONE
+        else:
+            self._record.journal(Event.STEP_UNDONE, step.undoes, **detail)
+            status = StepStatus.UNDONE
+            for policy_step_id in step.dropped if isinstance(step, DeleteEntry) else ():
+                self._record.journal(Event.STEP_UNDONE, policy_step_id, droppedWithEntry=True)
+                self._record.mark(self.plan.step(policy_step_id), StepStatus.UNDONE, {"droppedWithEntry": True})
+        if applied:
+            self._record.count_applied()
+        self._record.mark(step, status, detail)
+
+    def _kept(self, step: AnyStep, reason: str) -> None:
+        self._record.mark(step, StepStatus.KEPT, {"reason": reason})
+        self._keep_dropped(step, f"its entry was kept: {reason}")
+
+    def _keep_dropped(self, step: AnyStep, reason: str) -> None:
+        """The policies that would have gone with an entry stay when the entry stays."""
+        for policy_step_id in step.dropped if isinstance(step, DeleteEntry) else ():
+            self._record.mark(self.plan.step(policy_step_id), StepStatus.KEPT, {"reason": reason})
+
+    def _fail(self, step: AnyStep, error: BaseException, started: bool) -> None:
+        if step.undoes is None:  # a failed undo leaves the plan step's record as it was: still ours to undo
+            exit_code = error.exit_code if isinstance(error, MigratorError) else 1
+            self._record.journal(Event.STEP_FAILED, step.id, error=str(error), exitCode=exit_code, callMade=started)
+        self._record.fail(step, error)
+        self._keep_dropped(step, "its entry was not deleted")
+
+    def _pass_gate(self, ctx: RunContext, step: SetMode, note: str) -> bool:
+        mode = step.mode
+        if blockers := self.plan.gate_blockers(step):
             raise LockoutError(
                 f"gate {step.id} ({mode.value}) is blocked by the plan's findings:\n"
-                + "\n".join(f"  - {f.code}: {f.message}" for f in self.plan.blockers),
+                + "\n".join(f"  - {f.code}: {f.message}" for f in blockers),
                 hint="resolve the blockers and make a new plan (a plan made after the first gate also sees the entries "
                 "EKS created then, such as the cluster creator's); the steps before the gate are safe to keep",
             )
@@ -260,19 +312,17 @@ class Executor:
             return True
         self._record.journal(Event.GATE_WAITING, step.id, mode=mode.value)
         self._record.mark(step, StepStatus.WAITING)
-        command = f"aws-auth-migrate apply {self.plan_label} --yes --approve-gate {mode.value}"
         with self._record.lock:
             self._stop = (
                 RunResult.STOPPED_AT_GATE,
-                f"stopped in front of gate {step.id}: {step.describe()}. {_sentence(gate_consequence(mode))} "
-                f"To continue, run: {command}",
-                command,
+                f"stopped in front of gate {step.id}: {step.describe()}. {_sentence(step.consequence())}",
+                (NextAction(NextKind.APPROVE_GATE, mode),),
             )
         return False
 
-    def gate_consequences(self, step: Step) -> list[str]:
-        lines = [gate_consequence(AuthMode(step.params["mode"]))]
-        if AuthMode(step.params["mode"]) is AuthMode.API:
+    def gate_consequences(self, step: SetMode) -> list[str]:
+        lines = [step.consequence()]
+        if step.mode is AuthMode.API:
             lost = [e.spec.principal_arn for e in self.plan.entries if e.action is EntryAction.SKIP]
             if lost:
                 lines.append("these aws-auth mappings are not migrated and stop working: " + ", ".join(lost))
@@ -280,43 +330,53 @@ class Executor:
             lines.append("EKS creates access entries for node group and Fargate roles itself")
         return lines
 
-    def _fail(self, step: Step, error: BaseException, started: bool) -> None:
-        exit_code = error.exit_code if isinstance(error, MigratorError) else 1
-        self._record.journal(Event.STEP_FAILED, step.id, error=str(error), exitCode=exit_code, callMade=started)
-        self._record.fail(step, error)
-
-    def _compensate(self, ctx: RunContext, unit: Unit, failed: Step) -> None:
-        """An entry created in this unit whose policies could not follow is deleted again: a bare entry
-        would replace the principal's aws-auth identity with less (a system:masters user locked out)."""
+    def _compensate(self, ctx: RunContext, unit: Unit, failed: AnyStep) -> None:
+        """An entry created in this unit whose policies could not follow is deleted again, through its inverse
+        step: a bare entry would replace the principal's aws-auth identity with less (a system:masters user
+        locked out). Its policies associated before the failure go with it, so a resumed run redoes them."""
         first = unit.steps[0]
-        if first is failed or first.kind is not StepKind.CREATE_ENTRY:
+        if first is failed or not isinstance(first, CreateEntry):
             return
-        status, detail = self._record.statuses.get(first.id, (StepStatus.PENDING, {}))
+        with self._record.lock:
+            status, detail = self._record.statuses.get(first.id, (StepStatus.PENDING, {}))
         if status is not StepStatus.DONE or not detail.get("created"):
             return
-        try:
-            ctx.eks.delete_entry(first.params["principalArn"])
-        except MigratorError as error:
-            self._record.say(f"could not delete the bare entry of {first.principal_arn}: {error}; re-run apply soon")
-            return
-        self._record.journal(Event.STEP_UNDONE, first.id, deleted=True, compensated=True)
-        self._record.mark(first, StepStatus.UNDONE, {"deleted": True, "compensated": True})
-        self._record.say(f"deleted the new entry of {first.principal_arn} again: its policies could not follow")
+        done_policies = tuple(
+            s.id for s in unit.steps[1:] if self._record.status_of(s.id) is StepStatus.DONE or ctx.prior.of(s.id).done
+        )
+        inverse = DeleteEntry(f"undo-{first.id}", first.id, first.entry, done_policies)
+        if self._run_step(ctx, inverse, compensated=True):
+            if self._record.status_of(first.id) is StepStatus.UNDONE:
+                self._record.say(f"deleted the new entry of {first.principal_arn} again: its policies could not follow")
+        else:
+            self._record.say(f"could not delete the bare entry of {first.principal_arn}; re-run apply soon")
 
     # --- rollback ----------------------------------------------------------------------------------------
 
-    def rollback_preview(self) -> list[str]:
-        """What `rollback` would do, one line per step, from the journal and the live mode (read-only)."""
-        return self._rollback().preview()
-
     def rollback(self) -> RunReport:
-        """Undo, newest first, what this plan's runs did and can safely be undone (see rollback.py)."""
-        if self.dry_run:
-            raise InputError("rollback has no dry run; `status` shows what was done")
-        return self._rollback().run()
-
-    def _rollback(self) -> Rollback:
-        return Rollback(self.plan, self.eks, self._record, backup_path=self.backup_path, make_context=self._context)
+        """Undo, newest first, what this plan's runs did, through the same loop (a dry run checks only)."""
+        prior = self._record.read_journal()
+        items = inverse_plan(self.plan, prior)
+        if not items:
+            return self._record.report(
+                RunResult.NOTHING_TO_DO, "nothing of this plan was done: nothing to undo", prior=prior
+            )
+        info = self.eks.describe_cluster()
+        check_same_cluster(self.plan, info)
+        ctx = self._context(prior, info.mode)
+        self._record.start("rollback", len(items))
+        try:
+            for item in items:
+                if isinstance(item, Keep):
+                    self._record.mark(item.step, StepStatus.KEPT, {**item.detail, "reason": item.reason})
+                else:
+                    self._run_step(ctx, item)
+        except KeyboardInterrupt:
+            self._record.finish(RunResult.INTERRUPTED)
+            raise
+        report = self._rollback_outcome(prior)
+        self._record.finish(report.result, failures=list(report.failures))
+        return report
 
     def _rolled_back_after(self, failed: RunReport) -> RunReport:
         self.observer.on_message("apply failed: rolling back what this plan did")
@@ -329,32 +389,47 @@ class Executor:
             result=result,
             steps=undone.steps,
             message=f"{failed.message}; then {undone.message}",
-            next_command=None,
             failures=failed.failures + undone.failures,
             error=failed.error,
         )
 
-    # --- outcome -----------------------------------------------------------------------------------------
+    def _rollback_outcome(self, prior: JournalState) -> RunReport:
+        with self._record.lock:
+            kept = sum(1 for status, _ in self._record.statuses.values() if status is StepStatus.KEPT)
+            would = sum(1 for status, _ in self._record.statuses.values() if status is StepStatus.WOULD_RUN)
+        if self._record.failures:
+            return self._record.report(RunResult.FAILED, "rollback could not undo everything", prior=prior)
+        kept_text = f"; kept {kept} step(s) that cannot safely be undone (each says why)" if kept else ""
+        if self.dry_run:
+            result = RunResult.COMPLETED if would else RunResult.NOTHING_TO_DO
+            return self._record.report(
+                result, f"dry run: {would} step(s) would be undone{kept_text}; nothing changed", prior=prior
+            )
+        if not self._record.applied:
+            return self._record.report(RunResult.NOTHING_TO_DO, f"nothing left to undo{kept_text}", prior=prior)
+        return self._record.report(
+            RunResult.ROLLED_BACK, f"rolled back {self._record.applied} step(s){kept_text}", prior=prior
+        )
 
-    def _resume_command(self) -> str:
-        return f"aws-auth-migrate apply {self.plan_label}"
+    # --- outcome -----------------------------------------------------------------------------------------
 
     def _outcome(self, prior: JournalState) -> RunReport:
         if self._record.failures:
             first = self._record.failures[0][1]
-            hint = f"fix the cause and re-run `{self._resume_command()}` (it resumes)"
-            if isinstance(first, ConflictError | LockoutError | StalePlanError):
-                hint += f", or undo this plan's changes with `aws-auth-migrate rollback {self.plan_label}`"
+            undoable = isinstance(first, ConflictError | LockoutError | StalePlanError)
             return self._record.report(
-                RunResult.FAILED, f"{len(self._record.failures)} step(s) failed", hint, prior=prior
+                RunResult.FAILED,
+                f"{len(self._record.failures)} step(s) failed",
+                (RESUME, ROLLBACK) if undoable else (RESUME,),
+                prior=prior,
             )
         if self._stop is not None:
-            result, message, command = self._stop
-            return self._record.report(result, message, command, prior=prior)
+            result, message, next_actions = self._stop
+            return self._record.report(result, message, next_actions, prior=prior)
         if len(self._runnable) < len(self.plan.steps) and not self.dry_run:
             last = self._runnable[-1].id
             return self._record.report(
-                RunResult.STOPPED, f"stopped after {last} as asked (--until)", self._resume_command(), prior=prior
+                RunResult.STOPPED, f"stopped after {last} as asked (--until)", (RESUME,), prior=prior
             )
         would = sum(1 for status, _ in self._record.statuses.values() if status is StepStatus.WOULD_RUN)
         if self.dry_run:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from migrator.awsauth import data_sha256
 from migrator.errors import InputError, StalePlanError
-from migrator.model import AccessEntrySpec, AuthMode, Plan, StepKind
+from migrator.model import AccessEntrySpec, AuthMode, Plan, RemoveAwsAuth, SetMode
 from migrator.plan.planner import entries_digest
 from migrator.ports import ClusterInfo, ConfigMapState
 from migrator.run.journal import JournalState
@@ -71,8 +71,8 @@ def resume_problems(plan: Plan, prior: JournalState, mode: AuthMode, config_map:
     problems: list[str] = []
     expected = plan.fingerprint.authentication_mode
     for step in plan.steps:
-        if step.kind is StepKind.SET_MODE and prior.of(step.id).done:
-            reached = AuthMode(step.params["mode"])
+        if isinstance(step, SetMode) and prior.of(step.id).done:
+            reached = step.mode
             expected = reached if reached.rank > expected.rank else expected
     if mode.rank < expected.rank:
         problems.append(
@@ -80,13 +80,10 @@ def resume_problems(plan: Plan, prior: JournalState, mode: AuthMode, config_map:
             "is this the same cluster?"
         )
     elif mode.rank > expected.rank:
-        ours = any(
-            s.kind is StepKind.SET_MODE and s.params["mode"] == mode.value and prior.of(s.id).attempted
-            for s in plan.steps
-        )
+        ours = any(isinstance(s, SetMode) and s.mode is mode and prior.of(s.id).attempted for s in plan.steps)
         if not ours:
             problems.append(f"the authentication mode was switched to {mode.value} outside this plan's runs")
-    removal = [s for s in plan.steps if s.kind is StepKind.REMOVE_AWS_AUTH]
+    removal = [s for s in plan.steps if isinstance(s, RemoveAwsAuth)]
     touched = any(prior.of(s.id).done or prior.of(s.id).attempted for s in removal)
     # The resourceVersion is not compared: rollback's restore writes aws-auth anew with the same content.
     if not touched and (change := _aws_auth_change(plan, config_map)) is not None:

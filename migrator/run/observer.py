@@ -6,14 +6,14 @@ rich prompter; tests attach recorders; a fleet run can attach one observer per c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from migrator.errors import MigratorError
-from migrator.model import Plan, Step
-from migrator.plan.planfile import plan_to_dict
+from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
 from migrator.run.journal import JournalState, Phase, StepState
 
 
@@ -48,7 +48,7 @@ class Observer(Protocol):
     serializes them)."""
 
     def on_start(self, total_steps: int) -> None: ...
-    def on_step(self, step: Step, status: StepStatus) -> None: ...
+    def on_step(self, step: AnyStep, status: StepStatus) -> None: ...
     def on_message(self, text: str) -> None: ...
 
 
@@ -56,7 +56,7 @@ class NullObserver:
     def on_start(self, total_steps: int) -> None:
         pass
 
-    def on_step(self, step: Step, status: StepStatus) -> None:
+    def on_step(self, step: AnyStep, status: StepStatus) -> None:
         pass
 
     def on_message(self, text: str) -> None:
@@ -77,11 +77,32 @@ class Prompter(Protocol):
         """One unit (an entry and its policies run back to back, so they are asked about together)."""
         ...
 
-    def confirm_gate(self, step: Step, consequences: Sequence[str], cluster_name: str) -> bool:
+    def confirm_gate(self, step: SetMode, consequences: Sequence[str], cluster_name: str) -> bool:
         """An irreversible mode switch: True only when the person typed the cluster's name."""
         ...
 
     def confirm_rollback(self, actions: Sequence[str]) -> bool: ...
+
+
+class NextKind(StrEnum):
+    APPROVE_GATE = "approve-gate"  # run apply again, approving the gate into `mode`
+    RESUME = "resume"  # run apply again: it resumes from the journal
+    ROLLBACK = "rollback"  # undo this plan's changes
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What a person can do next, as data: only the CLI turns it into a command line."""
+
+    kind: NextKind
+    mode: AuthMode | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "mode": self.mode.value if self.mode is not None else None}
+
+
+RESUME = NextAction(NextKind.RESUME)
+ROLLBACK = NextAction(NextKind.ROLLBACK)
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,7 @@ class RunReport:
     result: RunResult
     steps: tuple[StepReport, ...]
     message: str
-    next_command: str | None = None
+    next: tuple[NextAction, ...] = ()  # the first is what to do; the others are alternatives
     dry_run: bool = False
     failures: tuple[str, ...] = ()
     error: BaseException | None = field(default=None, compare=False)
@@ -125,7 +146,8 @@ class RunReport:
     def step(self, step_id: str) -> StepReport:
         return next(s for s in self.steps if s.id == step_id)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, next_commands: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON report; `next_commands` are the `next` actions as the caller spells them."""
         error: dict[str, Any] | None = None
         if self.error is not None:
             error = {
@@ -140,7 +162,11 @@ class RunReport:
             "result": self.result.value,
             "dryRun": self.dry_run,
             "message": self.message,
-            "next": self.next_command,
+            "next": next_commands[0] if next_commands else None,
+            "nextActions": [
+                {**action.to_dict(), **({"command": command} if command else {})}
+                for action, command in itertools.zip_longest(self.next, next_commands[: len(self.next)])
+            ],
             "failures": list(self.failures),
             "error": error,
             "steps": [s.to_dict() for s in self.steps],
@@ -160,34 +186,38 @@ def status_of_phase(phase: Phase) -> StepStatus:
     }[phase]
 
 
-def status_report(plan: Plan, state: JournalState, *, plan_label: str = "PLAN", holder: str | None = None) -> RunReport:
+def status_report(plan: Plan, plan_id: str, state: JournalState, *, holder: str | None = None) -> RunReport:
     """What the journal says about a plan, without asking the cluster (the `status` command)."""
-    plan_id = str(plan_to_dict(plan)["planId"])
     steps = tuple(
         StepReport(s.id, s.kind.value, s.describe(), status_of_phase(state.of(s.id).phase), _detail(state.of(s.id)))
         for s in plan.steps
     )
     done = sum(1 for s in steps if s.status is StepStatus.DONE)
-    command: str | None = f"aws-auth-migrate apply {plan_label}"
+    next_action: NextAction | None = RESUME
     if state.runs == 0:
         result, message = RunResult.NOT_STARTED, "no run of this plan yet"
     elif holder is not None:
         result, message = RunResult.IN_PROGRESS, f"a run is in progress: {holder}"
-        command = None
+        next_action = None
     elif state.open_run:
         result, message = RunResult.INTERRUPTED, "the last run stopped without finishing (crash or kill); apply resumes"
     elif plan.steps and done == len(plan.steps):
-        result, message, command = RunResult.COMPLETED, "every step is done", None
+        result, message, next_action = RunResult.COMPLETED, "every step is done", None
     else:
         result = RunResult(state.last_result) if state.last_result in set(RunResult) else RunResult.INTERRUPTED
         message = f"{done} of {len(plan.steps)} step(s) done"
-        if state.waiting_gate is not None:
-            mode = plan.step(state.waiting_gate).params.get("mode")
-            command = f"aws-auth-migrate apply {plan_label} --yes --approve-gate {mode}"
-            message += f"; waiting at gate {state.waiting_gate}"
+        gate = _waiting_gate(plan, state)
+        if gate is not None:
+            next_action = NextAction(NextKind.APPROVE_GATE, gate.mode)
+            message += f"; waiting at gate {gate.id}"
     if state.torn_message:
         message += f" ({state.torn_message})"
-    return RunReport(plan_id, plan.cluster.name, result, steps, message, command)
+    return RunReport(plan_id, plan.cluster.name, result, steps, message, (next_action,) if next_action else ())
+
+
+def _waiting_gate(plan: Plan, state: JournalState) -> SetMode | None:
+    step = next((s for s in plan.steps if s.id == state.waiting_gate), None)
+    return step if isinstance(step, SetMode) else None
 
 
 def _detail(state: StepState) -> dict[str, Any]:

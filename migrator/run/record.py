@@ -10,9 +10,9 @@ import threading
 from typing import Any
 
 from migrator import __version__
-from migrator.model import Plan, Step
+from migrator.model import AnyStep, Plan
 from migrator.run.journal import Event, Journal, JournalState, read_state
-from migrator.run.observer import Observer, RunReport, RunResult, StepReport, StepStatus, status_of_phase
+from migrator.run.observer import NextAction, Observer, RunReport, RunResult, StepReport, StepStatus, status_of_phase
 
 
 class RunRecord:
@@ -25,7 +25,7 @@ class RunRecord:
         # Guards the fields below (and the executor's stop) and serializes observer calls: units run in threads.
         self.lock = threading.Lock()
         self.statuses: dict[str, tuple[StepStatus, dict[str, Any]]] = {}
-        self.failures: list[tuple[Step, BaseException]] = []
+        self.failures: list[tuple[AnyStep, BaseException]] = []
         self.applied = 0
 
     def reset(self) -> None:
@@ -50,12 +50,17 @@ class RunRecord:
         self.journal(Event.RUN_FINISHED, result=result.value, **detail)
         self._journal.close()
 
-    def mark(self, step: Step, status: StepStatus, detail: dict[str, Any] | None = None) -> None:
+    def mark(self, step: AnyStep, status: StepStatus, detail: dict[str, Any] | None = None) -> None:
+        """The status of the plan step `step` stands for (an inverse step reports on the step it undoes)."""
         with self.lock:
-            self.statuses[step.id] = (status, detail or {})
+            self.statuses[step.record_id] = (status, detail or {})
             self.observer.on_step(step, status)
 
-    def fail(self, step: Step, error: BaseException) -> None:
+    def status_of(self, step_id: str) -> StepStatus:
+        with self.lock:
+            return self.statuses.get(step_id, (StepStatus.PENDING, {}))[0]
+
+    def fail(self, step: AnyStep, error: BaseException) -> None:
         with self.lock:
             self.failures.append((step, error))
         self.mark(step, StepStatus.FAILED, {"error": str(error)})
@@ -68,7 +73,9 @@ class RunRecord:
         with self.lock:
             self.observer.on_message(text)
 
-    def report(self, result: RunResult, message: str, command: str | None = None, *, prior: JournalState) -> RunReport:
+    def report(
+        self, result: RunResult, message: str, next_actions: tuple[NextAction, ...] = (), *, prior: JournalState
+    ) -> RunReport:
         steps = []
         for step in self.plan.steps:
             if step.id in self.statuses:
@@ -76,14 +83,14 @@ class RunRecord:
             else:
                 status, detail = status_of_phase(prior.of(step.id).phase), dict(prior.of(step.id).detail)
             steps.append(StepReport(step.id, step.kind.value, step.describe(), status, detail))
-        failures = tuple(f"{step.id}: {error}" for step, error in self.failures)
+        failures = tuple(f"{step.record_id}: {error}" for step, error in self.failures)
         return RunReport(
             plan_id=self.plan_id,
             cluster=self.plan.cluster.name,
             result=result,
             steps=tuple(steps),
             message=message,
-            next_command=command,
+            next=next_actions,
             dry_run=self.dry_run,
             failures=failures,
             error=self.failures[0][1] if self.failures else None,

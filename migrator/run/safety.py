@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from migrator.errors import LockoutError
-from migrator.model import AccessEntrySpec, AuthMode, EntryAction, Plan, PlannedEntry
+from migrator.model import AccessEntrySpec, EntryAction, Plan, PlannedEntry
 from migrator.rules import identity
 from migrator.rules.arn import entry_key
 
@@ -94,13 +94,6 @@ def projected_entries(plan: Plan, live_entries: Iterable[AccessEntrySpec]) -> tu
     result = dict(projected)
     for planned in migrated(plan):
         key = entry_key(planned.spec.principal_arn)
-        if key not in result or planned.action is EntryAction.UPDATE:
+        if key not in result or planned.action is EntryAction.REPAIR_NODE_TYPE:
             result[key] = planned.spec
     return tuple(result.values())
-
-
-def gate_consequence(mode: AuthMode) -> str:
-    """What passing the gate into `mode` means, in one sentence a person approves."""
-    if mode is AuthMode.API_AND_CONFIG_MAP:
-        return "after this step there is no way back to CONFIG_MAP (entries then take precedence over aws-auth)"
-    return "after this step there is no way back to API_AND_CONFIG_MAP: aws-auth is ignored for good"

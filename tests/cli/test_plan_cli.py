@@ -21,7 +21,7 @@ def test_json_output_follows_the_contract(cli: Cli, tmp_path: Path) -> None:
     result = offline_plan(cli, "aws-auth-large.yaml", "--target", "API", "--output", "json", *PINNED)
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert plan["schema"] == "aws-auth-migrate/plan/v1"
+    assert plan["schema"] == "aws-auth-migrate/plan/v2"
     assert plan["cluster"] == {
         "name": "prod",
         "region": "us-east-1",

@@ -311,6 +311,13 @@ def test_rollback_deletes_what_it_created_and_refuses_after_the_api_gate(
     assert "--approve-gate API" in first.stdout  # stopped in front of the unapproved gate, saying how to go on
     created = set(live_entries(sandbox, "team", "eu-west-1"))
     assert f"arn:aws:iam::{ACCOUNT}:role/Developer" in created
+    checked = cli(sandbox, tmp_path, "rollback", str(plan), "--dry-run", "-o", "json")  # checks only
+    assert checked.returncode == 0, checked.stderr
+    preview = json.loads(checked.stdout)
+    assert preview["dryRun"] is True and "would be undone" in preview["message"]
+    statuses = {s["id"]: s["status"] for s in preview["steps"]}
+    assert statuses["02-set-mode"] == "kept" and "would-run" in statuses.values()
+    assert set(live_entries(sandbox, "team", "eu-west-1")) == created
     undone = cli(sandbox, tmp_path, "rollback", str(plan), "--yes")
     assert undone.returncode == 0, undone.stderr
     left = set(live_entries(sandbox, "team", "eu-west-1"))

@@ -92,7 +92,7 @@ def test_live_plan_resolves_paths_adopts_eks_entries_and_repairs_windows(
     actions = {e["principalArn"].rsplit("/", 1)[-1]: e["action"] for e in live["entries"]}
     assert actions["eks-platform-prod-general-node-role"] == "adopt"  # EKS creates it at the switch
     assert actions["eks-platform-prod-fargate-pod-execution-role"] == "adopt"
-    assert actions["eks-platform-prod-windows-node-role"] == "update"  # EKS makes it EC2_LINUX: repaired
+    assert actions["eks-platform-prod-windows-node-role"] == "repair-node-type"  # EKS makes it EC2_LINUX: repaired
     assert actions["KarpenterNodeRole-platform-prod"] == "create"  # not a managed node group
     assert actions["eks-platform-prod-gpu-node-role"] == "skip"  # IAM has no such role
     assert all(offline_by_source[k]["action"] == "create" for k in offline_by_source)

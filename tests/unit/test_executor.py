@@ -23,9 +23,9 @@ from migrator.model import (
     StepKind,
 )
 from migrator.plan.planfile import plan_to_dict
-from migrator.run.executor import Executor, build_units, waves
+from migrator.run.executor import build_units, waves
 from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
-from migrator.run.observer import Answer, RunResult, StepStatus, status_report
+from migrator.run.observer import Answer, NextAction, NextKind, RunResult, StepStatus, status_report
 from migrator.run.steps import PollPolicy
 from tests.unit.fake_cluster import (
     ADMIN_POLICY,
@@ -39,6 +39,7 @@ from tests.unit.fake_cluster import (
     small_cluster,
     user,
 )
+from tests.unit.runner import Runner
 
 FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
 BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
@@ -53,9 +54,9 @@ def journal_of(plan: Plan, run_dir: Path) -> Journal:
     return Journal(journal_path(run_dir, plan_id(plan)), plan_id(plan))
 
 
-def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Executor:
+def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Runner:
     options.setdefault("poll", FAST)
-    return Executor(plan, fake, fake, journal_of(plan, run_dir), **options)
+    return Runner(plan, fake, run_dir, **options)
 
 
 def statuses(report: Any) -> dict[str, StepStatus]:
@@ -109,7 +110,7 @@ def test_an_unapproved_gate_stops_the_run_in_front_of_it_and_a_rerun_with_approv
     assert first.result is RunResult.STOPPED_AT_GATE and first.exit_code == 0
     assert statuses(first)["01-backup-aws-auth"] is StepStatus.DONE
     assert statuses(first)["02-set-mode"] is StepStatus.WAITING
-    assert "--approve-gate API_AND_CONFIG_MAP" in (first.next_command or "")
+    assert first.next == (NextAction(NextKind.APPROVE_GATE, AuthMode.API_AND_CONFIG_MAP),)
     assert "no way back to CONFIG_MAP" in first.message
     assert fake.mode is AuthMode.CONFIG_MAP and not fake.mutating_calls()
     assert ("gate-waiting", "02-set-mode") in events(plan, tmp_path)
@@ -118,11 +119,11 @@ def test_an_unapproved_gate_stops_the_run_in_front_of_it_and_a_rerun_with_approv
     assert second.result is RunResult.STOPPED_AT_GATE
     assert statuses(second)["09-set-mode"] is StepStatus.WAITING
     assert fake.state()[0] is AuthMode.API_AND_CONFIG_MAP
-    assert "--approve-gate API" in (second.next_command or "")
+    assert second.next == (NextAction(NextKind.APPROVE_GATE, AuthMode.API),)
 
     third = executor(plan, fake, tmp_path, approvals=frozenset({AuthMode.API})).apply()
     assert third.result is RunResult.COMPLETED and fake.state()[0] is AuthMode.API
-    assert status_report(plan, read_state(journal_of(plan, tmp_path))).result is RunResult.COMPLETED
+    assert status_report(plan, plan_id(plan), read_state(journal_of(plan, tmp_path))).result is RunResult.COMPLETED
 
 
 def test_a_blocked_gate_is_refused_listing_the_blockers(tmp_path: Path) -> None:
@@ -236,7 +237,8 @@ def test_a_stale_plan_is_refused_saying_what_changed(tmp_path: Path, change: Any
     with pytest.raises(StalePlanError) as stale:
         executor(plan, fake, tmp_path, approvals=BOTH).apply()
     assert said in str(stale.value) and stale.value.exit_code == 3
-    assert fake.mutating_calls() == [] and not list(tmp_path.iterdir())
+    # nothing written but the (empty, released) cluster lock: no journal, no backup
+    assert fake.mutating_calls() == [] and [p.name for p in tmp_path.iterdir()] == [".apply.lock"]
 
 
 def test_entries_made_since_the_plan_make_it_stale(tmp_path: Path) -> None:
@@ -281,7 +283,7 @@ def test_an_entry_someone_else_made_mid_run_is_a_conflict_and_is_not_overwritten
     assert fake.entries[key(role("Dev"))] == theirs
     assert ("create_entry", (role("Dev"),)) not in [(c.op, c.args) for c in fake.calls]
     assert statuses(report)["07-create-entry"] is StepStatus.PENDING  # nothing scheduled after a failure
-    assert "rollback" in (report.next_command or "")
+    assert NextAction(NextKind.ROLLBACK) in report.next
     assert ("step-failed", "06-create-entry") in events(plan, tmp_path)
 
 
@@ -614,12 +616,12 @@ def test_a_crash_that_tears_the_journal_line_resumes_and_says_so(tmp_path: Path)
 def test_status_reads_the_journal_alone(tmp_path: Path) -> None:
     fake = small_cluster()
     plan = make_plan(fake)
-    assert status_report(plan, read_state(journal_of(plan, tmp_path))).result is RunResult.NOT_STARTED
+    assert status_report(plan, plan_id(plan), read_state(journal_of(plan, tmp_path))).result is RunResult.NOT_STARTED
     fake.crash("create_entry", 2)
     with pytest.raises(Crash):
         executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=1).apply()
-    report = status_report(plan, read_state(journal_of(plan, tmp_path)), plan_label="p.yaml")
-    assert report.result is RunResult.INTERRUPTED and report.next_command == "aws-auth-migrate apply p.yaml"
+    report = status_report(plan, plan_id(plan), read_state(journal_of(plan, tmp_path)))
+    assert report.result is RunResult.INTERRUPTED and report.next == (NextAction(NextKind.RESUME),)
     assert statuses(report)["04-create-entry"] is StepStatus.STARTED
     assert "outcome unknown" in report.step("04-create-entry").detail["note"]
     assert report.to_dict()["steps"][0]["status"] == "done"
@@ -663,7 +665,7 @@ def test_until_stops_after_the_named_step_and_its_principals_policies(tmp_path: 
     assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
     assert executor(plan, fake, tmp_path, approvals=BOTH).apply().result is RunResult.COMPLETED
     with pytest.raises(InputError, match="not a step of this plan"):
-        executor(plan, fake, tmp_path, until="99-nope")
+        executor(plan, fake, tmp_path, until="99-nope").apply()
 
 
 def test_the_hidden_cluster_creator_mapped_in_aws_auth_keeps_the_admin_entry_eks_made(tmp_path: Path) -> None:

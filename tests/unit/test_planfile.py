@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.errors import InputError, PlanIntegrityError
-from migrator.model import AuthMode, AwsAuth, Mapping, Section, SourceRef
+from migrator.model import (
+    AccountMapping,
+    AuthMode,
+    AwsAuth,
+    CreateEntry,
+    EntryAction,
+    Mapping,
+    Section,
+    SetMode,
+    SourceRef,
+)
 from migrator.plan.planfile import dump_plan, load_plan, plan_from_dict, plan_to_dict, write_plan
 from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import offline_snapshot
@@ -65,7 +79,7 @@ def test_load_refuses_edits_unknown_schema_and_non_plans(tmp_path: Path) -> None
     )
     path = write_plan(plan_for(aws_auth), tmp_path / "p.plan.yaml")  # type: ignore[arg-type]
     assert plan_to_dict(load_plan(path)) == plan_to_dict(plan_for(aws_auth))  # type: ignore[arg-type]
-    path.write_text(path.read_text().replace("schema: aws-auth-migrate/plan/v1", "schema: aws-auth-migrate/plan/v9"))
+    path.write_text(path.read_text().replace("schema: aws-auth-migrate/plan/v2", "schema: aws-auth-migrate/plan/v9"))
     with pytest.raises(PlanIntegrityError, match="unknown plan schema"):
         load_plan(path)
     path.write_text("just: [a, list")
@@ -77,3 +91,79 @@ def test_load_refuses_edits_unknown_schema_and_non_plans(tmp_path: Path) -> None
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(InputError, match="cannot read"):
         load_plan(path)
+
+
+def _rehashed(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """A self-consistent edit: change the data, then recompute the integrity hash as an attacker would."""
+    from migrator.plan.planfile import body_sha256
+
+    data = json.loads(json.dumps(plan_to_dict(load_plan(path))))
+    edit(data)
+    data["integrity"] = {"sha256": body_sha256(data)}
+    path.write_text(json.dumps(data))  # JSON is YAML
+
+
+def _blocked_plan(tmp_path: Path) -> Path:
+    aws_auth = AwsAuth(
+        (Mapping(Section.MAP_ROLES, "arn:aws:iam::111122223333:role/A", "a", ("g",), SourceRef(Section.MAP_ROLES, 0)),),
+        map_accounts=(AccountMapping("444455556666", SourceRef(Section.MAP_ACCOUNTS, 0)),),
+    )
+    return write_plan(plan_for(aws_auth), tmp_path / "p.plan.yaml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("gate", False, "`gate` says False, but a set-mode step"),
+        ("irreversible", False, "`irreversible` says False"),
+        ("blocked", False, "`blocked` says False"),
+        ("description", "Switch nothing", "`description` says 'Switch nothing'"),
+        ("permissions", [], "`permissions` says []"),
+    ],
+)
+def test_a_rehashed_edit_cannot_change_what_a_step_kind_decides(
+    tmp_path: Path, key: str, value: object, said: str
+) -> None:
+    path = _blocked_plan(tmp_path)
+    assert [s["blocked"] for s in plan_to_dict(load_plan(path))["steps"] if s["kind"] == "set-mode"] == [False, True]
+
+    def edit(data: dict[str, Any]) -> None:
+        api_gate = [s for s in data["steps"] if s["kind"] == "set-mode"][-1]
+        api_gate[key] = value
+
+    _rehashed(path, edit)
+    with pytest.raises(PlanIntegrityError, match=re.escape(said)) as refused:
+        load_plan(path)
+    assert refused.value.exit_code == 2 and str(path) in str(refused.value)
+
+
+def test_the_blocked_gate_comes_from_the_findings_not_the_step(tmp_path: Path) -> None:
+    path = _blocked_plan(tmp_path)
+
+    def drop_the_blocker_but_keep_the_flag(data: dict[str, Any]) -> None:
+        data["findings"] = [f for f in data["findings"] if f["code"] != "MAP_ACCOUNTS"]
+
+    _rehashed(path, drop_the_blocker_but_keep_the_flag)
+    with pytest.raises(PlanIntegrityError, match="`blocked` says True"):
+        load_plan(path)
+
+
+def test_a_plan_of_the_previous_schema_is_refused_with_a_replan_hint(tmp_path: Path) -> None:
+    path = _blocked_plan(tmp_path)
+    _rehashed(path, lambda data: data.update(schema="aws-auth-migrate/plan/v1"))
+    with pytest.raises(PlanIntegrityError, match="written by an earlier version") as refused:
+        load_plan(path)
+    assert refused.value.exit_code == 2 and "re-plan with this version" in (refused.value.hint or "")
+
+
+def test_steps_are_typed_and_a_create_entry_step_names_its_principal_once(tmp_path: Path) -> None:
+    plan = load_plan(_blocked_plan(tmp_path))
+    creates = [s for s in plan.steps if isinstance(s, CreateEntry)]
+    assert [s.entry for s in creates] == [e.spec for e in plan.entries if e.action is EntryAction.CREATE]
+    written = [s for s in plan_to_dict(plan)["steps"] if s["kind"] == "create-entry"]
+    assert [s["params"] for s in written] == [{"principalArn": "arn:aws:iam::111122223333:role/A"}]
+    gates = [s for s in plan.steps if isinstance(s, SetMode)]
+    assert [(s.gate, s.irreversible, s.mode) for s in gates] == [
+        (True, True, AuthMode.API_AND_CONFIG_MAP),
+        (True, True, AuthMode.API),
+    ]

@@ -22,10 +22,13 @@ from migrator.model import (
     NodeGroup,
     PolicyAssociation,
     PrincipalLookup,
+    RepairNodeEntry,
     Section,
+    SetMode,
     Severity,
     Snapshot,
     SourceRef,
+    Step,
     StepKind,
 )
 from migrator.plan.planner import PlanOptions, build_plan, platform_version_problem
@@ -84,9 +87,13 @@ SMALL = AwsAuth(
 )
 
 
+def mode_of(step: Step) -> str | None:
+    return step.mode.value if isinstance(step, SetMode) else None
+
+
 def test_small_cluster_to_api_has_the_documented_step_order() -> None:
     plan = build_plan(snapshot(SMALL), PlanOptions(target=AuthMode.API, remove_aws_auth=True))
-    assert [(s.kind, s.params.get("mode"), s.principal_arn) for s in plan.steps] == [
+    assert [(s.kind, mode_of(s), s.principal_arn) for s in plan.steps] == [
         (StepKind.BACKUP_AWS_AUTH, None, None),
         (StepKind.SET_MODE, "API_AND_CONFIG_MAP", None),
         (StepKind.CREATE_ENTRY, None, role("nodes")),
@@ -99,14 +106,14 @@ def test_small_cluster_to_api_has_the_documented_step_order() -> None:
         (StepKind.REMOVE_AWS_AUTH, None, None),
     ]
     gates = [s for s in plan.steps if s.gate]
-    assert all(s.irreversible and not s.blocked for s in gates)
+    assert all(s.irreversible and not plan.gate_blockers(s) for s in gates)
     assert [s.id for s in plan.steps][:3] == ["01-backup-aws-auth", "02-set-mode", "03-create-entry"]
     assert plan.findings == ()
 
 
 def test_default_target_stops_before_the_api_gate() -> None:
     plan = build_plan(snapshot(SMALL), PlanOptions())
-    assert [s.params["mode"] for s in plan.steps if s.kind is StepKind.SET_MODE] == ["API_AND_CONFIG_MAP"]
+    assert [mode_of(s) for s in plan.steps if s.kind is StepKind.SET_MODE] == ["API_AND_CONFIG_MAP"]
 
 
 def test_blockers_block_only_the_api_gate() -> None:
@@ -114,7 +121,7 @@ def test_blockers_block_only_the_api_gate() -> None:
         SMALL, map_accounts=(AccountMapping("444455556666", SourceRef(Section.MAP_ACCOUNTS, 0, 30)),)
     )
     plan = build_plan(snapshot(aws_auth), PlanOptions(target=AuthMode.API))
-    gates = {s.params["mode"]: s.blocked for s in plan.steps if s.gate}
+    gates = {mode_of(s): bool(plan.gate_blockers(s)) for s in plan.steps if s.gate}
     assert gates == {"API_AND_CONFIG_MAP": False, "API": True}
     assert [f.code for f in plan.blockers] == ["MAP_ACCOUNTS"]
 
@@ -200,7 +207,7 @@ def test_managed_node_group_and_fargate_roles_are_adopted_from_eks_and_windows_i
     plan = build_plan(snap, PlanOptions())
     assert [(e.spec.type, e.action) for e in plan.entries] == [
         (EntryType.EC2_LINUX, EntryAction.ADOPT),
-        (EntryType.EC2_WINDOWS, EntryAction.UPDATE),
+        (EntryType.EC2_WINDOWS, EntryAction.REPAIR_NODE_TYPE),
         (EntryType.FARGATE_LINUX, EntryAction.ADOPT),
     ]
     kinds = [s.kind for s in plan.steps]
@@ -218,9 +225,9 @@ def test_unmapped_windows_node_group_with_eks_entry_is_repaired() -> None:
     )
     plan = build_plan(snap, PlanOptions())
     repairs = [s for s in plan.steps if s.kind is StepKind.REPAIR_NODE_ENTRY]
-    assert [(s.principal_arn, s.params["type"], s.params["currentType"]) for s in repairs] == [
-        (role("win-nodes"), "EC2_WINDOWS", "EC2_LINUX")
-    ]
+    assert [
+        (s.principal_arn, s.type.value, s.current_type.value) for s in repairs if isinstance(s, RepairNodeEntry)
+    ] == [(role("win-nodes"), "EC2_WINDOWS", "EC2_LINUX")]
 
 
 def test_caller_without_admin_entry_is_a_lockout_blocker_for_api() -> None:
@@ -234,7 +241,7 @@ def test_a_caller_that_may_be_the_cluster_creator_is_warned_not_blocked() -> Non
     snap = snapshot(SMALL, caller_arn=role("Creator"), bootstrap_admin=True)
     plan = build_plan(snap, PlanOptions(target=AuthMode.API))
     assert [(f.code, f.severity) for f in plan.findings] == [("CALLER_LOCKOUT", Severity.WARNING)]
-    assert not any(s.blocked for s in plan.steps)
+    assert not any(plan.gate_blockers(s) for s in plan.steps)
     in_between = snapshot(SMALL, caller_arn=role("Creator"), bootstrap_admin=True, mode=AuthMode.API_AND_CONFIG_MAP)
     assert [f.severity for f in build_plan(in_between, PlanOptions(target=AuthMode.API)).blockers] == [Severity.BLOCKER]
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from migrator.errors import ConflictError, RemoteError
-from migrator.model import AccessEntrySpec, AuthMode, EntryType, Plan
-from migrator.plan.planfile import plan_to_dict
-from migrator.run.executor import Executor
-from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.model import AccessEntrySpec, AuthMode, DeleteEntry, EntryType, Plan
+from migrator.run.journal import Event, Journal, JournalState, Phase, StepState, journal_path, read_state
 from migrator.run.observer import RunResult, StepStatus
+from migrator.run.rollback import Keep, inverse_plan
 from migrator.run.steps import PollPolicy
 from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
+from tests.unit.runner import Runner
 
 FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
 BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
@@ -24,11 +24,10 @@ OURS = {key(role("Admin")), key(role("Dev")), key(user("alice"))}
 EKS_MADE = {key(role("nodes")), key(role("fargate-pods")), key(role("Creator")), key(role("win-nodes"))}
 
 
-def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Executor:
-    plan_id = str(plan_to_dict(plan)["planId"])
+def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Runner:
     options.setdefault("poll", FAST)
     options.setdefault("max_concurrency", 1)
-    return Executor(plan, fake, fake, Journal(journal_path(run_dir, plan_id), plan_id), **options)
+    return Runner(plan, fake, run_dir, **options)
 
 
 def status(report: Any, step_id: str) -> StepStatus:
@@ -140,7 +139,7 @@ def test_rollback_of_a_plan_never_run_has_nothing_to_do(tmp_path: Path) -> None:
     plan = make_plan(fake)
     report = executor(plan, fake, tmp_path).rollback()
     assert report.result is RunResult.NOTHING_TO_DO and fake.calls == []
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == [".apply.lock"]  # no journal: only the released lock
 
 
 def test_apply_after_rollback_creates_the_entries_again_as_ours(tmp_path: Path) -> None:
@@ -166,3 +165,43 @@ def test_the_rollback_preview_says_what_would_happen_without_calling_anything_mu
     assert lines[0].startswith("undo   07-create-entry: delete the entry of " + user("alice"))
     assert any(line.startswith("keep   02-set-mode") for line in lines)
     assert any("break the Windows nodes again" in line for line in lines)
+
+
+def _journal(*done: tuple[str, dict[str, Any]], attempted: tuple[str, ...] = ()) -> JournalState:
+    steps = {step_id: StepState(Phase.DONE, detail) for step_id, detail in done}
+    steps.update({step_id: StepState(Phase.STARTED, {}, attempted=True) for step_id in attempted})
+    return JournalState(steps, runs=1)
+
+
+def test_the_inverse_plan_undoes_newest_first_only_what_is_ours_and_says_what_it_keeps() -> None:
+    plan = make_plan(small_cluster(), remove_aws_auth=True)
+    assert [s.id for s in plan.steps][3:7] == [
+        "04-create-entry",
+        "05-associate-policy",
+        "06-create-entry",
+        "07-create-entry",
+    ]
+    prior = _journal(
+        ("01-backup-aws-auth", {"path": "b"}),
+        ("02-set-mode", {"mode": "API_AND_CONFIG_MAP"}),
+        ("04-create-entry", {"created": True}),  # Admin, ours
+        ("05-associate-policy", {"associated": True}),  # its policy: goes with the entry
+        ("06-create-entry", {"adopted": True}),  # Dev: somebody else's
+        ("08-verify", {"verified": 3}),
+        attempted=("07-create-entry",),  # alice: a crash after the call may have reached EKS
+    )
+    items = inverse_plan(plan, prior)
+    described = [
+        (item.step.id, "keep", item.reason) if isinstance(item, Keep) else (item.record_id, item.kind.value, "")
+        for item in items
+    ]
+    assert described == [
+        ("07-create-entry", "delete-entry", ""),
+        ("06-create-entry", "keep", "it existed before this run: not ours to undo"),
+        ("04-create-entry", "delete-entry", ""),
+        ("02-set-mode", "keep", "EKS cannot leave API_AND_CONFIG_MAP: mode switches are one way"),
+    ]
+    delete_admin = items[2]
+    assert isinstance(delete_admin, DeleteEntry)
+    assert delete_admin.dropped == ("05-associate-policy",) and delete_admin.principal_arn == role("Admin")
+    assert inverse_plan(plan, JournalState({})) == ()

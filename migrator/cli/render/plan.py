@@ -10,15 +10,14 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from migrator.model import AuthMode, EntryAction, Plan, PlannedEntry, Severity
+from migrator.model import EntryAction, Plan, PlannedEntry, SetMode, Severity
 from migrator.plan.planfile import plan_to_dict
 from migrator.rules.findings import RULES
-from migrator.run.safety import gate_consequence
 
 SEVERITY_STYLE = {Severity.BLOCKER: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ACTION_TITLES = {
     EntryAction.ADOPT: "Kept as they are (already there, or created by EKS at the mode switch)",
-    EntryAction.UPDATE: "Repaired right after the mode switch",
+    EntryAction.REPAIR_NODE_TYPE: "Repaired right after the mode switch",
     EntryAction.CREATE: "Created, each with its policies right after it",
     EntryAction.SKIP: "Not migrated (dead today or blocked: see findings)",
 }
@@ -59,7 +58,7 @@ def _entry_row(entry: PlannedEntry, account: str) -> tuple[str, ...]:
 
 def _entries_tables(plan: Plan) -> list[RenderableType]:
     parts: list[RenderableType] = []
-    for action in (EntryAction.ADOPT, EntryAction.UPDATE, EntryAction.CREATE, EntryAction.SKIP):
+    for action in (EntryAction.ADOPT, EntryAction.REPAIR_NODE_TYPE, EntryAction.CREATE, EntryAction.SKIP):
         group = [e for e in plan.entries if e.action is action]
         if not group:
             continue
@@ -104,12 +103,12 @@ def _steps_block(plan: Plan) -> list[RenderableType]:
         line = Text(f"  {step.id}  ")
         line.append(step.describe())
         parts.append(line)
-        if step.gate:
+        if isinstance(step, SetMode):
             gate = Text("        GATE, irreversible: ", style="bold magenta")
-            gate.append(gate_consequence(AuthMode(step.params["mode"])))
+            gate.append(step.consequence())
             parts.append(gate)
-            if step.blocked:
-                reasons = sorted({f.code for f in plan.blockers})
+            if blockers := plan.gate_blockers(step):
+                reasons = sorted({f.code for f in blockers})
                 parts.append(Text(f"        BLOCKED by {', '.join(reasons)}", style="bold red"))
     return parts
 

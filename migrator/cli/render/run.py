@@ -8,6 +8,7 @@ line per finished step.
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -18,8 +19,8 @@ from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
-from migrator.model import Step
-from migrator.run.observer import Answer, RunReport, RunResult, StepStatus
+from migrator.model import AnyStep, SetMode, Step
+from migrator.run.observer import Answer, NextAction, NextKind, RunReport, RunResult, StepStatus
 
 FINISHED = frozenset(
     {
@@ -68,7 +69,7 @@ class LineObserver:
     def on_start(self, total_steps: int) -> None:
         self._total, self._finished = total_steps, 0
 
-    def on_step(self, step: Step, status: StepStatus) -> None:
+    def on_step(self, step: AnyStep, status: StepStatus) -> None:
         if status not in FINISHED:
             return
         self._finished += 1
@@ -110,7 +111,7 @@ class ProgressObserver:
             self._lines.on_start(total_steps)
             self._progress.update(self._task, total=total_steps, completed=0, description="applying")
 
-    def on_step(self, step: Step, status: StepStatus) -> None:
+    def on_step(self, step: AnyStep, status: StepStatus) -> None:
         with self._lock:
             if status is StepStatus.RUNNING:
                 self._progress.update(self._task, description=f"{step.id} {step.kind.value}")
@@ -158,7 +159,7 @@ class RichPrompter:
         )
         return self.CHOICES[answer]
 
-    def confirm_gate(self, step: Step, consequences: Sequence[str], cluster_name: str) -> bool:
+    def confirm_gate(self, step: SetMode, consequences: Sequence[str], cluster_name: str) -> bool:
         self.console.print(Text(f"GATE {step.id}: {step.describe()}", style="bold magenta"), highlight=False)
         for line in consequences:
             self.console.print(Text(f"  - {line}"), highlight=False)
@@ -173,11 +174,25 @@ class RichPrompter:
         return Prompt.ask(Text("Roll back?"), console=self.console, choices=["y", "n"], default="n") == "y"
 
 
-def report_json(report: RunReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+def next_command(action: NextAction, plan_label: str) -> str:
+    """The command line that carries out what the core says to do next."""
+    plan = shlex.quote(plan_label)
+    if action.kind is NextKind.APPROVE_GATE and action.mode is not None:
+        return f"aws-auth-migrate apply {plan} --yes --approve-gate {action.mode.value}"
+    if action.kind is NextKind.ROLLBACK:
+        return f"aws-auth-migrate rollback {plan}"
+    return f"aws-auth-migrate apply {plan}"
 
 
-def print_report(report: RunReport, console: Console) -> None:
+def next_commands(report: RunReport, plan_label: str) -> list[str]:
+    return [next_command(action, plan_label) for action in report.next]
+
+
+def report_json(report: RunReport, plan_label: str) -> str:
+    return json.dumps(report.to_dict(next_commands(report, plan_label)), indent=2, ensure_ascii=False)
+
+
+def print_report(report: RunReport, console: Console, plan_label: str) -> None:
     table = Table(title=f"Plan {report.plan_id} on {report.cluster}", title_justify="left")
     for column in ("step", "status", "description", "detail"):
         table.add_column(column, overflow="fold")
@@ -193,8 +208,8 @@ def print_report(report: RunReport, console: Console) -> None:
     console.print(heading + Text(f"  {report.message}"), highlight=False)
     for failure in report.failures:
         console.print(Text(f"  failed: {failure}", style="red"), highlight=False)
-    if report.next_command:
-        console.print(Text(f"next: {report.next_command}", style="bold"), highlight=False)
+    for number, command in enumerate(next_commands(report, plan_label)):
+        console.print(Text(f"{'next' if number == 0 else '  or'}: {command}", style="bold"), highlight=False)
 
 
 def _detail_text(detail: object) -> str:

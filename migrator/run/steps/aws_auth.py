@@ -8,20 +8,18 @@ from typing import Any
 
 from migrator.awsauth import data_sha256
 from migrator.errors import ConflictError, RemoteError, StalePlanError
-from migrator.model import Step
+from migrator.model import BackupAwsAuth, RemoveAwsAuth, RestoreAwsAuth
 from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
-from migrator.run.journal import StepState
-from migrator.run.observer import StepStatus
-from migrator.run.steps.context import Check, RunContext, Undo
+from migrator.run.steps.context import Check, RunContext
 
 
-class BackupAwsAuth:
-    def check(self, step: Step, ctx: RunContext) -> Check:
-        config_map = ctx.kube.read_config_map(step.params["namespace"], step.params["name"])
+class BackupAwsAuthHandler:
+    def check(self, step: BackupAwsAuth, ctx: RunContext) -> Check:
+        config_map = ctx.kube.read_config_map(step.namespace, step.name)
         sha = data_sha256(config_map.data) if config_map is not None else ""
-        if sha != step.params["sha256"]:
+        if sha != step.sha256:
             raise StalePlanError(
-                f"aws-auth changed since the plan was made (sha256 {step.params['sha256'][:12]} -> {sha[:12]})",
+                f"aws-auth changed since the plan was made (sha256 {step.sha256[:12]} -> {sha[:12]})",
                 hint="make a new plan",
             )
         existing = load_backup(ctx.backup_path)
@@ -29,34 +27,31 @@ class BackupAwsAuth:
             return Check(False, {"already": True, "path": str(ctx.backup_path)})
         return Check(True, note=f"would write {ctx.backup_path}")
 
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        config_map = ctx.kube.read_config_map(step.params["namespace"], step.params["name"])
-        backup = AwsAuthBackup.of(step.params["namespace"], step.params["name"], config_map)
-        if backup.sha256 != step.params["sha256"]:
+    def apply(self, step: BackupAwsAuth, ctx: RunContext) -> dict[str, Any]:
+        config_map = ctx.kube.read_config_map(step.namespace, step.name)
+        backup = AwsAuthBackup.of(step.namespace, step.name, config_map)
+        if backup.sha256 != step.sha256:
             raise StalePlanError("aws-auth changed while it was being backed up", hint="make a new plan")
         write_backup(ctx.backup_path, backup)
         return {"path": str(ctx.backup_path), "resourceVersion": backup.resource_version, "absent": backup.absent}
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
+    def read_back(self, step: BackupAwsAuth, ctx: RunContext) -> dict[str, Any]:
         backup = load_backup(ctx.backup_path)
-        if backup is None or backup.sha256 != step.params["sha256"]:
+        if backup is None or backup.sha256 != step.sha256:
             raise RemoteError(f"the backup {ctx.backup_path} does not read back as written")
         return {"sha256": backup.sha256}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
+    def effect(self, step: BackupAwsAuth, ctx: RunContext) -> str:
         return f"writes {ctx.backup_path} (mode 0600); changes nothing on the cluster"
 
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        return None  # nothing on the cluster; the backup stays for restoring aws-auth
 
-
-class RemoveAwsAuth:
-    def check(self, step: Step, ctx: RunContext) -> Check:
-        config_map = ctx.kube.read_config_map(step.params["namespace"], step.params["name"])
+class RemoveAwsAuthHandler:
+    def check(self, step: RemoveAwsAuth, ctx: RunContext) -> Check:
+        config_map = ctx.kube.read_config_map(step.namespace, step.name)
         if config_map is None:
             return Check(False, {"recovered": True} if ctx.attempted(step) else {"already": True})
         if not ctx.dry_run:
-            self._backup(ctx)
+            valid_backup(ctx, "refusing to delete aws-auth")
         if data_sha256(config_map.data) != ctx.plan.fingerprint.aws_auth_sha256:
             raise StalePlanError(
                 "aws-auth changed since it was backed up; deleting it would lose those changes",
@@ -64,14 +59,8 @@ class RemoveAwsAuth:
             )
         return Check(True, note="would delete aws-auth (resourceVersion precondition)")
 
-    def _backup(self, ctx: RunContext) -> AwsAuthBackup:
-        backup = load_backup(ctx.backup_path)
-        if backup is None or backup.sha256 != ctx.plan.fingerprint.aws_auth_sha256:
-            raise RemoteError(f"no valid aws-auth backup at {ctx.backup_path}: refusing to delete aws-auth")
-        return backup
-
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        config_map = ctx.kube.read_config_map(step.params["namespace"], step.params["name"])
+    def apply(self, step: RemoveAwsAuth, ctx: RunContext) -> dict[str, Any]:
+        config_map = ctx.kube.read_config_map(step.namespace, step.name)
         if config_map is None:
             return {"already": True}
         if data_sha256(config_map.data) != ctx.plan.fingerprint.aws_auth_sha256:
@@ -79,27 +68,47 @@ class RemoveAwsAuth:
         ctx.kube.delete_config_map(config_map)  # fails if written since we read it (resourceVersion)
         return {"deleted": True, "resourceVersion": config_map.resource_version}
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        if ctx.kube.read_config_map(step.params["namespace"], step.params["name"]) is not None:
+    def read_back(self, step: RemoveAwsAuth, ctx: RunContext) -> dict[str, Any]:
+        if ctx.kube.read_config_map(step.namespace, step.name) is not None:
             raise RemoteError("aws-auth is still there after deleting it")
         return {}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
+    def effect(self, step: RemoveAwsAuth, ctx: RunContext) -> str:
         return f"deletes kube-system/aws-auth; `rollback` restores it from {ctx.backup_path}"
 
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        if not (state.done or state.attempted):
-            return None
-        namespace, name = step.params["namespace"], step.params["name"]
-        backup = self._backup(ctx)
+
+def valid_backup(ctx: RunContext, refusal: str) -> AwsAuthBackup:
+    """The backup of the aws-auth this plan was made from; RemoteError (`refusal`) when there is none."""
+    backup = load_backup(ctx.backup_path)
+    if backup is None or backup.sha256 != ctx.plan.fingerprint.aws_auth_sha256:
+        raise RemoteError(f"no valid aws-auth backup at {ctx.backup_path}: {refusal}")
+    return backup
+
+
+class RestoreAwsAuthHandler:
+    """Undo remove-aws-auth: re-create the ConfigMap from the backup, never over one with other content."""
+
+    def check(self, step: RestoreAwsAuth, ctx: RunContext) -> Check:
+        backup = valid_backup(ctx, "cannot restore aws-auth")
         if backup.data is None:
-            return Undo(StepStatus.UNDONE, {"absent": True})  # there was no aws-auth to restore
-        current = ctx.kube.read_config_map(namespace, name)
-        if current is not None:
-            if data_sha256(current.data) == backup.sha256:
-                return Undo(StepStatus.UNDONE, {"present": True})
-            raise ConflictError(f"{namespace}/{name} was re-created with other content; not overwritten")
-        restored = ctx.kube.create_config_map(namespace, name, dict(backup.data))
-        if data_sha256(restored.data) != backup.sha256:
-            raise RemoteError(f"{namespace}/{name} does not read back as the backup after restoring it")
-        return Undo(StepStatus.UNDONE, {"restored": True, "resourceVersion": restored.resource_version})
+            return Check(False, {"absent": True})  # there was no aws-auth to restore
+        current = ctx.kube.read_config_map(step.namespace, step.name)
+        if current is None:
+            return Check(True, note=f"would re-create {step.namespace}/{step.name} from {ctx.backup_path}")
+        if data_sha256(current.data) == backup.sha256:
+            return Check(False, {"present": True})
+        raise ConflictError(f"{step.namespace}/{step.name} was re-created with other content; not overwritten")
+
+    def apply(self, step: RestoreAwsAuth, ctx: RunContext) -> dict[str, Any]:
+        backup = valid_backup(ctx, "cannot restore aws-auth")
+        restored = ctx.kube.create_config_map(step.namespace, step.name, dict(backup.data or {}))
+        return {"restored": True, "resourceVersion": restored.resource_version}
+
+    def read_back(self, step: RestoreAwsAuth, ctx: RunContext) -> dict[str, Any]:
+        current = ctx.kube.read_config_map(step.namespace, step.name)
+        if current is None or data_sha256(current.data) != ctx.plan.fingerprint.aws_auth_sha256:
+            raise RemoteError(f"{step.namespace}/{step.name} does not read back as the backup after restoring it")
+        return {}
+
+    def effect(self, step: RestoreAwsAuth, ctx: RunContext) -> str:
+        return "aws-auth maps its principals again (in API_AND_CONFIG_MAP)"

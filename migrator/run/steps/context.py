@@ -14,12 +14,10 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_d
 from tenacity.stop import stop_base
 
 from migrator.errors import RemoteError
-from migrator.model import AccessEntrySpec, AuthMode, Plan, Step, StepKind
+from migrator.model import AccessEntrySpec, AnyStep, AuthMode, CreateEntry, Plan, SetMode
 from migrator.ports import EksGateway, KubeGateway
 from migrator.rules.arn import entry_key
 from migrator.run.journal import JournalState
-from migrator.run.observer import StepStatus
-from migrator.run.safety import migrated
 
 T = TypeVar("T")
 
@@ -69,24 +67,20 @@ class RunContext:
         self.eks_created: set[str] = {
             entry_key(arn)
             for step in plan.steps
-            if step.kind is StepKind.SET_MODE
+            if isinstance(step, SetMode)
             for arn in prior.of(step.id).detail.get("eksCreatedEntries", ())
         }
         # Of those, entries kept although they differ from the plan (journaled as eksCreated on create-entry).
         self.kept: set[str] = {
-            entry_key(step.principal_arn or "")
+            entry_key(step.principal_arn)
             for step in plan.steps
-            if step.kind is StepKind.CREATE_ENTRY and prior.of(step.id).detail.get("eksCreated")
+            if isinstance(step, CreateEntry) and prior.of(step.id).detail.get("eksCreated")
         }
-        self._planned = {entry_key(e.spec.principal_arn): e.spec for e in migrated(plan)}
 
-    def planned(self, principal_arn: str | None) -> AccessEntrySpec:
-        return self._planned[entry_key(principal_arn or "")]
-
-    def attempted(self, step: Step) -> bool:
+    def attempted(self, step: AnyStep) -> bool:
         return self.prior.of(step.id).attempted
 
-    def ours_or_adopted(self, step: Step, key: str) -> dict[str, Any]:
+    def ours_or_adopted(self, step: AnyStep, key: str) -> dict[str, Any]:
         return {"recovered": True, key: True} if self.attempted(step) else {"adopted": True}
 
     def live_entries(self) -> tuple[AccessEntrySpec, ...]:
@@ -95,16 +89,14 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Check:
+    """What a step's check found. `todo`: the step has work to do (`note` says what, for a dry run).
+    Otherwise it is done already (`detail` says why), or, with `keep`, it must not run and its change stays
+    where it is (an undo that would cost someone access); the executor reports `keep` as the reason."""
+
     todo: bool
-    detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # when not todo: why it is done
-    note: str = ""  # when todo: what would be done (dry run)
-
-
-@dataclass(frozen=True)
-class Undo:
-    status: StepStatus  # UNDONE or KEPT
     detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    reason: str = ""
+    note: str = ""
+    keep: str = ""
 
 
 def poll_until(

@@ -1,6 +1,6 @@
-"""The access-entry steps: create a principal's entry, associate its policies, and replace a node role's
-entry of the wrong type. An entry that differs from the plan is somebody else's change: these steps raise
-ConflictError and never overwrite it.
+"""The access-entry steps: create a principal's entry, associate its policies, replace a node role's entry
+of the wrong type; and their inverses, delete the entry and disassociate a policy. An entry that differs
+from the plan is somebody else's change: these steps raise ConflictError and never overwrite it.
 
 "Ours" vs "adopted": an equivalent entry found by `check` is ours ("recovered") only when the journal says
 this step's call may have been made before (a crash between the call and its journal record); otherwise
@@ -13,23 +13,23 @@ import dataclasses
 from typing import Any
 
 from migrator.errors import ConflictError, RemoteError
-from migrator.model import AccessEntrySpec, AccessScope, AuthMode, EntryType, PolicyAssociation, ScopeType, Step
+from migrator.model import (
+    AccessEntrySpec,
+    AssociatePolicy,
+    AuthMode,
+    CreateEntry,
+    DeleteEntry,
+    DisassociatePolicy,
+    PolicyAssociation,
+    RepairNodeEntry,
+)
 from migrator.rules import identity
 from migrator.rules.arn import entry_key
-from migrator.run.journal import StepState
-from migrator.run.observer import StepStatus
-from migrator.run.steps.context import Check, RunContext, Undo, poll_until
+from migrator.run.steps.context import Check, RunContext, poll_until
 
 
 def _policy_key(policy: PolicyAssociation) -> tuple[str, str, tuple[str, ...]]:
     return (policy.policy_arn, policy.scope.type.value, tuple(sorted(policy.scope.namespaces)))
-
-
-def policy_of(step: Step) -> PolicyAssociation:
-    scope = step.params["accessScope"]
-    return PolicyAssociation(
-        step.params["policyArn"], AccessScope(ScopeType(scope["type"]), tuple(scope.get("namespaces") or ()))
-    )
 
 
 def entry_conflicts(planned: AccessEntrySpec, live: AccessEntrySpec) -> list[str]:
@@ -56,17 +56,11 @@ def _conflict(arn: str, gaps: list[str], what: str = "an access entry made outsi
     )
 
 
-def _not_ours(state: StepState) -> Undo | None:
-    if state.done and state.detail.get("adopted"):
-        return Undo(StepStatus.KEPT, {"adopted": True}, "it existed before this run: not ours to undo")
-    return None
-
-
-class CreateEntry:
-    def check(self, step: Step, ctx: RunContext) -> Check:
+class CreateEntryHandler:
+    def check(self, step: CreateEntry, ctx: RunContext) -> Check:
         if not ctx.mode.reads_entries:
             return Check(True, note="would create the entry (after the mode switch)")
-        planned = ctx.planned(step.principal_arn)
+        planned = step.entry
         live = ctx.eks.describe_entry(planned.principal_arn)
         if live is None:
             return Check(True, note="would create the entry")
@@ -80,8 +74,8 @@ class CreateEntry:
             raise _conflict(planned.principal_arn, gaps)
         return Check(False, ctx.ours_or_adopted(step, "created"))
 
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        planned = ctx.planned(step.principal_arn)
+    def apply(self, step: CreateEntry, ctx: RunContext) -> dict[str, Any]:
+        planned = step.entry
         try:
             ctx.eks.create_entry(dataclasses.replace(planned, policies=()))
         except ConflictError:
@@ -93,8 +87,8 @@ class CreateEntry:
             return {"adopted": True}
         return {"created": True}
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        planned = ctx.planned(step.principal_arn)
+    def read_back(self, step: CreateEntry, ctx: RunContext) -> dict[str, Any]:
+        planned = step.entry
         try:
             live = poll_until(
                 lambda: ctx.eks.describe_entry(planned.principal_arn),
@@ -112,125 +106,138 @@ class CreateEntry:
             raise
         return {"username": live.username} if live is not None else {}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
+    def effect(self, step: CreateEntry, ctx: RunContext) -> str:
         return f"from now on EKS authenticates {step.principal_arn} with this entry, not its aws-auth mapping"
 
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        if not (state.created or state.attempted):
-            return _not_ours(state)
-        planned = ctx.planned(step.principal_arn)
-        if ctx.mode is AuthMode.API:
-            return Undo(
-                StepStatus.KEPT,
-                reason=f"the cluster is in API mode: deleting the entry would lock {planned.principal_arn} out",
-            )
-        live = ctx.eks.describe_entry(planned.principal_arn)
-        if live is None:
-            return Undo(StepStatus.UNDONE, {"absent": True})
-        if gaps := entry_conflicts(planned, live):
-            raise _conflict(planned.principal_arn, gaps, "an entry changed since this run created it")
-        ctx.eks.delete_entry(planned.principal_arn)
-        poll_until(
-            lambda: ctx.eks.describe_entry(planned.principal_arn),
-            lambda entry: entry is None,
-            ctx,
-            what=f"the entry of {planned.principal_arn} to be gone",
-            read_back=True,
-        )
-        return Undo(StepStatus.UNDONE, {"deleted": True})
 
-
-class AssociatePolicy:
-    def check(self, step: Step, ctx: RunContext) -> Check:
-        policy = policy_of(step)
-        note = f"would associate {policy.policy_name}"
+class AssociatePolicyHandler:
+    def check(self, step: AssociatePolicy, ctx: RunContext) -> Check:
+        note = f"would associate {step.policy.policy_name}"
         if not ctx.mode.reads_entries:
             return Check(True, note=note)
-        live = ctx.eks.describe_entry(step.params["principalArn"])
+        live = ctx.eks.describe_entry(step.principal)
         if live is None:
             if ctx.dry_run:  # its create-entry step would make it
                 return Check(True, note=note)
-            raise ConflictError(f"the entry of {step.principal_arn} vanished before its policies were associated")
-        same = [p for p in live.policies if p.policy_arn == policy.policy_arn]
-        if same and _policy_key(same[0]) == _policy_key(policy):
+            raise ConflictError(f"the entry of {step.principal} vanished before its policies were associated")
+        same = [p for p in live.policies if p.policy_arn == step.policy.policy_arn]
+        if same and _policy_key(same[0]) == _policy_key(step.policy):
             return Check(False, ctx.ours_or_adopted(step, "associated"))
         if same and not ctx.attempted(step):
-            raise _conflict(step.params["principalArn"], [f"{policy.policy_name} has another scope"])
+            raise _conflict(step.principal, [f"{step.policy.policy_name} has another scope"])
         return Check(True, note=note)
 
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        ctx.eks.associate_policy(step.params["principalArn"], policy_of(step))
+    def apply(self, step: AssociatePolicy, ctx: RunContext) -> dict[str, Any]:
+        ctx.eks.associate_policy(step.principal, step.policy)
         return {"associated": True}
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        wanted = _policy_key(policy_of(step))
+    def read_back(self, step: AssociatePolicy, ctx: RunContext) -> dict[str, Any]:
+        wanted = _policy_key(step.policy)
         poll_until(
-            lambda: ctx.eks.describe_entry(step.params["principalArn"]),
+            lambda: ctx.eks.describe_entry(step.principal),
             lambda entry: entry is not None and wanted in {_policy_key(p) for p in entry.policies},
             ctx,
-            what=f"{policy_of(step).policy_name} on {step.principal_arn} to read back",
+            what=f"{step.policy.policy_name} on {step.principal} to read back",
             read_back=True,
         )
         return {}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
-        policy = policy_of(step)
-        return f"{step.principal_arn} gets {policy.policy_name}: with its entry, the access aws-auth gives it today"
-
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        if not (state.created or state.attempted):
-            return _not_ours(state)
-        arn = step.params["principalArn"]
-        policy = policy_of(step)
-        if ctx.mode is AuthMode.API:
-            return Undo(
-                StepStatus.KEPT,
-                reason=f"the cluster is in API mode: removing {policy.policy_name} from {arn} could lock it out",
-            )
-        live = ctx.eks.describe_entry(arn)
-        if live is None or policy.policy_arn not in {p.policy_arn for p in live.policies}:
-            return Undo(StepStatus.UNDONE, {"absent": True})
-        ctx.eks.disassociate_policy(arn, policy.policy_arn)
-        return Undo(StepStatus.UNDONE, {"disassociated": True})
+    def effect(self, step: AssociatePolicy, ctx: RunContext) -> str:
+        return f"{step.principal} gets {step.policy.policy_name}: with its entry, the access aws-auth gives it today"
 
 
-class RepairNodeEntry:
-    def check(self, step: Step, ctx: RunContext) -> Check:
-        target = EntryType(step.params["type"])
-        note = f"would replace the {step.params['currentType']} entry with {target.value}"
+class RepairNodeEntryHandler:
+    def check(self, step: RepairNodeEntry, ctx: RunContext) -> Check:
+        note = f"would replace the {step.current_type.value} entry with {step.type.value}"
         if not ctx.mode.reads_entries:
             return Check(True, note=note)
-        live = ctx.eks.describe_entry(step.params["principalArn"])
-        if live is None or live.type.value == step.params["currentType"]:
+        live = ctx.eks.describe_entry(step.principal)
+        if live is None or live.type is step.current_type:
             return Check(True, note=note)
-        if live.type is target:
+        if live.type is step.type:
             return Check(False, {"recovered": True} if ctx.attempted(step) else {"already": True})
-        raise _conflict(step.params["principalArn"], [f"its type is {live.type.value}"])
+        raise _conflict(step.principal, [f"its type is {live.type.value}"])
 
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        arn = step.params["principalArn"]
-        live = ctx.eks.describe_entry(arn)
+    def apply(self, step: RepairNodeEntry, ctx: RunContext) -> dict[str, Any]:
+        live = ctx.eks.describe_entry(step.principal)
         detail: dict[str, Any] = {}
-        if live is not None and live.type.value == step.params["currentType"]:
-            ctx.eks.delete_entry(arn)  # types are immutable: delete, then create the right one
+        if live is not None and live.type is step.current_type:
+            ctx.eks.delete_entry(step.principal)  # types are immutable: delete, then create the right one
             detail["replaced"] = live.type.value
-        ctx.eks.create_entry(AccessEntrySpec(arn, EntryType(step.params["type"])))
+        ctx.eks.create_entry(AccessEntrySpec(step.principal, step.type))
         return detail
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
+    def read_back(self, step: RepairNodeEntry, ctx: RunContext) -> dict[str, Any]:
         poll_until(
-            lambda: ctx.eks.describe_entry(step.params["principalArn"]),
-            lambda entry: entry is not None and entry.type.value == step.params["type"],
+            lambda: ctx.eks.describe_entry(step.principal),
+            lambda entry: entry is not None and entry.type is step.type,
             ctx,
-            what=f"the {step.params['type']} entry of {step.principal_arn} to read back",
+            what=f"the {step.type.value} entry of {step.principal} to read back",
             read_back=True,
         )
         return {}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
+    def effect(self, step: RepairNodeEntry, ctx: RunContext) -> str:
         return "the nodes authenticate through their aws-auth mapping for the moment between delete and create"
 
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        if not (state.done or state.attempted):
-            return None
-        return Undo(StepStatus.KEPT, reason="not undone: an EC2_LINUX entry would break the Windows nodes again")
+
+# --- inverses ---------------------------------------------------------------------------------------------
+
+
+class DeleteEntryHandler:
+    """Undo a create-entry: only while aws-auth is still read (the principal falls back to its mapping),
+    and only an entry that is still the one this plan made."""
+
+    def check(self, step: DeleteEntry, ctx: RunContext) -> Check:
+        arn = step.principal_arn
+        if ctx.mode is AuthMode.API:
+            return Check(False, keep=f"the cluster is in API mode: deleting the entry would lock {arn} out")
+        if not ctx.mode.reads_entries:
+            return Check(False, {"absent": True})
+        live = ctx.eks.describe_entry(arn)
+        if live is None:
+            return Check(False, {"absent": True})
+        if gaps := entry_conflicts(step.entry, live):
+            raise _conflict(arn, gaps, "an entry changed since this run created it")
+        return Check(True, note=f"would delete the entry of {arn} (it falls back to aws-auth)")
+
+    def apply(self, step: DeleteEntry, ctx: RunContext) -> dict[str, Any]:
+        ctx.eks.delete_entry(step.principal_arn)
+        return {"deleted": True}
+
+    def read_back(self, step: DeleteEntry, ctx: RunContext) -> dict[str, Any]:
+        poll_until(
+            lambda: ctx.eks.describe_entry(step.principal_arn),
+            lambda entry: entry is None,
+            ctx,
+            what=f"the entry of {step.principal_arn} to be gone",
+            read_back=True,
+        )
+        return {}
+
+    def effect(self, step: DeleteEntry, ctx: RunContext) -> str:
+        return f"{step.principal_arn} authenticates through its aws-auth mapping again"
+
+
+class DisassociatePolicyHandler:
+    def check(self, step: DisassociatePolicy, ctx: RunContext) -> Check:
+        if ctx.mode is AuthMode.API:
+            return Check(
+                False,
+                keep=f"the cluster is in API mode: removing {step.policy.policy_name} from {step.principal} "
+                "could lock it out",
+            )
+        live = ctx.eks.describe_entry(step.principal) if ctx.mode.reads_entries else None
+        if live is None or step.policy.policy_arn not in {p.policy_arn for p in live.policies}:
+            return Check(False, {"absent": True})
+        return Check(True, note=f"would disassociate {step.policy.policy_name}")
+
+    def apply(self, step: DisassociatePolicy, ctx: RunContext) -> dict[str, Any]:
+        ctx.eks.disassociate_policy(step.principal, step.policy.policy_arn)
+        return {"disassociated": True}
+
+    def read_back(self, step: DisassociatePolicy, ctx: RunContext) -> dict[str, Any]:
+        return {}
+
+    def effect(self, step: DisassociatePolicy, ctx: RunContext) -> str:
+        return f"{step.principal} loses {step.policy.policy_name}"

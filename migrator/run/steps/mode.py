@@ -1,5 +1,5 @@
 """The set-mode step: switch the cluster's authentication mode one notch (CONFIG_MAP -> API_AND_CONFIG_MAP
--> API) and wait for EKS to finish. EKS cannot switch back, so rollback keeps it; the entries EKS makes at
+-> API) and wait for EKS to finish. EKS cannot switch back, so the step has no inverse; the entries EKS makes at
 the switch are journaled, so that later steps tell them apart from somebody else's."""
 
 from __future__ import annotations
@@ -7,25 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from migrator.errors import RemoteError, UpdateInProgressError
-from migrator.model import AuthMode, Step
+from migrator.model import SetMode
 from migrator.rules.arn import entry_key
-from migrator.run.journal import StepState
-from migrator.run.observer import StepStatus
-from migrator.run.steps.context import Check, RunContext, Undo, poll_until
+from migrator.run.steps.context import Check, RunContext, poll_until
 
 
-class SetMode:
-    def check(self, step: Step, ctx: RunContext) -> Check:
-        target = AuthMode(step.params["mode"])
+class SetModeHandler:
+    def check(self, step: SetMode, ctx: RunContext) -> Check:
+        target = step.mode
         live = ctx.eks.describe_cluster().mode
         ctx.mode = live
         if live.rank >= target.rank:
             return Check(False, {"mode": live.value, **({"recovered": True} if ctx.attempted(step) else {})})
-        previous = next(m for m in AuthMode if m.next is target)
-        return Check(True, note=f"would switch {previous.value} -> {target.value} and wait for EKS")
+        return Check(True, note=f"would switch {step.previous.value} -> {target.value} and wait for EKS")
 
-    def apply(self, step: Step, ctx: RunContext) -> dict[str, Any]:
-        target = AuthMode(step.params["mode"])
+    def apply(self, step: SetMode, ctx: RunContext) -> dict[str, Any]:
+        target = step.mode
         before = {entry_key(e.principal_arn) for e in ctx.live_entries()}
         update_id: str | None = None
         deadline = ctx.poll.clock() + ctx.timeout_seconds
@@ -55,19 +52,14 @@ class SetMode:
         ctx.mode = target
         return {"mode": target.value, "updateId": update_id, **_eks_created(ctx, before)}
 
-    def read_back(self, step: Step, ctx: RunContext) -> dict[str, Any]:
+    def read_back(self, step: SetMode, ctx: RunContext) -> dict[str, Any]:
         live = ctx.eks.describe_cluster().mode
-        if live.value != step.params["mode"]:
-            raise RemoteError(f"EKS reports mode {live.value} after switching to {step.params['mode']}")
+        if live is not step.mode:
+            raise RemoteError(f"EKS reports mode {live.value} after switching to {step.mode.value}")
         return {}
 
-    def effect(self, step: Step, ctx: RunContext) -> str:
-        return step.description
-
-    def undo(self, step: Step, state: StepState, ctx: RunContext) -> Undo | None:
-        if not state.done:
-            return None
-        return Undo(StepStatus.KEPT, reason=f"EKS cannot leave {step.params['mode']}: mode switches are one way")
+    def effect(self, step: SetMode, ctx: RunContext) -> str:
+        return step.describe()
 
 
 def _wait_for_updates(ctx: RunContext) -> None:

@@ -30,7 +30,7 @@ from moto.utilities.utils import PARTITION_NAMES, get_partition
 
 from migrator import awsauth
 from migrator.errors import SourceError
-from migrator.model import AccessEntrySpec, AwsAuth, Section
+from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccessEntrySpec, AwsAuth, Section
 from migrator.rules.arn import ArnError, parse_arn
 from migrator.rules.identity import MASTERS_GROUP, Caller, Identity, authenticate, is_cluster_admin
 from migrator.sandbox.kube import store as kube_store
@@ -56,7 +56,6 @@ ALLOWED_PARAMETERS = frozenset(
 )
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-AWS_AUTH_NAMESPACE, AWS_AUTH_NAME = "kube-system", "aws-auth"
 
 
 class TokenRejected(Exception):

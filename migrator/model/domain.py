@@ -1,4 +1,4 @@
-"""The tool's data model: plain frozen data, no I/O, no behaviour beyond small derived views.
+"""The tool's domain data: plain frozen data, no I/O, no behaviour beyond small derived views.
 
 Everything that crosses a module boundary (parser -> translator -> planner -> plan file -> executor) is
 one of these types, so each stage can be tested with hand-written values.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class AuthMode(StrEnum):
@@ -64,7 +63,7 @@ class EntryType(StrEnum):
 class EntryAction(StrEnum):
     CREATE = "create"  # no entry yet: create it and associate its policies
     ADOPT = "adopt"  # an equivalent entry exists (made by EKS, a person, or an earlier run): keep it
-    UPDATE = "update"  # an entry exists with a different identity: bring it to the mapping's
+    REPAIR_NODE_TYPE = "repair-node-type"  # EKS made a node role's entry with the wrong type: replace it
     SKIP = "skip"  # no entry: the mapping is dead, blocked, or must not be migrated
 
 
@@ -230,77 +229,4 @@ class PlannedEntry:
     spec: AccessEntrySpec
     action: EntryAction
     source: SourceRef | None = None
-    current: AccessEntrySpec | None = None  # the live entry, for adopt/update
-
-
-class StepKind(StrEnum):
-    BACKUP_AWS_AUTH = "backup-aws-auth"
-    SET_MODE = "set-mode"
-    CREATE_ENTRY = "create-entry"
-    ASSOCIATE_POLICY = "associate-policy"
-    REPAIR_NODE_ENTRY = "repair-node-entry"
-    VERIFY = "verify"
-    REMOVE_AWS_AUTH = "remove-aws-auth"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One instruction of a plan. `params` is plain JSON-able data; `description` is the one line a person
-    reads in the plan, in the progress display and in the journal."""
-
-    id: str
-    kind: StepKind
-    description: str
-    params: MappingABC[str, Any] = field(default_factory=dict, hash=False)
-    irreversible: bool = False
-    gate: bool = False
-    blocked: bool = False
-    permissions: tuple[str, ...] = ()
-    principal_arn: str | None = None
-
-    def describe(self) -> str:
-        return self.description
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """The state a plan was made from; apply refuses the plan when the cluster no longer matches."""
-
-    aws_auth_sha256: str
-    aws_auth_resource_version: str | None
-    authentication_mode: AuthMode
-    entries_sha256: str
-    offline: bool
-
-
-PLAN_SCHEMA = "aws-auth-migrate/plan/v1"
-
-
-@dataclass(frozen=True)
-class Plan:
-    cluster: ClusterRef
-    current_mode: AuthMode
-    target: AuthMode
-    fingerprint: Fingerprint
-    entries: tuple[PlannedEntry, ...]
-    findings: tuple[Finding, ...]
-    steps: tuple[Step, ...]
-    remove_aws_auth: bool = False
-    caller_arn: str | None = None
-    created_at: str = ""
-    tool_version: str = ""
-    schema: str = PLAN_SCHEMA
-
-    @property
-    def offline(self) -> bool:
-        return self.fingerprint.offline
-
-    @property
-    def blockers(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity is Severity.BLOCKER)
-
-    def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+    current: AccessEntrySpec | None = None  # the live entry, for adopt/repair-node-type

@@ -1,0 +1,69 @@
+"""Use cases of planning: make a plan (offline from a file, or live against a cluster), save it, open it."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migrator.awsauth import load_aws_auth_file
+from migrator.model import AuthMode, Plan
+from migrator.plan.planfile import default_plan_path, load_plan, plan_to_dict, write_plan
+from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.snapshot import live_snapshot, offline_snapshot
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach one cluster: region, credentials, and where its Kubernetes API is."""
+
+    region: str
+    profile: str | None = None
+    role_arn: str | None = None  # assume this role in the cluster's account
+    kube_context: str | None = None  # use this kubeconfig context instead of DescribeCluster + an EKS token
+    kubeconfig: str | None = None
+    iam_roles: Mapping[str, str] = field(default_factory=dict)  # account -> role ARN for IAM path lookups
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def plan_offline(
+    aws_auth_file: Path, *, cluster: str, region: str, account: str | None, mode: AuthMode, options: PlanOptions
+) -> Plan:
+    """A plan for review from an aws-auth file alone: no AWS or Kubernetes call."""
+    aws_auth = load_aws_auth_file(aws_auth_file)
+    snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=mode)
+    return build_plan(snapshot, options)
+
+
+def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions) -> Plan:
+    """A plan from the cluster's state, read once with read-only calls."""
+    from migrator.connect import ConnectOptions, connect
+
+    connection = connect(
+        cluster,
+        ConnectOptions(
+            access.region, access.profile, access.role_arn, access.kube_context, access.kubeconfig, access.iam_roles
+        ),
+    )
+    snapshot = live_snapshot(
+        connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
+    )
+    return build_plan(snapshot, options)
+
+
+def save_plan(plan: Plan, out: Path | None, plans_dir: Path) -> Path:
+    """Write the plan to `out`, or to `<plans_dir>/<cluster>/<planId>.plan.yaml`."""
+    return write_plan(plan, out or default_plan_path(plans_dir, plan))
+
+
+def open_plan(path: Path) -> Plan:
+    """Read a plan file, refusing an edited, foreign or older one (InputError, exit 2)."""
+    return load_plan(path)
+
+
+def plan_id_of(plan: Plan) -> str:
+    return str(plan_to_dict(plan)["planId"])

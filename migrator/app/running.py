@@ -1,0 +1,192 @@
+"""Use cases of running a plan: apply (or dry-run) it, roll it back (or dry-run that), and read its status.
+
+Plain inputs and outputs: a PlanRun (the plan and where its run files live), the cluster's ports, settings
+for how far and how fast, and an observer/prompter for whoever watches. The CLI, the demo, the benchmark and
+the tests call these; nothing else builds an Executor. Reports carry structured next actions; turning them
+into command lines is the caller's business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migrator.app.planning import ClusterAccess, open_plan, plan_id_of
+from migrator.errors import InputError
+from migrator.model import AuthMode, Plan
+from migrator.ports import EksGateway, KubeGateway
+from migrator.run.backup import backup_path
+from migrator.run.executor import Executor
+from migrator.run.journal import Journal, journal_path, read_state
+from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
+from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
+from migrator.run.steps.context import PollPolicy
+
+
+@dataclass(frozen=True)
+class ClusterPorts:
+    """The plan's cluster as the core sees it: EKS and Kubernetes behind their ports."""
+
+    eks: EksGateway
+    kube: KubeGateway
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan and its run directory, which holds `<planId>.journal.jsonl`, `<planId>.aws-auth.backup.json`
+    and the cluster's `.apply.lock`."""
+
+    plan: Plan
+    run_dir: Path
+    plan_id: str
+
+    @staticmethod
+    def of(plan: Plan, run_dir: Path) -> PlanRun:
+        return PlanRun(plan, run_dir, plan_id_of(plan))
+
+    @staticmethod
+    def open(plan_file: Path, plans_dir: Path | None = None) -> PlanRun:
+        """The run directory is `<plans_dir>/<cluster>/` when given, else the plan file's own directory."""
+        plan = open_plan(plan_file)
+        run_dir = plans_dir / plan.cluster.name if plans_dir is not None else plan_file.resolve().parent
+        return PlanRun.of(plan, run_dir)
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(journal_path(self.run_dir, self.plan_id), self.plan_id)
+
+    @property
+    def backup_path(self) -> Path:
+        return backup_path(self.run_dir, self.plan_id)
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path(self.run_dir)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How far and how fast; never what (the plan decides that)."""
+
+    approvals: frozenset[AuthMode] = frozenset()
+    dry_run: bool = False
+    max_concurrency: int = 8
+    timeout_seconds: float = 1800.0
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    until: str | None = None
+    rollback_on_failure: bool = False
+
+
+def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
+    """The real ports for the plan's cluster, refusing credentials that reach another account."""
+    from migrator.connect import ConnectOptions, connect
+
+    cluster = plan.cluster
+    connection = connect(
+        cluster.name, ConnectOptions(cluster.region, access.profile, access.role_arn, access.kube_context)
+    )
+    if connection.info.account != cluster.account:
+        raise InputError(
+            f"the credentials reach cluster {cluster.name} in account {connection.info.account}, but the plan is "
+            f"for account {cluster.account}",
+            hint="use --profile or --role-arn for the plan's account",
+        )
+    return ClusterPorts(connection.eks, connection.kube)
+
+
+def _executor(
+    run: PlanRun, ports: ClusterPorts, settings: RunSettings, observer: Observer, prompter: Prompter | None
+) -> Executor:
+    return Executor(
+        run.plan,
+        ports.eks,
+        ports.kube,
+        run.journal,
+        plan_id=run.plan_id,
+        backup_path=run.backup_path,
+        observer=observer,
+        max_concurrency=settings.max_concurrency,
+        approvals=settings.approvals,
+        prompter=prompter,
+        dry_run=settings.dry_run,
+        timeout_seconds=settings.timeout_seconds,
+        poll=settings.poll,
+        until=settings.until,
+    )
+
+
+@contextlib.contextmanager
+def _locked(run: PlanRun, observer: Observer) -> Iterator[None]:
+    with ClusterLock(run.lock_path, run.plan.cluster.name, run.plan_id) as lock:
+        if lock.stale_message:
+            observer.on_message(lock.stale_message)
+        yield
+
+
+def apply_plan(
+    run: PlanRun,
+    ports: ClusterPorts,
+    settings: RunSettings = RunSettings(),
+    *,
+    observer: Observer | None = None,
+    prompter: Prompter | None = None,
+) -> RunReport:
+    """Apply the plan: resumable, stops in front of each unapproved gate, journals every step. A dry run
+    takes no lock (it writes nothing, so it may run beside a real apply)."""
+    if run.plan.offline:
+        raise InputError(
+            "an offline plan is for review only and cannot be applied",
+            hint=f"plan against the cluster: aws-auth-migrate plan --cluster {run.plan.cluster.name}",
+        )
+    watcher = observer or NullObserver()
+    executor = _executor(run, ports, settings, watcher, prompter)
+    if settings.dry_run:
+        return executor.apply()
+    with _locked(run, watcher):
+        return executor.apply(rollback_on_failure=settings.rollback_on_failure)
+
+
+def rollback_plan(
+    run: PlanRun,
+    ports: ClusterPorts,
+    settings: RunSettings = RunSettings(),
+    *,
+    observer: Observer | None = None,
+    confirm: Callable[[Sequence[str]], bool] | None = None,
+) -> RunReport | None:
+    """Undo what this plan's runs did, where that is safe. `confirm` sees the preview (one line per step,
+    from the journal) and may decline: then nothing is changed and None is returned."""
+    watcher = observer or NullObserver()
+    executor = _executor(run, ports, settings, watcher, None)
+    if settings.dry_run:
+        return executor.rollback()
+    with _locked(run, watcher):
+        if confirm is not None:
+            preview = rollback_preview(
+                _executor(run, ports, dataclasses.replace(settings, dry_run=True), NullObserver(), None)
+            )
+            if preview and not confirm(preview):
+                return None
+        return executor.rollback()
+
+
+def rollback_preview(dry_run: Executor) -> list[str]:
+    """One line per step a rollback would undo or keep, from a dry run of it (read-only calls only)."""
+    lines: list[str] = []
+    for step in reversed(dry_run.rollback().steps):  # newest first, as rollback goes
+        if step.status is StepStatus.WOULD_RUN:
+            lines.append(f"undo   {step.id}: {str(step.detail.get('note', step.description)).removeprefix('would ')}")
+        elif step.status is StepStatus.KEPT:
+            lines.append(f"keep   {step.id}: {step.detail.get('reason', '')}")
+    return lines
+
+
+def plan_status(run: PlanRun) -> RunReport:
+    """What the journal says about the plan's runs (no AWS or Kubernetes call)."""
+    state = read_state(run.journal)
+    holder = read_holder(run.lock_path)
+    running = holder.describe() if holder is not None and holder_alive(holder) is not False else None
+    return status_report(run.plan, run.plan_id, state, holder=running)
