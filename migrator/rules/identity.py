@@ -51,7 +51,6 @@ NODE_IDENTITIES: dict[EntryType, tuple[str, frozenset[str]]] = {
 }
 
 TEMPLATE_RE = re.compile(r"\{\{(\w+)\}\}")
-KNOWN_TEMPLATES = frozenset({"EC2PrivateDNSName", "AccountID", "SessionName", "SessionNameRaw", "AccessKeyID"})
 
 
 def policy_arn(partition: str, name: str) -> str:
