@@ -176,14 +176,6 @@ class Identity:
     policies: tuple[PolicyAssociation, ...] = field(default=())
     via: str = ""  # "access-entry", "aws-auth mapRoles[3]", "aws-auth mapAccounts", "cluster creator"
 
-    @property
-    def effective_groups(self) -> frozenset[str]:
-        """Groups with cluster-admin-by-policy counted as system:masters: what `verify` compares."""
-        groups = set(self.groups) - {AUTHENTICATED_GROUP}
-        if any(is_cluster_admin(p) for p in self.policies):
-            groups.add(MASTERS_GROUP)
-        return frozenset(groups)
-
 
 class Unrenderable(Exception):
     """A template could not be rendered for this caller: the authenticator denies the request."""
