@@ -21,6 +21,7 @@ lint: setup
 	$(BIN)/ruff check migrator tests bench
 	$(BIN)/ruff format --check migrator tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 demo: setup
 	$(BIN)/aws-auth-migrate sandbox demo plans/examples/scenario-large.yaml

@@ -108,22 +108,6 @@ class KubernetesGateway:
         except HTTPError as error:
             raise _remote(f"create configmap {namespace}/{name}", error) from None
 
-    def replace_config_map_data(self, state: ConfigMapState, data: dict[str, str]) -> ConfigMapState:
-        body = k8s.V1ConfigMap(
-            metadata=k8s.V1ObjectMeta(
-                name=state.name, namespace=state.namespace, resource_version=state.resource_version
-            ),
-            data=data,
-        )
-        try:
-            return _state(self._core.replace_namespaced_config_map(state.name, state.namespace, body))
-        except ApiException as error:
-            if error.status == 409:
-                raise ConflictError(f"configmap {state.namespace}/{state.name} changed while we wrote it") from None
-            raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
-        except HTTPError as error:
-            raise _remote(f"replace configmap {state.namespace}/{state.name}", error) from None
-
     def delete_config_map(self, state: ConfigMapState) -> None:
         options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=state.resource_version))
         try:

@@ -64,9 +64,6 @@ class Arn:
     def without_path(self) -> Arn:
         return Arn(self.partition, self.service, self.account, self.kind, self.name, "", self.session)
 
-    def with_path(self, path: str) -> Arn:
-        return Arn(self.partition, self.service, self.account, self.kind, self.name, path, self.session)
-
     @property
     def principal_key(self) -> tuple[str, str, str, str]:
         """Who this is, whatever the path: IAM role and user names are unique per account, case-insensitively."""

@@ -51,7 +51,6 @@ NODE_IDENTITIES: dict[EntryType, tuple[str, frozenset[str]]] = {
 }
 
 TEMPLATE_RE = re.compile(r"\{\{(\w+)\}\}")
-KNOWN_TEMPLATES = frozenset({"EC2PrivateDNSName", "AccountID", "SessionName", "SessionNameRaw", "AccessKeyID"})
 
 
 def policy_arn(partition: str, name: str) -> str:
@@ -176,14 +175,6 @@ class Identity:
     extra: tuple[tuple[str, str], ...] = ()
     policies: tuple[PolicyAssociation, ...] = field(default=())
     via: str = ""  # "access-entry", "aws-auth mapRoles[3]", "aws-auth mapAccounts", "cluster creator"
-
-    @property
-    def effective_groups(self) -> frozenset[str]:
-        """Groups with cluster-admin-by-policy counted as system:masters: what `verify` compares."""
-        groups = set(self.groups) - {AUTHENTICATED_GROUP}
-        if any(is_cluster_admin(p) for p in self.policies):
-            groups.add(MASTERS_GROUP)
-        return frozenset(groups)
 
 
 class Unrenderable(Exception):

@@ -56,7 +56,6 @@ MUTATING = frozenset(
         "disassociate_policy",
         "start_mode_update",
         "create_config_map",
-        "replace_config_map_data",
         "delete_config_map",
     }
 )
@@ -350,15 +349,6 @@ class FakeCluster:
             return self.config_map
 
         return self._call("create_config_map", (namespace, name), action)  # type: ignore[no-any-return]
-
-    def replace_config_map_data(self, state: ConfigMapState, data: dict[str, str]) -> ConfigMapState:
-        def action() -> ConfigMapState:
-            self._authorize_kube()
-            self._precondition(state)
-            self.config_map = self._config_map(dict(data))
-            return self.config_map
-
-        return self._call("replace_config_map_data", (state.name,), action)  # type: ignore[no-any-return]
 
     def delete_config_map(self, state: ConfigMapState) -> None:
         def action() -> None:

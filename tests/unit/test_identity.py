@@ -403,7 +403,6 @@ def test_entry_with_path_matches_the_session_of_that_role() -> None:
     assert identity.username == f"arn:aws:sts::{ACCOUNT}:assumed-role/PathRole/a-b"
     assert identity.groups == ("system:authenticated",)
     assert identity.policies == (ADMIN_POLICY,)
-    assert identity.effective_groups == frozenset({"system:masters"})
 
 
 def test_node_entry_in_api_mode() -> None:
