@@ -24,28 +24,10 @@ from migrator.model import (
     StepKind,
 )
 from migrator.plan.contract import entry_to_dict, policy_to_dict
+from migrator.rules.permissions import STEP_PERMISSIONS
 
 AWS_AUTH_NAMESPACE = "kube-system"
 AWS_AUTH_NAME = "aws-auth"
-
-PERMISSIONS: dict[StepKind, tuple[str, ...]] = {
-    StepKind.BACKUP_AWS_AUTH: ("eks:DescribeCluster",),
-    StepKind.SET_MODE: (
-        "eks:DescribeCluster",
-        "eks:UpdateClusterConfig",
-        "eks:DescribeUpdate",
-        "eks:ListAccessEntries",
-    ),
-    StepKind.REPAIR_NODE_ENTRY: ("eks:DescribeAccessEntry", "eks:DeleteAccessEntry", "eks:CreateAccessEntry"),
-    StepKind.CREATE_ENTRY: ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:DeleteAccessEntry"),
-    StepKind.ASSOCIATE_POLICY: (
-        "eks:AssociateAccessPolicy",
-        "eks:ListAssociatedAccessPolicies",
-        "eks:DisassociateAccessPolicy",
-    ),
-    StepKind.VERIFY: ("eks:ListAccessEntries", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies"),
-    StepKind.REMOVE_AWS_AUTH: ("eks:DescribeCluster",),
-}
 
 
 def entry_params(spec: AccessEntrySpec) -> dict[str, Any]:
@@ -157,7 +139,7 @@ def build_steps(
             irreversible=bool(flags.get("irreversible", False)),
             gate=bool(flags.get("gate", False)),
             blocked=bool(flags.get("blocked", False)),
-            permissions=PERMISSIONS[kind],
+            permissions=STEP_PERMISSIONS[kind].actions,
             principal_arn=flags.get("principal_arn"),
         )
         for number, (kind, description, params, flags) in enumerate(specs, start=1)
