@@ -17,6 +17,7 @@ from rich.console import Console
 
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
+from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
@@ -145,9 +146,24 @@ def plan(
 def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.", show_default=False)],
     output: OutputOption = OutputFormat.TEXT,
+    iam_policy: Annotated[
+        bool,
+        typer.Option(
+            "--iam-policy",
+            help="Instead of the plan, print what its runner needs for apply and rollback: a least-privilege IAM "
+            "policy (JSON), then `---` and the Kubernetes Role for kube-system/aws-auth (YAML). With -o json: one "
+            'object {"iamPolicy": ..., "kubernetesRole": ...}.',
+        ),
+    ] = False,
 ) -> None:
-    """Show a plan file (after checking it was not edited)."""
-    _emit_plan(open_plan(plan_file), output)
+    """Show a plan file (after checking it was not edited), or with --iam-policy the permissions it needs."""
+    loaded = open_plan(plan_file)
+    if not iam_policy:
+        _emit_plan(loaded, output)
+    elif output is OutputFormat.JSON:
+        print(permissions_json(loaded))
+    else:
+        print(permissions_text(loaded))
 
 
 @app.command()

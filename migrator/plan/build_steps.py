@@ -1,4 +1,4 @@
-"""The ordered, typed steps of a plan (and the IAM permissions each kind of step needs).
+"""The ordered, typed steps of a plan.
 
 Order (eks-facts.md sections 1 and 3): back up aws-auth; leave CONFIG_MAP (a gate); repair the entries
 EKS made with the wrong type; per principal, create its entry and associate its policies back to back
@@ -25,31 +25,14 @@ from migrator.model import (
     StepKind,
     Verify,
 )
+from migrator.rules.permissions import STEP_PERMISSIONS
 
 UNNUMBERED = ""  # steps are numbered once the order is known
 
-PERMISSIONS: dict[StepKind, tuple[str, ...]] = {
-    StepKind.BACKUP_AWS_AUTH: ("eks:DescribeCluster",),
-    StepKind.SET_MODE: (
-        "eks:DescribeCluster",
-        "eks:UpdateClusterConfig",
-        "eks:DescribeUpdate",
-        "eks:ListAccessEntries",
-    ),
-    StepKind.REPAIR_NODE_ENTRY: ("eks:DescribeAccessEntry", "eks:DeleteAccessEntry", "eks:CreateAccessEntry"),
-    StepKind.CREATE_ENTRY: ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:DeleteAccessEntry"),
-    StepKind.ASSOCIATE_POLICY: (
-        "eks:AssociateAccessPolicy",
-        "eks:ListAssociatedAccessPolicies",
-        "eks:DisassociateAccessPolicy",
-    ),
-    StepKind.VERIFY: ("eks:ListAccessEntries", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies"),
-    StepKind.REMOVE_AWS_AUTH: ("eks:DescribeCluster",),
-}
-
 
 def permissions_for(kind: StepKind) -> tuple[str, ...]:
-    return PERMISSIONS.get(kind, ())
+    """The IAM actions a step of this kind may call, applying or undoing it: what the plan file records."""
+    return STEP_PERMISSIONS[kind].actions
 
 
 def build_steps(

@@ -34,6 +34,7 @@ from migrator.model import (
     SourceRef,
 )
 from migrator.plan.contract import DERIVED_STEP_KEYS, entry_to_dict, policy_from_dict, step_from_dict, step_to_dict
+from migrator.rules.permissions import preflight_permissions
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 # v1 carried untyped step params and trusted each step's gate/blocked flags; its plans are refused, not guessed.
@@ -92,6 +93,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for f in plan.findings
         ],
+        "preflightPermissions": preflight_permissions(),
         "steps": [step_to_dict(plan, s) for s in plan.steps],
     }
     body["planId"] = plan_id(body)
@@ -167,6 +169,12 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         tool_version=data["toolVersion"],
         schema=data["schema"],
     )
+    if data.get("preflightPermissions") != preflight_permissions():
+        raise PlanIntegrityError(
+            f"`preflightPermissions` says {data.get('preflightPermissions')!r}, but this version's apply and "
+            f"rollback read {preflight_permissions()!r} before any step",
+            hint="plans are reviewed as written; make a new plan instead of editing one",
+        )
     for step, written in zip(plan.steps, data["steps"], strict=True):
         derived = step_to_dict(plan, step)
         for key in DERIVED_STEP_KEYS:

@@ -7,8 +7,6 @@ version, whether the caller keeps admin, and the ordered steps.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from migrator.plan.translate import Translation, TranslationContext, translate
 from migrator.rules import identity
 from migrator.rules.arn import ArnError, parse_arn
 from migrator.rules.findings import finding
+from migrator.rules.fingerprint import entries_digest
 from migrator.rules.limits import MAX_ENTRIES_PER_CLUSTER, MIN_PLATFORM_VERSION
 
 
@@ -104,24 +103,6 @@ def fingerprint_of(snapshot: Snapshot) -> Fingerprint:
         entries_sha256=entries_digest(snapshot.entries),
         offline=snapshot.offline,
     )
-
-
-def entries_digest(entries: Iterable[AccessEntrySpec]) -> str:
-    """A digest of existing entries and their policies, independent of listing order."""
-    canonical = sorted(
-        json.dumps(
-            {
-                "principalArn": e.principal_arn.lower(),
-                "type": e.type.value,
-                "username": e.username,
-                "groups": sorted(e.groups),
-                "policies": sorted([p.policy_arn, p.scope.type.value, sorted(p.scope.namespaces)] for p in e.policies),
-            },
-            sort_keys=True,
-        )
-        for e in entries
-    )
-    return hashlib.sha256("\n".join(canonical).encode()).hexdigest()
 
 
 def _key(arn_text: str) -> str:

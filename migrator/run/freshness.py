@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from migrator.awsauth import data_sha256
 from migrator.errors import InputError, StalePlanError
 from migrator.model import AccessEntrySpec, AuthMode, Plan, RemoveAwsAuth, SetMode
-from migrator.plan.planner import entries_digest
 from migrator.ports import ClusterInfo, ConfigMapState
+from migrator.rules.fingerprint import entries_digest
 from migrator.run.journal import JournalState
 
 

@@ -41,6 +41,7 @@ from migrator.sandbox.eks import access as eks_access
 from migrator.sandbox.eks import clusters as eks_clusters
 from migrator.sandbox.eks.ext import EksExtension
 from migrator.sandbox.kube.api import make_kube_app, seed_cluster
+from migrator.sandbox.recorder import Call, Recorder
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.state import SimCluster, World
 
@@ -68,12 +69,14 @@ class _QuietHandler(MotoRequestHandler):
 class _Dispatcher:
     """The one WSGI app on the port: finishes due cluster updates, then routes by path."""
 
-    def __init__(self, world: World, kube: WSGIApplication, aws: WSGIApplication) -> None:
+    def __init__(self, world: World, kube: WSGIApplication, aws: WSGIApplication, recorder: Recorder) -> None:
         self.world = world
         self.kube = kube
         self.aws = aws
+        self.recorder = recorder
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.recorder.record(environ)
         # Updates finish lazily; settling first means the Kubernetes side sees a mode as soon as EKS does.
         eks_clusters.settle(self.world)
         if str(environ.get("PATH_INFO", "")).startswith("/k8s/"):
@@ -98,6 +101,7 @@ class Sandbox:
         self._probe_credentials: dict[tuple[str, str], dict[str, str]] = {}
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._kubeconfig: Path | None = None
+        self.recorder = Recorder()
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -112,6 +116,7 @@ class Sandbox:
                 self.world,
                 make_kube_app(self.world),
                 EksExtension(self.world, DomainDispatcherApplication(create_backend_app)),
+                self.recorder,
             )
             self._server = make_server(
                 self.host, self._requested_port, app, threaded=True, request_handler=_QuietHandler
@@ -147,6 +152,13 @@ class Sandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def calls(self) -> list[Call]:
+        """Every request the sandbox was asked since it started (or since `clear_calls`), in order."""
+        return self.recorder.calls()
+
+    def clear_calls(self) -> None:
+        self.recorder.clear()
 
     @property
     def port(self) -> int:

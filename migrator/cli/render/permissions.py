@@ -1,0 +1,30 @@
+"""`show --iam-policy`: the runner's IAM policy and Kubernetes Role of a plan, as text. Pure functions.
+
+Text output is one YAML stream of two documents: the IAM policy as JSON (JSON is YAML, so the stream stays
+valid YAML and the first document pastes as is into IAM), then `---`, then the Role as YAML for `kubectl
+apply -f`. JSON output is one object: {"iamPolicy": ..., "kubernetesRole": ...}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from ruamel.yaml import YAML
+
+from migrator.model import Plan
+from migrator.rules.permissions import iam_policy, kube_role
+
+DOCUMENT_SEPARATOR = "---"
+
+
+def permissions_text(plan: Plan) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    role = io.StringIO()
+    yaml.dump(kube_role(plan), role)
+    return f"{json.dumps(iam_policy(plan), indent=2)}\n{DOCUMENT_SEPARATOR}\n{role.getvalue().rstrip()}"
+
+
+def permissions_json(plan: Plan) -> str:
+    return json.dumps({"iamPolicy": iam_policy(plan), "kubernetesRole": kube_role(plan)}, indent=2)

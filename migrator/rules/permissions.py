@@ -1,0 +1,219 @@
+"""What the runner of a plan may call, per step kind, for apply and for rollback: IAM actions and the
+Kubernetes verbs on kube-system/aws-auth. Pure data and pure functions (no boto3): the planner stores each
+step's actions in the plan, and `show --iam-policy` turns a plan into a least-privilege IAM policy and a
+Kubernetes Role.
+
+The tables are read off the handlers (migrator/run/steps/*.py), the executor and rollback, and the EKS
+gateway methods they call (migrator/aws/eks.py): `describe_entry` is DescribeAccessEntry plus
+ListAssociatedAccessPolicies, `list_entries` is ListAccessEntries plus a describe_entry per entry,
+`in_progress_updates` is ListUpdates plus DescribeUpdate per update. An integration test
+(tests/integration/test_permissions_cli.py) records every call of a full apply and a rollback at the sandbox
+and fails on any the plan's policy does not allow, so a handler that starts calling something new fails there
+until it is declared here.
+
+Resource types follow the Service Authorization Reference for Amazon EKS ("Actions, resources, and condition
+keys for Amazon Elastic Kubernetes Service"): the cluster-level actions take the `cluster` resource, the
+per-entry actions the `access-entry` resource, AssociateAccessPolicy takes the `access-entry` resource and the
+condition key `eks:policyArn`; sts:GetCallerIdentity has no resource-level permission ("*").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AssociatePolicy, ClusterRef, Plan, StepKind
+
+RUNNER_ROLE_NAME = "aws-auth-migrate-runner"
+
+# What the gateway methods cost in IAM actions (each one API operation per action).
+DESCRIBE_ENTRY = ("eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")
+LIST_ENTRIES = ("eks:ListAccessEntries", *DESCRIBE_ENTRY)
+IN_PROGRESS_UPDATES = ("eks:ListUpdates", "eks:DescribeUpdate")
+CALLER_IDENTITY = "sts:GetCallerIdentity"
+
+
+@dataclass(frozen=True)
+class StepPermissions:
+    """Everything one step kind's handler may call: IAM actions and verbs on aws-auth, to apply it (check,
+    apply, read back, and the executor's compensation) and to undo it (rollback)."""
+
+    apply: tuple[str, ...] = ()
+    undo: tuple[str, ...] = ()
+    kube_apply: tuple[str, ...] = ()
+    kube_undo: tuple[str, ...] = ()
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The IAM actions of apply and rollback together, sorted: what the plan file records per step."""
+        return tuple(sorted({*self.apply, *self.undo}))
+
+
+STEP_PERMISSIONS: dict[StepKind, StepPermissions] = {
+    # Reads aws-auth and writes the backup file; nothing on EKS. Its undo does nothing.
+    StepKind.BACKUP_AWS_AUTH: StepPermissions(kube_apply=("get",)),
+    # check/read_back: DescribeCluster; apply: the entries before and after the switch, waiting for running
+    # updates, UpdateClusterConfig, polling DescribeUpdate; the API gate's lockout check lists the entries and
+    # asks who the caller is. Undo keeps the mode (EKS is one way): no call.
+    StepKind.SET_MODE: StepPermissions(
+        apply=(
+            "eks:DescribeCluster",
+            *IN_PROGRESS_UPDATES,
+            "eks:UpdateClusterConfig",
+            *LIST_ENTRIES,
+            CALLER_IDENTITY,
+        ),
+    ),
+    # check/read_back: describe_entry; apply: CreateAccessEntry; the executor deletes the entry again when
+    # its policies cannot follow. Undo: describe, DeleteAccessEntry, describe until gone.
+    StepKind.CREATE_ENTRY: StepPermissions(
+        apply=("eks:CreateAccessEntry", *DESCRIBE_ENTRY, "eks:DeleteAccessEntry"),
+        undo=(*DESCRIBE_ENTRY, "eks:DeleteAccessEntry"),
+    ),
+    # check/read_back: describe_entry; apply: AssociateAccessPolicy. Undo: describe, DisassociateAccessPolicy.
+    StepKind.ASSOCIATE_POLICY: StepPermissions(
+        apply=("eks:AssociateAccessPolicy", *DESCRIBE_ENTRY),
+        undo=(*DESCRIBE_ENTRY, "eks:DisassociateAccessPolicy"),
+    ),
+    # Entry types are immutable: describe, delete, create, read back. Undo keeps it: no call.
+    StepKind.REPAIR_NODE_ENTRY: StepPermissions(
+        apply=(*DESCRIBE_ENTRY, "eks:DeleteAccessEntry", "eks:CreateAccessEntry"),
+    ),
+    StepKind.VERIFY: StepPermissions(apply=LIST_ENTRIES),
+    # Reads aws-auth, deletes it with a resourceVersion precondition, reads back. Undo re-creates it from
+    # the backup (after reading whether someone re-created it).
+    StepKind.REMOVE_AWS_AUTH: StepPermissions(kube_apply=("get", "delete"), kube_undo=("get", "create")),
+}
+
+# Before any step: `connect` and the executor describe the cluster (same cluster? which mode?), the executor
+# reads aws-auth and, outside CONFIG_MAP, every entry (is the plan stale?). Declared for every plan: a plan
+# made in CONFIG_MAP whose cluster has since moved on lists the entries before it can say it is stale.
+APPLY_PREFLIGHT = ("eks:DescribeCluster", *LIST_ENTRIES)
+APPLY_PREFLIGHT_KUBE = ("get",)
+# Before undoing: `connect` and rollback describe the cluster (same cluster? API mode?).
+ROLLBACK_PREFLIGHT = ("eks:DescribeCluster",)
+
+
+def preflight_permissions() -> dict[str, list[str]]:
+    """The reads apply and rollback make before any step, as the plan file declares them."""
+    return {"apply": sorted(APPLY_PREFLIGHT), "rollback": sorted(ROLLBACK_PREFLIGHT)}
+
+
+class Resource(StrEnum):
+    CLUSTER = "cluster"
+    ACCESS_ENTRY = "access-entry"
+    ANY = "*"
+
+
+# The resource type each action authorizes against (Service Authorization Reference for EKS).
+RESOURCE_OF: dict[str, Resource] = {
+    "eks:DescribeCluster": Resource.CLUSTER,
+    "eks:UpdateClusterConfig": Resource.CLUSTER,
+    "eks:ListUpdates": Resource.CLUSTER,
+    "eks:DescribeUpdate": Resource.CLUSTER,
+    "eks:ListAccessEntries": Resource.CLUSTER,
+    "eks:CreateAccessEntry": Resource.CLUSTER,
+    "eks:DescribeAccessEntry": Resource.ACCESS_ENTRY,
+    "eks:ListAssociatedAccessPolicies": Resource.ACCESS_ENTRY,
+    "eks:DeleteAccessEntry": Resource.ACCESS_ENTRY,
+    "eks:AssociateAccessPolicy": Resource.ACCESS_ENTRY,
+    "eks:DisassociateAccessPolicy": Resource.ACCESS_ENTRY,
+    CALLER_IDENTITY: Resource.ANY,
+}
+
+
+@dataclass(frozen=True)
+class RequiredPermissions:
+    """What running one plan needs, split by when: before the steps, the steps, and rollback."""
+
+    preflight: frozenset[str]
+    steps: frozenset[str]
+    rollback: frozenset[str]
+    kube_verbs: frozenset[str]
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return self.preflight | self.steps | self.rollback
+
+
+def _union(groups: Iterable[Iterable[str]]) -> frozenset[str]:
+    return frozenset(item for group in groups for item in group)
+
+
+def required_permissions(plan: Plan) -> RequiredPermissions:
+    tables = [STEP_PERMISSIONS[kind] for kind in sorted({step.kind for step in plan.steps})]
+    return RequiredPermissions(
+        preflight=frozenset((*APPLY_PREFLIGHT, *ROLLBACK_PREFLIGHT)),
+        steps=_union(p.apply for p in tables),
+        rollback=_union(p.undo for p in tables),
+        kube_verbs=frozenset(APPLY_PREFLIGHT_KUBE)
+        | _union(p.kube_apply for p in tables)
+        | _union(p.kube_undo for p in tables),
+    )
+
+
+# --- IAM policy -------------------------------------------------------------------------------------------
+
+
+def cluster_arn(cluster: ClusterRef) -> str:
+    return f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}:cluster/{cluster.name}"
+
+
+def access_entries_arn(cluster: ClusterRef) -> str:
+    return f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}:access-entry/{cluster.name}/*"
+
+
+def planned_policy_arns(plan: Plan) -> tuple[str, ...]:
+    return tuple(sorted({s.policy.policy_arn for s in plan.steps if isinstance(s, AssociatePolicy)}))
+
+
+def _statement(sid: str, actions: Iterable[str], resources: list[str], **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources, **extra}
+
+
+def iam_policy(plan: Plan) -> dict[str, Any]:
+    """The least-privilege IAM policy of the runner of this plan's apply and rollback."""
+    actions = required_permissions(plan).actions
+    by_resource = {kind: {a for a in actions if RESOURCE_OF[a] is kind} for kind in Resource}
+    associate = {"eks:AssociateAccessPolicy"} & by_resource[Resource.ACCESS_ENTRY]
+    entry_actions = by_resource[Resource.ACCESS_ENTRY] - associate
+    statements: list[dict[str, Any]] = []
+    if by_resource[Resource.CLUSTER]:
+        statements.append(_statement("EksCluster", by_resource[Resource.CLUSTER], [cluster_arn(plan.cluster)]))
+    if entry_actions:
+        statements.append(_statement("EksAccessEntries", entry_actions, [access_entries_arn(plan.cluster)]))
+    if associate:
+        statements.append(
+            _statement(
+                "EksAssociatePlannedAccessPolicies",
+                associate,
+                [access_entries_arn(plan.cluster)],
+                Condition={"ArnEquals": {"eks:policyArn": list(planned_policy_arns(plan))}},
+            )
+        )
+    if by_resource[Resource.ANY]:
+        statements.append(_statement("CallerIdentity", by_resource[Resource.ANY], ["*"]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# --- Kubernetes RBAC --------------------------------------------------------------------------------------
+
+
+def kube_role(plan: Plan) -> dict[str, Any]:
+    """The Role in kube-system the runner needs for aws-auth. `create` cannot be narrowed by resourceNames
+    (the name is not known to RBAC before the object exists), so it gets a rule of its own."""
+    verbs = required_permissions(plan).kube_verbs
+    named = sorted(verbs - {"create"})
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [AWS_AUTH_NAME], "verbs": named}
+    ]
+    if "create" in verbs:
+        rules.append({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]})
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": RUNNER_ROLE_NAME, "namespace": AWS_AUTH_NAMESPACE},
+        "rules": rules,
+    }

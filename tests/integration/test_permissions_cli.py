@@ -1,0 +1,123 @@
+"""The printed runner policy is true (cloud-custodian's test_iamgen, against real calls): a full apply and a
+rollback through the CLI against the sandbox, every request recorded by the sandbox, each one held against
+the plan's `show --iam-policy` (IAM action and resource) and its Kubernetes Role (verb and object)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.rules.permissions import RESOURCE_OF, Resource
+from migrator.sandbox.recorder import Call
+from migrator.sandbox.scenario import load_scenario
+from migrator.sandbox.server import Sandbox
+from tests.cli.conftest import EXAMPLES, run_cli
+from tests.integration.conftest import SandboxFactory
+from tests.integration.test_apply_cli import BOTH_GATES, FAST, cli, make_plan
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+CLUSTER = "team"
+AWS_AUTH_PATH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
+CONFIG_MAPS_PATH = "/api/v1/namespaces/kube-system/configmaps"
+
+
+def declared(plan: Path) -> dict[str, Any]:
+    result = run_cli("show", str(plan), "--iam-policy", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
+
+
+def resource_of(call: Call) -> str:
+    """The ARN IAM would authorize the call against (the access entry's UUID part stands in as `x`)."""
+    kind = RESOURCE_OF.get(call.iam_action or "", Resource.ANY)
+    prefix = f"arn:aws:eks:{call.region}:{ACCOUNT}"
+    if kind is Resource.CLUSTER:
+        return f"{prefix}:cluster/{call.cluster}"
+    if kind is Resource.ACCESS_ENTRY:
+        return f"{prefix}:access-entry/{call.cluster}/x"
+    return "*"
+
+
+def iam_allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    return any(
+        action in statement["Action"] and any(fnmatch.fnmatchcase(resource, r) for r in statement["Resource"])
+        for statement in policy["Statement"]
+    )
+
+
+def rbac_allows(role: dict[str, Any], verb: str, path: str) -> bool:
+    for rule in role["rules"]:
+        if verb not in rule["verbs"] or rule["resources"] != ["configmaps"]:
+            continue
+        names = rule.get("resourceNames")
+        if names is not None and path in {f"{CONFIG_MAPS_PATH}/{name}" for name in names}:
+            return True
+        if names is None and path == CONFIG_MAPS_PATH and verb == "create":
+            return True
+    return False
+
+
+def undeclared(calls: list[Call], permissions: dict[str, Any]) -> list[str]:
+    """Every recorded request the declared policy or Role does not allow, as a readable line."""
+    missing: list[str] = []
+    for call in calls:
+        if call.service == "kubernetes":
+            if call.cluster != CLUSTER or not rbac_allows(permissions["kubernetesRole"], call.operation, call.path):
+                missing.append(f"kubernetes {call.operation} {call.path} on {call.cluster}")
+        elif call.iam_action is None or call.service == "unsigned":
+            missing.append(f"unrecognised request {call}")
+        elif not iam_allows(permissions["iamPolicy"], call.iam_action, resource_of(call)):
+            missing.append(f"{call.iam_action} on {resource_of(call)}")
+    return sorted(set(missing))
+
+
+def run_and_record(sandbox: Sandbox, cwd: Path, *args: str) -> list[Call]:
+    sandbox.clear_calls()
+    result = cli(sandbox, cwd, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return sandbox.calls()
+
+
+def test_a_full_apply_and_its_rollback_call_nothing_the_plan_does_not_declare(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, CLUSTER, REGION, "--target", "API", "--remove-aws-auth")
+    permissions = declared(plan)
+
+    applied = run_and_record(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert {c.iam_action for c in applied} >= {"eks:UpdateClusterConfig", "eks:CreateAccessEntry"}
+    assert ("delete", AWS_AUTH_PATH) in {(c.operation, c.path) for c in applied}
+    assert undeclared(applied, permissions) == []
+
+    # In API mode rollback keeps the entries and restores aws-auth (a Kubernetes create).
+    rolled_back = run_and_record(sandbox, tmp_path, "rollback", str(plan), "--yes")
+    assert ("create", CONFIG_MAPS_PATH) in {(c.operation, c.path) for c in rolled_back}
+    assert undeclared(rolled_back, permissions) == []
+
+
+def test_rolling_back_before_the_api_gate_calls_nothing_the_plan_does_not_declare(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, CLUSTER, REGION, "--target", "API")
+    permissions = declared(plan)
+    assert "delete" not in json.dumps(permissions["kubernetesRole"])  # no remove-aws-auth planned
+
+    applied = run_and_record(
+        sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP"
+    )
+    assert undeclared(applied, permissions) == []
+
+    rolled_back = run_and_record(sandbox, tmp_path, "rollback", str(plan), "--yes")
+    assert "eks:DeleteAccessEntry" in {c.iam_action for c in rolled_back}
+    assert "eks:DisassociateAccessPolicy" not in {c.iam_action for c in rolled_back}  # dropped with the entry
+    assert undeclared(rolled_back, permissions) == []
