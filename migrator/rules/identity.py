@@ -209,7 +209,10 @@ def _entry_key(principal_arn: str) -> tuple[str, str, str, str] | None:
 
 
 def _aws_auth_lookup(aws_auth: AwsAuth, caller: Caller) -> tuple[Mapping | None, str]:
-    canonical = str(caller.canonical_arn).lower()
+    return _mapping_for(aws_auth, str(caller.canonical_arn).lower())
+
+
+def _mapping_for(aws_auth: AwsAuth, canonical: str) -> tuple[Mapping | None, str]:
     # Later duplicates overwrite earlier ones, as the authenticator's map keyed by lower-cased ARN does.
     for section, mappings in (("mapRoles", aws_auth.map_roles), ("mapUsers", aws_auth.map_users)):
         winner = None
@@ -218,6 +221,20 @@ def _aws_auth_lookup(aws_auth: AwsAuth, caller: Caller) -> tuple[Mapping | None,
                 winner = mapping
         if winner is not None:
             return winner, f"aws-auth {section}[{winner.source.index}]"
+    return None, ""
+
+
+def aws_auth_identity(aws_auth: AwsAuth, principal_arn: str) -> tuple[IdentityTemplate | None, str]:
+    """What aws-auth gives the principal an access entry names, were the entry not in the way (so: in
+    API_AND_CONFIG_MAP), and through which mapping; (None, "") when aws-auth does not authenticate it.
+    A role signs in through STS, so aws-auth sees its ARN without the path; a user keeps its path."""
+    arn = parse_arn(principal_arn)
+    canonical = arn.without_path() if arn.kind is PrincipalKind.ROLE else arn
+    mapping, via = _mapping_for(aws_auth, str(canonical).lower())
+    if mapping is not None:
+        return from_mapping(mapping, arn.account), via
+    if any(a.account == arn.account for a in aws_auth.map_accounts):
+        return IdentityTemplate(username=str(canonical), groups=frozenset()), "aws-auth mapAccounts"
     return None, ""
 
 

@@ -332,6 +332,33 @@ def test_rollback_deletes_what_it_created_and_refuses_after_the_api_gate(
     assert f"arn:aws:iam::{ACCOUNT}:role/Developer" in live_entries(sandbox, "team", "eu-west-1")
 
 
+def test_rollback_keeps_each_entry_whose_principal_aws_auth_no_longer_maps(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression: rollback deleted every entry it had made although aws-auth was gone, locking out the caller
+    # and every migrated principal (401). It must prove the principal keeps its identity without the entry.
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert first.returncode == 0, first.stderr
+    created = live_entries(sandbox, "team", "eu-west-1")
+    people = [ADMIN, DEVELOPER, f"arn:aws:iam::{ACCOUNT}:user/maria"]
+    assert set(people) <= set(created)
+    cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
+    assert cluster is not None
+    with sandbox.world.lock:  # somebody deletes aws-auth (as `kubectl delete cm aws-auth` would)
+        del cluster.objects[("v1", "configmaps", "kube-system", "aws-auth")]
+
+    undone = cli(sandbox, tmp_path, "rollback", str(plan), "--yes", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    report = {s["id"]: s for s in json.loads(undone.stdout)["steps"]}
+    kept = [s for s in report.values() if s["kind"] == "create-entry" and s["status"] == "kept"]
+    assert len(kept) == len([s for s in report.values() if s["kind"] == "create-entry"])
+    assert all("aws-auth is gone" in s["detail"]["reason"] for s in kept)
+    assert live_entries(sandbox, "team", "eu-west-1") == created
+    assert all(probe_all(sandbox, "team", "eu-west-1", people).values())  # nobody gets 401
+
+
 def test_remove_aws_auth_keeps_a_private_backup_and_rollback_restores_it(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from migrator.rules.identity import (
     Identity,
     IdentityTemplate,
     authenticate,
+    aws_auth_identity,
     default_username,
     differences,
     from_entry,
@@ -461,3 +462,51 @@ def test_caller_views() -> None:
         "AIDAUSER",
         f"arn:aws:iam::{ACCOUNT}:user/people/bob",
     )
+
+
+@pytest.mark.parametrize(
+    ("principal_arn", "expected", "via"),
+    [
+        pytest.param(
+            f"arn:aws:iam::{ACCOUNT}:role/teams/x/Dev",  # an entry names the role with its path
+            IdentityTemplate("dev:{{SessionName}}", frozenset({"developers"})),
+            "aws-auth mapRoles[0]",
+            id="role-entry-with-path-finds-the-pathless-mapping",
+        ),
+        pytest.param(
+            f"arn:aws:iam::{ACCOUNT}:role/PathRole",
+            None,  # aws-auth maps role/teams/PathRole, which never matches a session
+            "",
+            id="mapping-with-path-is-dead",
+        ),
+        pytest.param(
+            f"arn:aws:iam::{ACCOUNT}:role/DUP",
+            IdentityTemplate("second", frozenset({"b"})),
+            "aws-auth mapRoles[4]",
+            id="last-duplicate-wins-case-insensitively",
+        ),
+        pytest.param(
+            f"arn:aws:iam::{ACCOUNT}:user/people/bob",
+            IdentityTemplate("bob-again", frozenset({"viewers-again"})),
+            "aws-auth mapUsers[2]",
+            id="user-keeps-its-path",
+        ),
+        pytest.param(
+            f"arn:aws:iam::{ACCOUNT}:role/Masters",
+            IdentityTemplate("admin:{{SessionName}}", frozenset({"ops"}), cluster_admin=True),
+            "aws-auth mapRoles[9]",
+            id="masters-is-cluster-admin",
+        ),
+        pytest.param(
+            f"arn:aws:iam::{PARTNER}:role/ci/Partner",
+            IdentityTemplate(f"arn:aws:iam::{PARTNER}:role/Partner", frozenset()),
+            "aws-auth mapAccounts",
+            id="map-accounts-gives-the-pathless-arn",
+        ),
+        pytest.param(f"arn:aws:iam::{ACCOUNT}:role/Stranger", None, "", id="unmapped"),
+    ],
+)
+def test_aws_auth_identity_of_an_entry_principal(
+    principal_arn: str, expected: IdentityTemplate | None, via: str
+) -> None:
+    assert aws_auth_identity(AWS_AUTH, principal_arn) == (expected, via)

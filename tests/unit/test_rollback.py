@@ -205,3 +205,23 @@ def test_the_inverse_plan_undoes_newest_first_only_what_is_ours_and_says_what_it
     assert isinstance(delete_admin, DeleteEntry)
     assert delete_admin.dropped == ("05-associate-policy",) and delete_admin.principal_arn == role("Admin")
     assert inverse_plan(plan, JournalState({})) == ()
+
+
+def test_rollback_keeps_an_entry_whose_aws_auth_mapping_changed_and_deletes_the_rest(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    assert fake.config_map is not None
+    edited = dict(fake.config_map.data)
+    edited["mapRoles"] = edited["mapRoles"].replace("- developers", "- viewers")
+    assert edited != fake.config_map.data
+    fake.write_aws_auth(edited)  # Dev's mapping now gives another identity than its entry
+    fake.reset_calls()
+
+    report = executor(plan, fake, tmp_path).rollback()
+    assert key(role("Dev")) in fake.entries and key(role("Admin")) not in fake.entries
+    assert key(user("alice")) not in fake.entries
+    assert status(report, "06-create-entry") is StepStatus.KEPT
+    reason = report.step("06-create-entry").detail["reason"]
+    assert "aws-auth mapRoles" in reason and "developers" in reason
+    assert [c.args[0] for c in fake.mutating_calls()] == [user("alice"), role("Admin")]

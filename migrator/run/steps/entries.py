@@ -12,8 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from migrator.errors import ConflictError, RemoteError
+from migrator.awsauth import parse_configmap_object
+from migrator.errors import ConflictError, InputError, RemoteError
 from migrator.model import (
+    AWS_AUTH_NAME,
+    AWS_AUTH_NAMESPACE,
     AccessEntrySpec,
     AssociatePolicy,
     AuthMode,
@@ -199,6 +202,8 @@ class DeleteEntryHandler:
             return Check(False, {"absent": True})
         if gaps := entry_conflicts(step.entry, live):
             raise _conflict(arn, gaps, "an entry changed since this run created it")
+        if (loss := _fallback_loss(step.entry, ctx)) is not None:
+            return Check(False, keep=f"deleting the entry would change what {arn} can do: {loss}")
         return Check(True, note=f"would delete the entry of {arn} (it falls back to aws-auth)")
 
     def apply(self, step: DeleteEntry, ctx: RunContext) -> dict[str, Any]:
@@ -217,6 +222,25 @@ class DeleteEntryHandler:
 
     def effect(self, step: DeleteEntry, ctx: RunContext) -> str:
         return f"{step.principal_arn} authenticates through its aws-auth mapping again"
+
+
+def _fallback_loss(entry: AccessEntrySpec, ctx: RunContext) -> str | None:
+    """Why the principal would not get exactly its entry's identity from aws-auth once the entry is gone, or
+    None. aws-auth is read now, not taken from the plan: it may have been edited or deleted since."""
+    config_map = ctx.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+    if config_map is None:
+        return "aws-auth is gone, so nothing would authenticate it (restore aws-auth first)"
+    try:
+        aws_auth = parse_configmap_object(config_map.raw, f"{AWS_AUTH_NAMESPACE}/{AWS_AUTH_NAME}")
+    except InputError as error:
+        return f"aws-auth cannot be read as the authenticator would ({error})"
+    today, via = identity.aws_auth_identity(aws_auth, entry.principal_arn)
+    if today is None:
+        return "aws-auth no longer maps it, so it would be locked out"
+    differences = identity.differences(today, identity.from_entry(entry), node=entry.type.is_node)
+    if differences:
+        return f"{via} gives it another identity than its entry (entry vs aws-auth: {'; '.join(differences)})"
+    return None
 
 
 class DisassociatePolicyHandler:
