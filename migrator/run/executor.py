@@ -31,7 +31,13 @@ from migrator.model import (
     SetMode,
 )
 from migrator.ports import EksGateway, KubeGateway
-from migrator.run.freshness import check_same_cluster, raise_if_stale, resume_problems, stale_problems
+from migrator.run.freshness import (
+    check_same_cluster,
+    raise_if_stale,
+    refuse_aws_auth_drift,
+    resume_problems,
+    stale_problems,
+)
 from migrator.run.journal import Event, Journal, JournalState
 from migrator.run.observer import (
     RESUME,
@@ -285,6 +291,8 @@ class Executor:
 
     def _pass_gate(self, ctx: RunContext, step: SetMode, note: str) -> bool:
         mode = step.mode
+        config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)  # right before: it can change
+        refuse_aws_auth_drift(self.plan, ctx.prior, config_map, f"pass gate {step.id} into {mode.value}")
         if blockers := self.plan.gate_blockers(step):
             raise LockoutError(
                 f"gate {step.id} ({mode.value}) is blocked by the plan's findings:\n"

@@ -11,7 +11,7 @@ from migrator.errors import InputError, StalePlanError
 from migrator.model import AccessEntrySpec, AuthMode, Plan, RemoveAwsAuth, SetMode
 from migrator.ports import ClusterInfo, ConfigMapState
 from migrator.rules.fingerprint import entries_digest
-from migrator.run.journal import JournalState
+from migrator.run.journal import JournalState, Phase
 
 
 def check_same_cluster(plan: Plan, info: ClusterInfo) -> None:
@@ -38,6 +38,37 @@ def _aws_auth_change(plan: Plan, config_map: ConfigMapState | None) -> str | Non
     if not before:
         return "aws-auth was created"
     return f"aws-auth's content changed (sha256 {before[:12]} -> {now[:12]})"
+
+
+def expected_resource_version(plan: Plan, prior: JournalState) -> str | None:
+    """The resourceVersion aws-auth should have: the plan's, or the one a rollback of this plan restored."""
+    expected = plan.fingerprint.aws_auth_resource_version
+    for step in plan.steps:
+        state = prior.of(step.id)
+        if isinstance(step, RemoveAwsAuth) and state.phase is Phase.UNDONE and state.detail.get("restored"):
+            expected = state.detail.get("resourceVersion")
+    return expected
+
+
+def aws_auth_drift(plan: Plan, prior: JournalState, config_map: ConfigMapState | None) -> str | None:
+    """How aws-auth, as just read, differs from the aws-auth the plan was made from (its content, or a write
+    since, seen in its resourceVersion); None when it is the same. Run right before every one-way gate and
+    before deleting aws-auth: the plan's entries are only right for the aws-auth they were made from."""
+    if (change := _aws_auth_change(plan, config_map)) is not None:
+        return change
+    expected = expected_resource_version(plan, prior)
+    if config_map is not None and config_map.resource_version != expected:
+        now = config_map.resource_version
+        return f"aws-auth was written since the plan was made (resourceVersion {expected} -> {now})"
+    return None
+
+
+def refuse_aws_auth_drift(plan: Plan, prior: JournalState, config_map: ConfigMapState | None, before: str) -> None:
+    if (drift := aws_auth_drift(plan, prior, config_map)) is not None:
+        raise StalePlanError(
+            f"{drift}; refusing to {before}: the plan's entries were made from the aws-auth it had then",
+            hint=f"review the change, then make a new plan: aws-auth-migrate plan --cluster {plan.cluster.name}",
+        )
 
 
 def stale_problems(

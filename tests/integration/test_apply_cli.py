@@ -3,6 +3,7 @@ every principal's identity, SIGKILL and resume, faults, staleness, conflicts, ro
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -279,6 +280,44 @@ def test_aws_auth_edited_after_planning_makes_the_plan_stale(make_sandbox: Sandb
     assert result.returncode == 3, result.stderr
     assert "aws-auth" in result.stderr
     assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
+
+
+def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression (issue 8, defect 3): aws-auth edited while the run creates entries was not seen before the
+    # one-way API gate, and the role mapped meanwhile got 401 in API mode. The first switch is held in
+    # progress until the test has edited aws-auth, so the edit lands mid-run whatever the machine's load.
+    text = (EXAMPLES / "scenario-small.yaml").read_text().replace("updateSeconds: 1", "updateSeconds: 3600")
+    sandbox = make_sandbox(parse_scenario(text, "held-update.yaml", base_dir=EXAMPLES))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
+    assert cluster is not None
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not cluster.updates and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for an event (the switch has started), not for a duration
+        assert cluster.updates, run.stderr.read() if run.stderr and run.poll() is not None else "no update started"
+        newcomer = f"arn:aws:iam::{ACCOUNT}:role/Newcomer"
+        with sandbox.world.lock:
+            stored = cluster.objects[("v1", "configmaps", "kube-system", "aws-auth")].body
+            stored["data"]["mapRoles"] += f"- groups:\n  - system:masters\n  rolearn: {newcomer}\n  username: new\n"
+            stored["metadata"]["resourceVersion"] = cluster.next_resource_version()
+            for update in cluster.updates.values():
+                update.finishes_at = 0.0  # EKS finishes the switch now
+            sandbox.world.settings = dataclasses.replace(sandbox.world.settings, update_seconds=1.0)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 3, stderr
+    assert "aws-auth" in stderr and "refusing to pass gate" in stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"
+    assert newcomer not in live_entries(sandbox, "team", "eu-west-1")
 
 
 def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(

@@ -685,3 +685,17 @@ def test_the_hidden_cluster_creator_mapped_in_aws_auth_keeps_the_admin_entry_eks
     assert report.step(verify.id).detail["keptAsEksMadeThem"] == [role("Creator")]
     # A resumed or repeated run still accepts it.
     assert executor(plan, fake, tmp_path, approvals=BOTH).apply().result is RunResult.NOTHING_TO_DO
+
+
+def test_a_write_to_aws_auth_between_runs_is_seen_at_the_api_gate_even_with_the_same_content(tmp_path: Path) -> None:
+    # Resume compares aws-auth's content only (rollback's restore writes it anew); the gate compares its
+    # resourceVersion too, right before passing: a write may be an edit that was reverted, or not yet read.
+    fake = small_cluster()
+    plan = make_plan(fake)
+    first = executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    assert first.result is RunResult.STOPPED_AT_GATE and fake.config_map is not None
+    fake.write_aws_auth(dict(fake.config_map.data))  # same content, a new resourceVersion
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert report.result is RunResult.FAILED and report.exit_code == 3
+    assert "resourceVersion" in str(report.error) and "refusing to pass gate 09-set-mode" in str(report.error)
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP

@@ -10,6 +10,7 @@ from migrator.awsauth import data_sha256
 from migrator.errors import ConflictError, RemoteError, StalePlanError
 from migrator.model import BackupAwsAuth, RemoveAwsAuth, RestoreAwsAuth
 from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
+from migrator.run.freshness import refuse_aws_auth_drift
 from migrator.run.steps.context import Check, RunContext
 
 
@@ -52,19 +53,14 @@ class RemoveAwsAuthHandler:
             return Check(False, {"recovered": True} if ctx.attempted(step) else {"already": True})
         if not ctx.dry_run:
             valid_backup(ctx, "refusing to delete aws-auth")
-        if data_sha256(config_map.data) != ctx.plan.fingerprint.aws_auth_sha256:
-            raise StalePlanError(
-                "aws-auth changed since it was backed up; deleting it would lose those changes",
-                hint="make a new plan",
-            )
+        refuse_aws_auth_drift(ctx.plan, ctx.prior, config_map, "delete aws-auth (those changes would be lost)")
         return Check(True, note="would delete aws-auth (resourceVersion precondition)")
 
     def apply(self, step: RemoveAwsAuth, ctx: RunContext) -> dict[str, Any]:
         config_map = ctx.kube.read_config_map(step.namespace, step.name)
         if config_map is None:
             return {"already": True}
-        if data_sha256(config_map.data) != ctx.plan.fingerprint.aws_auth_sha256:
-            raise StalePlanError("aws-auth changed since it was backed up", hint="make a new plan")
+        refuse_aws_auth_drift(ctx.plan, ctx.prior, config_map, "delete aws-auth (those changes would be lost)")
         ctx.kube.delete_config_map(config_map)  # fails if written since we read it (resourceVersion)
         return {"deleted": True, "resourceVersion": config_map.resource_version}
 
