@@ -38,6 +38,7 @@ from migrator.run.freshness import (
     resume_problems,
     stale_problems,
 )
+from migrator.run.interrupts import InterruptGuard
 from migrator.run.journal import Event, Journal, JournalState
 from migrator.run.observer import (
     RESUME,
@@ -101,6 +102,7 @@ class Executor:
         self._runnable = steps_until(plan.steps, until)
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
+        self._interrupts = InterruptGuard(self._record.say)
 
     # --- apply -------------------------------------------------------------------------------------------
 
@@ -217,11 +219,12 @@ class Executor:
             return self._stop is not None or (bool(self._record.failures) and not self.dry_run)
 
     def _run_unit(self, ctx: RunContext, unit: Unit) -> None:
-        for step in unit.steps:
-            if not self._run_step(ctx, step):
-                if not self.dry_run:
-                    self._compensate(ctx, unit, step)
-                return
+        with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn or unit.steps[0].id}"):
+            for step in unit.steps:
+                if not self._run_step(ctx, step):
+                    if not self.dry_run:
+                        self._compensate(ctx, unit, step)
+                    return
 
     # --- the one step loop: plan steps and inverse steps alike --------------------------------------------
 
@@ -378,7 +381,8 @@ class Executor:
                 if isinstance(item, Keep):
                     self._record.mark(item.step, StepStatus.KEPT, {**item.detail, "reason": item.reason})
                 else:
-                    self._run_step(ctx, item)
+                    with self._interrupts.hold(f"undoing {item.record_id}"):
+                        self._run_step(ctx, item)
         except KeyboardInterrupt:
             self._record.finish(RunResult.INTERRUPTED)
             raise

@@ -3,6 +3,7 @@ every principal's identity, SIGKILL and resume, faults, staleness, conflicts, ro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,6 +49,17 @@ def plan_steps(plan: Path) -> list[dict[str, Any]]:
     result = run_cli("show", str(plan), "-o", "json")
     steps: list[dict[str, Any]] = json.loads(result.stdout)["steps"]
     return steps
+
+
+def started(plan: Path, step_id: str) -> bool:
+    """Has the journal recorded that `step_id` started? (A torn last line just means: not yet.)"""
+    for journal in plan.parent.glob("*.journal.jsonl"):
+        for line in journal.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if record.get("event") == "step-started" and record.get("step") == step_id:
+                    return True
+    return False
 
 
 def journal_records(plan: Path) -> list[dict[str, Any]]:
@@ -318,6 +330,48 @@ def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
     assert "aws-auth" in stderr and "refusing to pass gate" in stderr
     assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"
     assert newcomer not in live_entries(sandbox, "team", "eu-west-1")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_on_the_sequential_path_finishes_the_principal_in_flight(
+    make_sandbox: SandboxFactory, tmp_path: Path, signum: int
+) -> None:
+    # Regression (issue 8, defect 4): Ctrl-C right after a create-entry started left the system:masters
+    # principal with a bare entry (no ClusterAdmin policy): it lost admin. EKS answers slowly here, and the
+    # signal is sent once the journal says the admin's create-entry started, so it lands inside that unit.
+    slow = (
+        (EXAMPLES / "scenario-small.yaml").read_text().replace("updateSeconds: 1", "updateSeconds: 1\n  latencyMs: 400")
+    )
+    sandbox = make_sandbox(parse_scenario(slow, "slow.yaml", base_dir=EXAMPLES))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    creates = {s["principalArn"]: s["id"] for s in plan_steps(plan) if s["kind"] == "create-entry"}
+    admin_step = creates[ADMIN]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    command = [
+        sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *FAST,
+        "--approve-gate", "API_AND_CONFIG_MAP", "--max-concurrency", "1",
+    ]  # fmt: skip
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while run.poll() is None and time.monotonic() < deadline and not started(plan, admin_step):
+            time.sleep(0.02)  # waiting for an event (the admin's create-entry started), not for a duration
+        assert run.poll() is None, "the run finished before the admin's create-entry started"
+        run.send_signal(signum)
+        _, stderr = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, stderr
+    entries = live_entries(sandbox, "team", "eu-west-1")
+    admin_policy = ("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "cluster")
+    assert ADMIN in entries and entries[ADMIN][3] == (admin_policy,)  # the unit in flight finished
+    states = {r.get("step"): r["event"] for r in journal_records(plan)}
+    assert states[admin_step] == "step-done"  # and was journaled before exiting
+    resumed = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert resumed.returncode == 0, resumed.stderr
+    assert live_entries(sandbox, "team", "eu-west-1")[ADMIN][3] == (admin_policy,)
 
 
 def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(
