@@ -252,7 +252,7 @@ class Executor:
                 self._record.mark(step, StepStatus.WOULD_RUN, {"note": check.note} if check.note else {})
                 return True
             if not inverse:  # an undo needs no mark: its plan step's own record still says what was done
-                self._record.journal(Event.STEP_STARTED, step.id)
+                self._record.journal(Event.STEP_STARTED, step.id, **check.started)
                 started = True
             detail = handler.apply(step, ctx)
             detail.update(handler.read_back(step, ctx))

@@ -259,7 +259,8 @@ def fold(records: Sequence[Record], torn_message: str | None = None) -> JournalS
         elif record.step is None:
             continue
         elif record.event is Event.STEP_STARTED:
-            steps[record.step] = StepState(Phase.STARTED, current.detail, None, attempted=True)
+            # what the step recorded as it started (e.g. the entries before a mode switch) joins its detail
+            steps[record.step] = StepState(Phase.STARTED, {**current.detail, **record.detail}, None, attempted=True)
         elif record.event is Event.STEP_DONE:
             steps[record.step] = StepState(Phase.DONE, dict(record.detail), None, attempted=False)
         elif record.event is Event.STEP_FAILED:

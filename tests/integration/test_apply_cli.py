@@ -374,6 +374,56 @@ def test_an_interrupt_on_the_sequential_path_finishes_the_principal_in_flight(
     assert live_entries(sandbox, "team", "eu-west-1")[ADMIN][3] == (admin_policy,)
 
 
+def test_resume_after_a_kill_during_the_first_switch_keeps_the_entry_eks_made_for_the_mapped_creator(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression (issue 8, defect 7): the entries EKS made at the switch were known only to the process that
+    # saw it finish; resumed after a SIGKILL, the run took the creator's admin entry for a conflict (exit 6).
+    text = (EXAMPLES / "scenario-small.yaml").read_text().replace("updateSeconds: 1", "updateSeconds: 3600")
+    text = text.replace(
+        "    authenticationMode: CONFIG_MAP\n", f"    authenticationMode: CONFIG_MAP\n    creator: {DEVELOPER}\n"
+    )
+    sandbox = make_sandbox(parse_scenario(text, "creator-mapped.yaml", base_dir=EXAMPLES))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
+    assert cluster is not None
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    command = [
+        sys.executable,
+        "-m",
+        "migrator",
+        "apply",
+        str(plan),
+        "--yes",
+        *FAST,
+        "--approve-gate",
+        "API_AND_CONFIG_MAP",
+    ]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not cluster.updates and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for an event (the switch has started), not for a duration
+        assert cluster.updates and run.poll() is None
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    with sandbox.world.lock:
+        for update in cluster.updates.values():
+            update.finishes_at = 0.0  # EKS finishes the switch after the run died
+        sandbox.world.settings = dataclasses.replace(sandbox.world.settings, update_seconds=1.0)
+    resumed = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert resumed.returncode == 0, resumed.stderr
+    entry = live_entries(sandbox, "team", "eu-west-1")[DEVELOPER]
+    assert entry[3] == (("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "cluster"),)
+    records = journal_records(plan)
+    switch = [r for r in records if r.get("step") == "02-set-mode" and r["event"] == "step-done"][-1]
+    assert switch["detail"]["eksCreatedEntries"] == [DEVELOPER] and switch["detail"]["recovered"] is True
+
+
 def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:

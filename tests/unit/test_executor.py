@@ -699,3 +699,27 @@ def test_a_write_to_aws_auth_between_runs_is_seen_at_the_api_gate_even_with_the_
     assert report.result is RunResult.FAILED and report.exit_code == 3
     assert "resourceVersion" in str(report.error) and "refusing to pass gate 09-set-mode" in str(report.error)
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+
+
+@pytest.mark.parametrize(("op", "nth"), [("start_mode_update", 1), ("describe_update", 1), ("describe_update", 2)])
+def test_a_crash_during_the_first_switch_resumes_with_the_creator_entry_eks_made(
+    tmp_path: Path, op: str, nth: int
+) -> None:
+    # Regression (issue 8, defect 7): which entries EKS made at the switch was known only in the process that
+    # saw the switch finish; a resumed run took the creator's admin entry for somebody else's (exit 6).
+    roles = [
+        (role("Admin"), "admin:{{SessionName}}", ["system:masters"]),
+        (role("Creator"), "creator:{{SessionName}}", ["system:masters", "ops"]),
+    ]
+    fake = small_cluster(aws_auth=aws_auth_data(roles), nodegroups=(), fargate_profiles=())
+    plan = make_plan(fake)
+    fake.crash(op, nth, after=True)
+    with pytest.raises(Crash):
+        executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    fake.revive()
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert report.result is RunResult.COMPLETED, report.message
+    assert report.step("02-set-mode").detail["eksCreatedEntries"] == [role("Creator")]
+    creator = next(s for s in plan.steps if s.kind is StepKind.CREATE_ENTRY and s.principal_arn == role("Creator"))
+    assert report.step(creator.id).detail["eksCreated"] is True
+    assert fake.entries[key(role("Creator"))].policies == (ADMIN_POLICY,)

@@ -97,6 +97,7 @@ class Check:
     detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     note: str = ""
     keep: str = ""
+    started: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # journaled with step-started
 
 
 def poll_until(

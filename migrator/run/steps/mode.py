@@ -18,12 +18,20 @@ class SetModeHandler:
         live = ctx.eks.describe_cluster().mode
         ctx.mode = live
         if live.rank >= target.rank:
-            return Check(False, {"mode": live.value, **({"recovered": True} if ctx.attempted(step) else {})})
-        return Check(True, note=f"would switch {step.previous.value} -> {target.value} and wait for EKS")
+            if not ctx.attempted(step):
+                return Check(False, {"mode": live.value})
+            # A run that started this switch stopped before it saw the end (a crash, a kill): what EKS made
+            # at the switch is re-derived from the entries journaled before it and the entries now.
+            return Check(False, {"mode": live.value, "recovered": True, **_eks_created(ctx, _before(step, ctx))})
+        return Check(
+            True,
+            note=f"would switch {step.previous.value} -> {target.value} and wait for EKS",
+            started={"entriesBefore": _entries_before(step, ctx)},
+        )
 
     def apply(self, step: SetMode, ctx: RunContext) -> dict[str, Any]:
         target = step.mode
-        before = {entry_key(e.principal_arn) for e in ctx.live_entries()}
+        before = _before(step, ctx)
         update_id: str | None = None
         deadline = ctx.poll.clock() + ctx.timeout_seconds
         while update_id is None:
@@ -60,6 +68,19 @@ class SetModeHandler:
 
     def effect(self, step: SetMode, ctx: RunContext) -> str:
         return step.describe()
+
+
+def _entries_before(step: SetMode, ctx: RunContext) -> list[str]:
+    """The entries there were before this switch started: as journaled when it first started (a resumed
+    run must not take the entries EKS made at the switch for entries that were always there), else live."""
+    journaled = ctx.prior.of(step.id).detail.get("entriesBefore") if ctx.attempted(step) else None
+    if isinstance(journaled, list):
+        return sorted(str(arn) for arn in journaled)
+    return sorted(e.principal_arn for e in ctx.live_entries())
+
+
+def _before(step: SetMode, ctx: RunContext) -> set[str]:
+    return {entry_key(arn) for arn in _entries_before(step, ctx)}
 
 
 def _wait_for_updates(ctx: RunContext) -> None:
