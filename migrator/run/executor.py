@@ -23,6 +23,7 @@ from migrator.model import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,
     AnyStep,
+    AssociatePolicy,
     AuthMode,
     CreateEntry,
     DeleteEntry,
@@ -39,7 +40,7 @@ from migrator.run.freshness import (
     stale_problems,
 )
 from migrator.run.interrupts import InterruptGuard
-from migrator.run.journal import Event, Journal, JournalState
+from migrator.run.journal import Event, Journal, JournalState, StepState
 from migrator.run.observer import (
     RESUME,
     ROLLBACK,
@@ -232,14 +233,20 @@ class Executor:
         """Check, apply, read back, journal. False when the step failed or the run must stop here."""
         inverse = step.undoes is not None
         state = ctx.prior.of(step.id)
-        if not inverse and state.done:
+        handler = handler_for(step)
+        if not inverse and state.done and not isinstance(step, CreateEntry | AssociatePolicy):
             self._record.mark(step, StepStatus.DONE, dict(state.detail))
             return True
-        handler = handler_for(step)
         self._record.mark(step, StepStatus.RUNNING)
         started = False
         try:
             check = handler.check(step, ctx)
+            if not inverse and state.done:
+                if not check.todo:
+                    self._record.mark(step, StepStatus.DONE, dict(state.detail))
+                    return True
+                assert isinstance(step, CreateEntry | AssociatePolicy)  # the only kinds re-checked once done
+                self._redo(step, state)
             if check.keep:
                 self._kept(step, check.keep)
                 return True
@@ -261,6 +268,18 @@ class Executor:
             return False
         self._finished(step, {**detail, **extra}, applied=True)
         return True
+
+    def _redo(self, step: CreateEntry | AssociatePolicy, state: StepState) -> None:
+        """A journaled entry or policy is gone from the cluster: someone removed it since this plan made it.
+        Made again when it was ours (a principal whose entry is gone has lost what the plan gave it); one
+        this plan adopted was somebody else's, so the run stops and says what to do."""
+        what = "the entry" if isinstance(step, CreateEntry) else f"{step.policy.policy_name} on the entry"
+        if not state.created:
+            raise ConflictError(
+                f"{what} of {step.principal_arn} was there when this plan adopted it ({step.id}) and is gone now",
+                hint="make a new plan: it sees the cluster as it is now",
+            )
+        self._record.say(f"{what} of {step.principal_arn} was removed since {step.id} made it: making it again")
 
     def _finished(self, step: AnyStep, detail: dict[str, Any], *, applied: bool) -> None:
         if step.undoes is None:

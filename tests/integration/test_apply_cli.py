@@ -424,6 +424,23 @@ def test_resume_after_a_kill_during_the_first_switch_keeps_the_entry_eks_made_fo
     assert switch["detail"]["eksCreatedEntries"] == [DEVELOPER] and switch["detail"]["recovered"] is True
 
 
+def test_an_entry_deleted_between_runs_is_made_again_and_the_run_reaches_api(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression (issue 8, defect 8): a deleted entry made every re-run stop at the API gate (exit 4).
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP")
+    assert first.returncode == 0, first.stderr
+    before = live_entries(sandbox, "team", "eu-west-1")
+    client(sandbox, region="eu-west-1").delete_access_entry(clusterName="team", principalArn=ADMIN)
+    again = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, *BOTH_GATES)
+    assert again.returncode == 0, again.stderr
+    assert "making it again" in again.stderr and ADMIN in again.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "API"
+    assert live_entries(sandbox, "team", "eu-west-1")[ADMIN] == before[ADMIN]
+
+
 def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:

@@ -387,11 +387,57 @@ def test_the_api_gate_is_refused_when_a_planned_entry_is_missing(tmp_path: Path)
     fake = small_cluster()
     plan = make_plan(fake)
     executor(plan, fake, tmp_path, approvals=FIRST).apply()
-    fake.remove_entry(user("alice"))  # after verify passed
+    fake.reset_calls()
+    fake.hook("list_entries", 1, lambda: fake.remove_entry(user("alice")))  # after verify passed, at the gate
     report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
     assert isinstance(report.error, LockoutError)
     assert f"{user('alice')} has no access entry" in str(report.error)
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+
+
+class Recorder:
+    """An observer that keeps the run's messages."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+
+    def on_start(self, total_steps: int) -> None:
+        pass
+
+    def on_step(self, step: Any, status: StepStatus) -> None:
+        pass
+
+    def on_message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def test_an_entry_this_plan_made_and_someone_deleted_is_made_again_on_resume(tmp_path: Path) -> None:
+    # Regression (issue 8, defect 8): the deleted entry's step was journaled done, so every re-run stopped at
+    # the API gate (exit 4) while the hint said "re-run". Resume re-checks journaled entries against the cluster.
+    fake = small_cluster()
+    plan = make_plan(fake)
+    executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    fake.remove_entry(role("Admin"))  # with it, its ClusterAdmin policy
+    messages: list[str] = []
+    report = executor(plan, fake, tmp_path, approvals=BOTH, observer=Recorder(messages)).apply()
+    assert report.result is RunResult.COMPLETED, report.message
+    assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
+    assert any("was removed since 04-create-entry made it: making it again" in m for m in messages)
+    assert report.step("04-create-entry").detail["created"] is True
+
+
+def test_an_adopted_entry_someone_deleted_stops_the_resume_with_an_instruction(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    same = AccessEntrySpec(role("Dev"), username="dev:{{SessionName}}", groups=("developers",))
+    fake.hook("describe_update", fake.update_polls, lambda: fake.put_entry(same), after=True)
+    first = executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    assert first.result is RunResult.STOPPED_AT_GATE and first.step("06-create-entry").detail["adopted"] is True
+    fake.remove_entry(role("Dev"))
+    report = executor(plan, fake, tmp_path, approvals=FIRST).apply()
+    assert isinstance(report.error, ConflictError) and report.exit_code == 6
+    assert "adopted" in str(report.error) and "make a new plan" in (report.error.hint or "")
+    assert key(role("Dev")) not in fake.entries  # not made again: it was somebody else's
 
 
 def test_verify_fails_when_an_entry_no_longer_matches(tmp_path: Path) -> None:
