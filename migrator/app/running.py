@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.app.planning import ClusterAccess, open_plan, plan_id_of
+from migrator.app.replan import refuse_unless_replanned
 from migrator.errors import InputError
-from migrator.model import AuthMode, Plan
-from migrator.ports import EksGateway, KubeGateway
+from migrator.model import AuthMode, Plan, Snapshot
+from migrator.ports import EksGateway, IamDirectory, KubeGateway
 from migrator.run.backup import backup_path
 from migrator.run.executor import Executor
 from migrator.run.journal import Journal, journal_path, read_state
@@ -32,6 +33,7 @@ class ClusterPorts:
 
     eks: EksGateway
     kube: KubeGateway
+    iam: IamDirectory  # apply plans again before a plan's first step (IAM paths included)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
             f"for account {cluster.account}",
             hint="use --profile or --role-arn for the plan's account",
         )
-    return ClusterPorts(connection.eks, connection.kube)
+    return ClusterPorts(connection.eks, connection.kube, connection.iam)
 
 
 def _executor(
@@ -144,9 +146,19 @@ def apply_plan(
     watcher = observer or NullObserver()
     executor = _executor(run, ports, settings, watcher, prompter)
     if settings.dry_run:
-        return executor.apply()
+        return executor.apply(fresh=_replan_before_the_first_step(run, ports))
     with _locked(run, watcher):
-        return executor.apply(rollback_on_failure=settings.rollback_on_failure)
+        fresh = _replan_before_the_first_step(run, ports)
+        return executor.apply(rollback_on_failure=settings.rollback_on_failure, fresh=fresh)
+
+
+def _replan_before_the_first_step(run: PlanRun, ports: ClusterPorts) -> Snapshot | None:
+    """A plan whose journal shows no progress yet must be what the planner makes of the cluster now; a
+    resumed one was checked so by its first run (the journal is named by the plan's content hash)."""
+    prior = read_state(run.journal)
+    if prior.any_progress or not run.plan.steps or prior.all_done(s.id for s in run.plan.steps):
+        return None
+    return refuse_unless_replanned(run.plan, ports.eks, ports.kube, ports.iam)
 
 
 def rollback_plan(

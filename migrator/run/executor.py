@@ -30,10 +30,12 @@ from migrator.model import (
     EntryAction,
     Plan,
     SetMode,
+    Snapshot,
 )
 from migrator.ports import EksGateway, KubeGateway
 from migrator.run.freshness import (
     check_same_cluster,
+    config_map_seen,
     raise_if_stale,
     refuse_aws_auth_drift,
     resume_problems,
@@ -107,7 +109,9 @@ class Executor:
 
     # --- apply -------------------------------------------------------------------------------------------
 
-    def apply(self, *, rollback_on_failure: bool = False) -> RunReport:
+    def apply(self, *, rollback_on_failure: bool = False, fresh: Snapshot | None = None) -> RunReport:
+        """`fresh`: the cluster as just read for this run (apply planned it again), so that the stale check
+        before a plan's first step need not read it a second time."""
         if self.plan.offline:
             raise InputError("this plan was made offline, for review: it cannot be applied")
         prior = self._record.read_journal()
@@ -115,15 +119,21 @@ class Executor:
             return self._record.report(RunResult.NOTHING_TO_DO, "every step of this plan is done", prior=prior)
         if not self.plan.steps:
             return self._record.report(RunResult.NOTHING_TO_DO, "the plan has no steps", prior=prior)
-        info = self.eks.describe_cluster()
-        check_same_cluster(self.plan, info)
-        config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
-        if prior.any_progress:
-            raise_if_stale(resume_problems(self.plan, prior, info.mode, config_map), self.plan)
+        if fresh is not None and not prior.any_progress:
+            check_same_cluster(self.plan, fresh.cluster)
+            raise_if_stale(stale_problems(self.plan, fresh.mode, config_map_seen(fresh), fresh.entries), self.plan)
+            mode = fresh.mode
         else:
-            entries = tuple(self.eks.list_entries()) if info.mode.reads_entries else ()
-            raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
-        ctx = self._context(prior, info.mode)
+            info = self.eks.describe_cluster()
+            check_same_cluster(self.plan, info)
+            config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+            mode = info.mode
+            if prior.any_progress:
+                raise_if_stale(resume_problems(self.plan, prior, info.mode, config_map), self.plan)
+            else:
+                entries = tuple(self.eks.list_entries()) if info.mode.reads_entries else ()
+                raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
+        ctx = self._context(prior, mode)
         self._record.start("apply", len(self.plan.steps))
         try:
             self._run_all(ctx)

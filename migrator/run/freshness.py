@@ -8,13 +8,31 @@ from collections.abc import Sequence
 
 from migrator.awsauth import data_sha256
 from migrator.errors import InputError, StalePlanError
-from migrator.model import AccessEntrySpec, AuthMode, Plan, RemoveAwsAuth, SetMode
+from migrator.model import (
+    AWS_AUTH_NAME,
+    AWS_AUTH_NAMESPACE,
+    AccessEntrySpec,
+    AuthMode,
+    ClusterRef,
+    Plan,
+    RemoveAwsAuth,
+    SetMode,
+    Snapshot,
+)
 from migrator.ports import ClusterInfo, ConfigMapState
 from migrator.rules.fingerprint import entries_digest
 from migrator.run.journal import JournalState, Phase
 
 
-def check_same_cluster(plan: Plan, info: ClusterInfo) -> None:
+def config_map_seen(snapshot: Snapshot) -> ConfigMapState | None:
+    """aws-auth as a snapshot read it: what the stale check compares (None when it did not exist)."""
+    aws_auth = snapshot.aws_auth
+    if not aws_auth.sha256:  # the fingerprint's convention for "no aws-auth"
+        return None
+    return ConfigMapState(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, dict(aws_auth.raw_data), aws_auth.resource_version)
+
+
+def check_same_cluster(plan: Plan, info: ClusterInfo | ClusterRef) -> None:
     """The credentials must reach the cluster the plan is for (a wrong profile is an easy mistake)."""
     want, got = plan.cluster, info
     if (want.name, want.account, want.region) != (got.name, got.account, got.region):

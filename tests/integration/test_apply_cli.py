@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from migrator.model import AssociatePolicy, CreateEntry, PolicyAssociation
+from migrator.plan.planfile import body_sha256, load_plan, plan_to_dict, write_plan
 from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
@@ -439,6 +441,47 @@ def test_an_entry_deleted_between_runs_is_made_again_and_the_run_reaches_api(
     assert "making it again" in again.stderr and ADMIN in again.stderr
     assert mode_of(sandbox, "team", "eu-west-1") == "API"
     assert live_entries(sandbox, "team", "eu-west-1")[ADMIN] == before[ADMIN]
+
+
+def test_a_self_consistent_plan_edit_with_a_recomputed_hash_is_refused(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression (issue 8, defect 5): an edit that recomputes the integrity hash was obeyed: gates turned off,
+    # or a developer made cluster-admin (which then even passed verify, since verify compared with the plan).
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    path = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    plan = load_plan(path)
+
+    gates_off = json.loads(json.dumps(plan_to_dict(plan)))
+    for step in gates_off["steps"]:
+        step["gate"] = False if step["kind"] == "set-mode" else step["gate"]
+    gates_off["integrity"] = {"sha256": body_sha256(gates_off)}
+    edited = tmp_path / "gates-off.plan.yaml"
+    edited.write_text(json.dumps(gates_off))
+    refused = cli(sandbox, tmp_path, "apply", str(edited), "--yes", *FAST)
+    assert refused.returncode == 2, refused.stderr
+    assert "`gate` says False, but a set-mode step" in refused.stderr
+
+    admin = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    entries = tuple(
+        dataclasses.replace(e, spec=dataclasses.replace(e.spec, policies=(admin,)))
+        if e.spec.principal_arn == DEVELOPER
+        else e
+        for e in plan.entries
+    )
+    steps: list[Any] = []
+    for step in plan.steps:
+        if isinstance(step, CreateEntry) and step.principal_arn == DEVELOPER:
+            spec = next(e.spec for e in entries if e.spec.principal_arn == DEVELOPER)
+            steps += [CreateEntry(step.id, spec), AssociatePolicy(step.id + "b", DEVELOPER, admin)]
+        else:
+            steps.append(step)
+    widened = write_plan(dataclasses.replace(plan, entries=entries, steps=tuple(steps)), tmp_path / "widened.yaml")
+    assert cli(sandbox, tmp_path, "show", str(widened)).returncode == 0  # a valid, self-consistent plan file
+    refused = cli(sandbox, tmp_path, "apply", str(widened), "--yes", *BOTH_GATES, *FAST)
+    assert refused.returncode == 3, refused.stderr
+    assert f"the entry of {DEVELOPER} differs in policies" in refused.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
 
 
 def test_a_conflicting_entry_made_mid_run_stops_the_run_and_is_not_overwritten(

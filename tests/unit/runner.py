@@ -10,7 +10,7 @@ from typing import Any
 from migrator.app import ClusterPorts, PlanRun, RunSettings, apply_plan, rollback_plan
 from migrator.model import Plan
 from migrator.run.observer import Observer, Prompter, RunReport
-from tests.unit.fake_cluster import FakeCluster
+from tests.unit.fake_cluster import FakeCluster, FakeIam
 
 
 class Runner:
@@ -25,7 +25,7 @@ class Runner:
         **settings: Any,
     ) -> None:
         self.run = PlanRun.of(plan, run_dir)
-        self.ports = ClusterPorts(fake, fake)
+        self.ports = ClusterPorts(fake, fake, FakeIam())
         self.settings = RunSettings(**settings)
         self.observer = observer
         self.prompter = prompter

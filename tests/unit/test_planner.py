@@ -17,6 +17,7 @@ from migrator.model import (
     EntryAction,
     EntryType,
     FargateProfile,
+    Finding,
     LookupStatus,
     Mapping,
     NodeGroup,
@@ -31,6 +32,7 @@ from migrator.model import (
     Step,
     StepKind,
 )
+from migrator.plan.compare import plan_differences
 from migrator.plan.planner import PlanOptions, build_plan, platform_version_problem
 
 ACCOUNT = "111122223333"
@@ -274,3 +276,20 @@ def test_remove_aws_auth_needs_target_api() -> None:
 def test_same_input_same_plan() -> None:
     options = PlanOptions(target=AuthMode.API, created_at="2026-01-01T00:00:00Z")
     assert build_plan(snapshot(SMALL), options) == build_plan(snapshot(SMALL), options)
+
+
+def test_plan_differences_name_what_an_edit_changed() -> None:
+    plan = build_plan(snapshot(SMALL), PlanOptions(target=AuthMode.API))
+    assert plan_differences(plan, plan) == []
+    dev = next(e for e in plan.entries if e.spec.principal_arn == role("Dev"))
+    widened = dataclasses.replace(dev, spec=dataclasses.replace(dev.spec, groups=("developers", "admins")))
+    edited = dataclasses.replace(
+        plan,
+        entries=tuple(widened if e is dev else e for e in plan.entries),
+        findings=(*plan.findings, Finding("MAP_ACCOUNTS", Severity.BLOCKER, "made up")),
+    )
+    assert plan_differences(edited, plan) == [
+        f"the entry of {role('Dev')} differs in kubernetesGroups",
+        "the findings differ: not planned now: MAP_ACCOUNTS",
+        "step 09-set-mode differs in blocked from the one planned now (09-set-mode)",
+    ]
