@@ -101,9 +101,7 @@ def _lease_body(lease: LeaseState) -> k8s.V1Lease:
     return k8s.V1Lease(
         api_version="coordination.k8s.io/v1",
         kind="Lease",
-        metadata=k8s.V1ObjectMeta(
-            name=lease.name, namespace=lease.namespace, resource_version=lease.resource_version
-        ),
+        metadata=k8s.V1ObjectMeta(name=lease.name, namespace=lease.namespace, resource_version=lease.resource_version),
         spec=k8s.V1LeaseSpec(
             holder_identity=lease.holder,
             lease_duration_seconds=lease.duration_seconds,

@@ -99,8 +99,9 @@ class ClusterLease:
 
     `taken_over` is the expired lease we replaced (its message in `takeover_message`); `on_message` hears
     what the renewal thread has to say (a lost lease). A caller whose RBAC forbids the Lease (a Role from
-    before the lease existed) runs without it, warned (`forbidden`): this machine's lock still holds. `wait` is how the thread waits between renewals
-    (an Event's wait by default, so release wakes it at once); tests pass their own.
+    before the lease existed) runs without it, warned (`forbidden`): this machine's lock still holds.
+    `wait` is how the thread waits between renewals (an Event's wait by default, so release wakes it at
+    once); tests pass their own.
     """
 
     def __init__(

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import ClusterLockedError
+from migrator.model import ClusterRef
 from migrator.ports import ConfigMapState
 from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
 from migrator.run.journal import Event, Journal, JournalCorrupt, Phase, fold, journal_path, parse_journal, read_state
-from migrator.model import ClusterRef
 from migrator.run.lock import LOCK_DIR_ENV, ClusterLock, LockHolder, holder_alive, lock_dir, lock_path, read_holder
 
 PLAN_ID = "abc123def456"
@@ -247,7 +247,6 @@ def test_the_lock_dir_and_file_are_private(lock_dir: Path) -> None:
     with ClusterLock(lock_path(PROD), "prod", "plan-one"):
         assert oct(lock_dir.stat().st_mode & 0o777) == "0o700"
         assert oct(lock_path(PROD).stat().st_mode & 0o777) == "0o600"
-
 
 
 def test_a_second_apply_on_the_same_cluster_is_refused_naming_the_holder(tmp_path: Path) -> None:
