@@ -3,7 +3,8 @@
 `kube-system/aws-auth-migrate` (coordination.k8s.io/v1) names its holder in `holderIdentity` (JSON: host, pid,
 planId, user), with `leaseDurationSeconds`, `acquireTime` and `renewTime`. While a run lasts a thread renews it
 every third of the duration; at the end it is deleted. A lease whose `renewTime + leaseDurationSeconds` is in
-the past was left by a run that died (or lost its network): it is taken over and reported.
+the past was left by a run that died (or lost its network): it is taken over and reported; so is at once one
+naming a process of this host that no longer exists (a SIGKILLed run resumed here need not wait it out).
 
 Two takers cannot both win: creating fails with 409 when the Lease exists, and every update and delete is made
 against the resourceVersion read, so the loser of a race gets a ConflictError and reports the cluster locked.
@@ -24,6 +25,7 @@ from types import TracebackType
 
 from migrator.errors import ClusterLockedError, ConflictError, ForbiddenError, MigratorError
 from migrator.ports import KubeGateway, LeaseState
+from migrator.run.lock import LockHolder, holder_alive
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "aws-auth-migrate"
@@ -87,6 +89,16 @@ def is_free(lease: LeaseState) -> bool:
     return not lease.holder
 
 
+def holder_dead_here(lease: LeaseState) -> bool:
+    """The lease names a process on this host that no longer exists (a run killed here). Taken under this
+    machine's lock on the cluster, such a lease cannot belong to a live run, so it need not expire first."""
+    try:
+        data = json.loads(lease.holder or "")
+        return holder_alive(LockHolder(int(data["pid"]), str(data["host"]), "", "")) is False
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 def is_expired(lease: LeaseState, now: datetime.datetime) -> bool:
     """Past its renewTime + leaseDurationSeconds (a lease that never says when it was renewed counts as
     expired: nothing will ever renew it)."""
@@ -143,10 +155,15 @@ class ClusterLease:
         if self.taken_over is None:
             return None
         old = self.taken_over
+        why = (
+            "is gone (its process no longer exists on this host)"
+            if holder_dead_here(old)
+            else f"last renewed it at {_stamp(old.renewed_at or old.acquired_at)} and it expired at "
+            f"{_stamp(expires_at(old))}"
+        )
         return (
             f"took over an expired lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): its holder, "
-            f"{describe_holder(old.holder)}, last renewed it at {_stamp(old.renewed_at or old.acquired_at)} and "
-            f"it expired at {_stamp(expires_at(old))}; that run's journal shows where it stopped"
+            f"{describe_holder(old.holder)}, {why}; that run's journal shows where it stopped"
         )
 
     # --- taking it -----------------------------------------------------------------------------------------
@@ -175,7 +192,7 @@ class ClusterLease:
         try:
             if current is None:
                 taken = self.kube.create_lease(mine)
-            elif is_free(current) or is_expired(current, now):
+            elif is_free(current) or is_expired(current, now) or holder_dead_here(current):
                 stale = None if is_free(current) else current
                 taken = self.kube.update_lease(
                     replace(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -255,3 +258,13 @@ def test_a_dry_run_takes_no_lock(tmp_path: Path) -> None:
     fake.put_lease(theirs(datetime.datetime.now(datetime.UTC), duration=3600))
     Runner(plan, fake, tmp_path, dry_run=True).apply()
     assert fake.lease_calls == []
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once() -> None:
+    fake, clock = small_cluster(), Clock()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer exists: a run SIGKILLed here
+    gone = LeaseHolder(socket.gethostname(), child.pid, "plan-killed", "alice")
+    fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, gone.identity(), 60, T0, T0))  # not expired
+    with lease(fake, clock) as held:
+        assert held.taken_over is not None and "is gone" in (held.takeover_message or "")
