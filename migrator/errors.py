@@ -64,6 +64,10 @@ class NotAuthenticatedError(RemoteError):
     """The cluster did not recognise the caller (HTTP 401)."""
 
 
+class ForbiddenError(RemoteError):
+    """The cluster recognised the caller but its RBAC does not allow the call (HTTP 403)."""
+
+
 class UpdateInProgressError(RemoteError):
     """EKS refused a cluster update because another one (ours, a person's, or EKS patching) is running."""
 

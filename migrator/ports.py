@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from migrator.model import (
@@ -49,6 +50,21 @@ class ConfigMapState:
 
 
 @dataclass(frozen=True)
+class LeaseState:
+    """A coordination.k8s.io/v1 Lease as the tool sees it (times are aware UTC datetimes). `holder` None or
+    empty means free; `resource_version` is what an update or delete is made against (None: not stored yet)."""
+
+    namespace: str
+    name: str
+    holder: str | None = None
+    duration_seconds: int | None = None
+    acquired_at: datetime | None = None
+    renewed_at: datetime | None = None
+    transitions: int = 0
+    resource_version: str | None = None
+
+
+@dataclass(frozen=True)
 class ModeUpdate:
     id: str
     status: str  # InProgress | Successful | Failed | Cancelled
@@ -76,6 +92,18 @@ class KubeGateway(Protocol):
     def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState: ...
     def delete_config_map(self, state: ConfigMapState) -> None: ...
     def self_subject_review(self) -> dict[str, Any]: ...
+    def read_lease(self, namespace: str, name: str) -> LeaseState | None: ...
+    def create_lease(self, lease: LeaseState) -> LeaseState:
+        """Create it; ConflictError when it exists (HTTP 409), so two takers cannot both create it."""
+        ...
+
+    def update_lease(self, lease: LeaseState) -> LeaseState:
+        """Replace it against `lease.resource_version`; ConflictError when it changed or is gone meanwhile."""
+        ...
+
+    def delete_lease(self, lease: LeaseState) -> None:
+        """Delete it with a resourceVersion precondition; ConflictError when it changed; gone already is fine."""
+        ...
 
 
 class IamDirectory(Protocol):

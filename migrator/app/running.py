@@ -22,6 +22,7 @@ from migrator.ports import EksGateway, IamDirectory, KubeGateway
 from migrator.run.backup import backup_path
 from migrator.run.executor import Executor
 from migrator.run.journal import Journal, journal_path, read_state
+from migrator.run.lease import ClusterLease
 from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
 from migrator.run.steps.context import PollPolicy
@@ -38,8 +39,8 @@ class ClusterPorts:
 
 @dataclass(frozen=True)
 class PlanRun:
-    """A plan and its run directory, which holds `<planId>.journal.jsonl`, `<planId>.aws-auth.backup.json`
-    and the cluster's `.apply.lock`."""
+    """A plan and its run directory, which holds `<planId>.journal.jsonl` and `<planId>.aws-auth.backup.json`.
+    The cluster's lock is not in it: it is one per cluster per machine (`lock_path`), plus the cluster's Lease."""
 
     plan: Plan
     run_dir: Path
@@ -66,7 +67,7 @@ class PlanRun:
 
     @property
     def lock_path(self) -> Path:
-        return lock_path(self.run_dir)
+        return lock_path(self.plan.cluster)
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,16 @@ def _executor(
 
 
 @contextlib.contextmanager
-def _locked(run: PlanRun, observer: Observer) -> Iterator[None]:
+def _locked(run: PlanRun, kube: KubeGateway, observer: Observer) -> Iterator[None]:
+    """This machine's lock on the cluster, then the cluster's own Lease (other machines, CI runners)."""
     with ClusterLock(run.lock_path, run.plan.cluster.name, run.plan_id) as lock:
         if lock.stale_message:
             observer.on_message(lock.stale_message)
-        yield
+        with ClusterLease(kube, run.plan.cluster.name, run.plan_id, on_message=observer.on_message) as lease:
+            for message in (lease.takeover_message, lease.forbidden):
+                if message:
+                    observer.on_message(message)
+            yield
 
 
 def apply_plan(
@@ -147,7 +153,7 @@ def apply_plan(
     executor = _executor(run, ports, settings, watcher, prompter)
     if settings.dry_run:
         return executor.apply(fresh=_replan_before_the_first_step(run, ports))
-    with _locked(run, watcher):
+    with _locked(run, ports.kube, watcher):
         fresh = _replan_before_the_first_step(run, ports)
         return executor.apply(rollback_on_failure=settings.rollback_on_failure, fresh=fresh)
 
@@ -175,7 +181,7 @@ def rollback_plan(
     executor = _executor(run, ports, settings, watcher, None)
     if settings.dry_run:
         return executor.rollback()
-    with _locked(run, watcher):
+    with _locked(run, ports.kube, watcher):
         if confirm is not None:
             preview = rollback_preview(
                 _executor(run, ports, dataclasses.replace(settings, dry_run=True), NullObserver(), None)

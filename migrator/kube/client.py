@@ -1,4 +1,4 @@
-"""KubeGateway over the kubernetes client: the aws-auth ConfigMap and SelfSubjectReview.
+"""KubeGateway over the kubernetes client: the aws-auth ConfigMap, the tool's Lease and SelfSubjectReview.
 
 The API client comes from a kubeconfig context, or from DescribeCluster's endpoint and CA plus an EKS
 token (what `aws eks get-token` gives kubectl), refreshed before it expires.
@@ -18,8 +18,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from migrator.errors import ConflictError, InputError, NotAuthenticatedError, RemoteError
-from migrator.ports import ConfigMapState
+from migrator.errors import ConflictError, ForbiddenError, InputError, NotAuthenticatedError, RemoteError
+from migrator.ports import ConfigMapState, LeaseState
 
 TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
 
@@ -65,7 +65,9 @@ def _remote(operation: str, error: ApiException | HTTPError) -> RemoteError:
                 "(check credentials and context)"
             )
         if error.status == 403:
-            reason = "Forbidden: the caller lacks the Kubernetes permission"
+            return ForbiddenError(
+                f"Kubernetes {operation}: HTTP 403 Forbidden: the caller lacks the Kubernetes permission"
+            )
         return RemoteError(f"Kubernetes {operation}: HTTP {error.status} {reason}")
     return RemoteError(f"Kubernetes {operation}: {error}")
 
@@ -81,10 +83,40 @@ def _state(obj: Any) -> ConfigMapState:
     )
 
 
+def _lease(obj: Any) -> LeaseState:
+    spec = obj.spec or k8s.V1LeaseSpec()
+    return LeaseState(
+        namespace=obj.metadata.namespace,
+        name=obj.metadata.name,
+        holder=spec.holder_identity,
+        duration_seconds=spec.lease_duration_seconds,
+        acquired_at=spec.acquire_time,
+        renewed_at=spec.renew_time,
+        transitions=spec.lease_transitions or 0,
+        resource_version=obj.metadata.resource_version,
+    )
+
+
+def _lease_body(lease: LeaseState) -> k8s.V1Lease:
+    return k8s.V1Lease(
+        api_version="coordination.k8s.io/v1",
+        kind="Lease",
+        metadata=k8s.V1ObjectMeta(name=lease.name, namespace=lease.namespace, resource_version=lease.resource_version),
+        spec=k8s.V1LeaseSpec(
+            holder_identity=lease.holder,
+            lease_duration_seconds=lease.duration_seconds,
+            acquire_time=lease.acquired_at,
+            renew_time=lease.renewed_at,
+            lease_transitions=lease.transitions,
+        ),
+    )
+
+
 class KubernetesGateway:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._api_client = api_client
         self._core = k8s.CoreV1Api(api_client)
+        self._coordination = k8s.CoordinationV1Api(api_client)
         self._authn = k8s.AuthenticationV1Api(api_client)
 
     def read_config_map(self, namespace: str, name: str) -> ConfigMapState | None:
@@ -122,6 +154,52 @@ class KubernetesGateway:
             raise _remote(f"delete configmap {state.namespace}/{state.name}", error) from None
         except HTTPError as error:
             raise _remote(f"delete configmap {state.namespace}/{state.name}", error) from None
+
+    def read_lease(self, namespace: str, name: str) -> LeaseState | None:
+        try:
+            return _lease(self._coordination.read_namespaced_lease(name, namespace))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _remote(f"get lease {namespace}/{name}", error) from None
+        except HTTPError as error:
+            raise _remote(f"get lease {namespace}/{name}", error) from None
+
+    def create_lease(self, lease: LeaseState) -> LeaseState:
+        where = f"{lease.namespace}/{lease.name}"
+        try:
+            return _lease(self._coordination.create_namespaced_lease(lease.namespace, _lease_body(lease)))
+        except ApiException as error:
+            if error.status == 409:
+                raise ConflictError(f"lease {where} exists: someone else created it first") from None
+            raise _remote(f"create lease {where}", error) from None
+        except HTTPError as error:
+            raise _remote(f"create lease {where}", error) from None
+
+    def update_lease(self, lease: LeaseState) -> LeaseState:
+        where = f"{lease.namespace}/{lease.name}"
+        try:
+            return _lease(self._coordination.replace_namespaced_lease(lease.name, lease.namespace, _lease_body(lease)))
+        except ApiException as error:
+            if error.status in (404, 409):
+                raise ConflictError(f"lease {where} changed or went away since it was read") from None
+            raise _remote(f"update lease {where}", error) from None
+        except HTTPError as error:
+            raise _remote(f"update lease {where}", error) from None
+
+    def delete_lease(self, lease: LeaseState) -> None:
+        where = f"{lease.namespace}/{lease.name}"
+        options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=lease.resource_version))
+        try:
+            self._coordination.delete_namespaced_lease(lease.name, lease.namespace, body=options)
+        except ApiException as error:
+            if error.status == 404:
+                return
+            if error.status == 409:
+                raise ConflictError(f"lease {where} changed since it was read; not deleted") from None
+            raise _remote(f"delete lease {where}", error) from None
+        except HTTPError as error:
+            raise _remote(f"delete lease {where}", error) from None
 
     def self_subject_review(self) -> dict[str, Any]:
         try:

@@ -27,6 +27,9 @@ from typing import Any
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AssociatePolicy, ClusterRef, Plan, StepKind
 
 RUNNER_ROLE_NAME = "aws-auth-migrate-runner"
+# The cluster lock of apply and rollback (migrator/run/lease.py): kube-system/aws-auth-migrate, a Lease.
+LEASE_NAME = "aws-auth-migrate"
+LEASE_VERBS = ("get", "update", "delete")  # read, take over or renew, release; `create` cannot be narrowed
 
 # What the gateway methods cost in IAM actions (each one API operation per action).
 DESCRIBE_ENTRY = ("eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")
@@ -202,8 +205,9 @@ def iam_policy(plan: Plan) -> dict[str, Any]:
 
 
 def kube_role(plan: Plan) -> dict[str, Any]:
-    """The Role in kube-system the runner needs for aws-auth. `create` cannot be narrowed by resourceNames
-    (the name is not known to RBAC before the object exists), so it gets a rule of its own."""
+    """The Role in kube-system the runner needs for aws-auth and for its Lease (the cluster lock). `create`
+    cannot be narrowed by resourceNames (the name is not known to RBAC before the object exists), so it gets a
+    rule of its own."""
     verbs = required_permissions(plan).kube_verbs
     named = sorted(verbs - {"create"})
     rules: list[dict[str, Any]] = [
@@ -211,6 +215,15 @@ def kube_role(plan: Plan) -> dict[str, Any]:
     ]
     if "create" in verbs:
         rules.append({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]})
+    rules += [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [LEASE_NAME],
+            "verbs": sorted(LEASE_VERBS),
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",

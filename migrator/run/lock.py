@@ -1,4 +1,8 @@
-"""One apply (or rollback) per cluster at a time: `<run dir>/.apply.lock`, held with flock.
+"""One apply (or rollback) per cluster at a time on this machine: one lock file per cluster identity, held
+with flock, in one place per machine: `$AWS_AUTH_MIGRATE_LOCK_DIR`, else `$XDG_STATE_HOME/aws-auth-migrate/locks`,
+else `~/.local/state/aws-auth-migrate/locks`, named `<partition>-<account>-<region>-<name>.lock` (directory
+0700, file 0600). The same plan copied into two directories therefore meets the same lock. Other machines
+are kept out by the cluster's Lease (`migrator/run/lease.py`), taken under this lock.
 
 The kernel releases a flock when its process dies, so a crashed run never blocks the next one. The file
 also holds who has it ({pid, host, planId, startedAt}) to name the holder in the refusal. A clean release
@@ -21,12 +25,23 @@ from types import TracebackType
 from typing import IO
 
 from migrator.errors import ClusterLockedError
+from migrator.model import ClusterRef
 
-LOCK_NAME = ".apply.lock"
+LOCK_DIR_ENV = "AWS_AUTH_MIGRATE_LOCK_DIR"
 
 
-def lock_path(run_dir: Path) -> Path:
-    return run_dir / LOCK_NAME
+def lock_dir() -> Path:
+    """Where this machine keeps its cluster locks (see the module docstring)."""
+    override = os.environ.get(LOCK_DIR_ENV)
+    if override:
+        return Path(override)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "aws-auth-migrate" / "locks"
+
+
+def lock_path(cluster: ClusterRef) -> Path:
+    """The machine's lock file for one cluster identity (partition, account, region, name)."""
+    return lock_dir() / f"{cluster.partition}-{cluster.account}-{cluster.region}-{cluster.name}.lock"
 
 
 @dataclass(frozen=True)
@@ -92,8 +107,9 @@ class ClusterLock:
         )
 
     def acquire(self) -> ClusterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        _private_dir(self.path.parent)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        handle = open(descriptor, "r+", encoding="utf-8")  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -136,6 +152,14 @@ class ClusterLock:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.release()
+
+
+def _private_dir(path: Path) -> None:
+    """Make the lock directory, readable by its owner only (0700). An existing one is tightened when it is
+    ours; the files in it are 0600 either way."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def _now() -> str:

@@ -10,12 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from migrator.run.lock import LOCK_DIR_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "plans" / "examples"
 
 
+def inherited_env() -> dict[str, str]:
+    """This process's environment without AWS settings and kubeconfig, keeping the test's lock directory."""
+    return {
+        k: v for k, v in os.environ.items() if (not k.startswith("AWS_") or k == LOCK_DIR_ENV) and k != "KUBECONFIG"
+    }
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "KUBECONFIG"}
+    environment = inherited_env()
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "migrator", *args],

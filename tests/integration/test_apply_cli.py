@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +19,16 @@ from typing import Any
 
 import pytest
 
-from migrator.model import AssociatePolicy, CreateEntry, PolicyAssociation
+from migrator.connect import ConnectOptions, connect
+from migrator.model import AssociatePolicy, ClusterRef, CreateEntry, PolicyAssociation
 from migrator.plan.planfile import body_sha256, load_plan, plan_to_dict, write_plan
+from migrator.ports import KubeGateway, LeaseState
 from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
+from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, LeaseHolder
+from migrator.run.lock import ClusterLock, lock_path
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
-from tests.cli.conftest import EXAMPLES, run_cli
+from tests.cli.conftest import EXAMPLES, inherited_env, run_cli
 from tests.integration.conftest import SandboxFactory, client
 
 pytestmark = pytest.mark.integration
@@ -238,7 +244,7 @@ def test_sigkill_anywhere_then_resume_equals_an_uninterrupted_run(make_sandbox: 
     work.mkdir()
     plan = make_plan(crashed, work, "big", "us-east-1", "--target", "API")
     total = len(plan_steps(plan))
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **crashed.env()}
+    env = {**inherited_env(), **crashed.env()}
     rng = random.Random(20261122)
     # Kill at chosen step boundaries (after the backup, around the first gate, among the entries, before the
     # last gate) and at random moments inside steps, then once more resume to the end.
@@ -307,7 +313,7 @@ def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
     cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
     assert cluster is not None
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    env = {**inherited_env(), **sandbox.env()}
     command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
     run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -348,7 +354,7 @@ def test_an_interrupt_on_the_sequential_path_finishes_the_principal_in_flight(
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
     creates = {s["principalArn"]: s["id"] for s in plan_steps(plan) if s["kind"] == "create-entry"}
     admin_step = creates[ADMIN]
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    env = {**inherited_env(), **sandbox.env()}
     command = [
         sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *FAST,
         "--approve-gate", "API_AND_CONFIG_MAP", "--max-concurrency", "1",
@@ -389,7 +395,7 @@ def test_resume_after_a_kill_during_the_first_switch_keeps_the_entry_eks_made_fo
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
     cluster = sandbox.world.cluster(ACCOUNT, "eu-west-1", "team")
     assert cluster is not None
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
+    env = {**inherited_env(), **sandbox.env()}
     command = [
         sys.executable,
         "-m",
@@ -579,24 +585,64 @@ def test_remove_aws_auth_keeps_a_private_backup_and_rollback_restores_it(
     assert cluster.objects[key].body["data"] == original
 
 
-def test_two_applies_on_one_cluster_cannot_run_at_once(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
-    scenario = load_scenario(EXAMPLES / "scenario-small.yaml")
-    sandbox = make_sandbox(scenario)
+def sandbox_kube(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cluster: str, region: str) -> KubeGateway:
+    """The tool's own Kubernetes gateway to a sandbox cluster, as the scenario's caller (another machine)."""
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    return connect(cluster, ConnectOptions(region)).kube
+
+
+def other_machines_lease(renewed: datetime.datetime, duration: int) -> LeaseState:
+    holder = LeaseHolder("ci-runner-7", 77, "plan-theirs", "bob").identity()
+    return LeaseState(LEASE_NAMESPACE, LEASE_NAME, holder, duration, renewed, renewed)
+
+
+def test_the_same_plan_copied_into_two_directories_cannot_run_at_once(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env()}
-    command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, "--poll-seconds", "2"]
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        lock = plan.parent / ".apply.lock"
-        deadline = time.monotonic() + 30
-        while not lock.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        second = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
-        assert second.returncode == 7, second.stderr
-        assert str(first.pid) in second.stderr
-    finally:
-        first.wait(timeout=120)
-    assert first.returncode == 0
+    copy = tmp_path / "elsewhere" / plan.name
+    copy.parent.mkdir()
+    shutil.copy(plan, copy)
+    # This process holds the machine's lock on the cluster, as a running apply of either copy would.
+    with ClusterLock(lock_path(ClusterRef("team", "eu-west-1", ACCOUNT)), "team", "held-by-the-test"):
+        for path in (plan, copy):
+            refused = cli(sandbox, tmp_path, "apply", str(path), "--yes", *BOTH_GATES, *FAST)
+            assert refused.returncode == 7, refused.stderr
+            assert f"pid {os.getpid()}" in refused.stderr and "plan held-by-the-test" in refused.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"  # nothing was done
+    assert not list(copy.parent.glob("*.journal.jsonl")) and not list(plan.parent.glob("*.journal.jsonl"))
+    done = cli(sandbox, tmp_path, "apply", str(copy), "--yes", *BOTH_GATES, *FAST)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_lease_held_by_another_machine_refuses_and_an_expired_one_is_taken_over(
+    make_sandbox: SandboxFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    kube = sandbox_kube(sandbox, monkeypatch, "team", "eu-west-1")
+    now = datetime.datetime.now(datetime.UTC)
+    held = kube.create_lease(other_machines_lease(now, 3600))
+
+    refused = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert refused.returncode == 7, refused.stderr
+    assert "pid 77 on ci-runner-7 (plan plan-theirs, user bob)" in refused.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
+    assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) == held  # untouched
+
+    # The other machine died long ago: its lease was last renewed two hours back.
+    kube.update_lease(
+        dataclasses.replace(
+            other_machines_lease(now - datetime.timedelta(hours=2), 60), resource_version=held.resource_version
+        )
+    )
+    taken = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert taken.returncode == 0, taken.stderr
+    assert "took over an expired lease on cluster team" in taken.stderr and "ci-runner-7" in taken.stderr
+    assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"  # the plan's target
+    assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None  # released at the end
 
 
 def test_dry_run_changes_nothing(make_sandbox: SandboxFactory, tmp_path: Path) -> None:

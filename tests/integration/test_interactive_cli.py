@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from migrator.sandbox.scenario import load_scenario
-from tests.cli.conftest import EXAMPLES
+from tests.cli.conftest import EXAMPLES, inherited_env
 from tests.integration.conftest import SandboxFactory, client
 from tests.integration.test_apply_cli import make_plan, mode_of
 
@@ -59,7 +59,7 @@ def test_interactive_apply_asks_per_step_and_needs_the_cluster_name_typed_at_a_g
 ) -> None:
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **sandbox.env(), "COLUMNS": "200"}
+    env = {**inherited_env(), **sandbox.env(), "COLUMNS": "200"}
     command = [sys.executable, "-m", "migrator", "apply", str(plan), "--poll-seconds", "0.2"]
 
     terminal = Terminal(command, tmp_path, env)

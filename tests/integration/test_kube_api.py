@@ -664,7 +664,7 @@ def test_discovery(kube: KubeSandbox) -> None:
     assert (version.git_version, version.major, version.minor) == ("v1.29.0-eks-sandbox", "1", "29+")
     assert k8s.CoreApi(api).get_api_versions().versions == ["v1"]
     groups = {g.name for g in k8s.ApisApi(api).get_api_versions().groups}
-    assert groups == {"rbac.authorization.k8s.io", "authentication.k8s.io"}
+    assert groups == {"rbac.authorization.k8s.io", "coordination.k8s.io", "authentication.k8s.io"}
     resources = k8s.CoreV1Api(api).get_api_resources().resources
     assert [(r.name, r.kind, r.namespaced) for r in resources] == [("configmaps", "ConfigMap", True)]
 

@@ -26,6 +26,7 @@ REGION = "eu-west-1"
 CLUSTER = "team"
 AWS_AUTH_PATH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 CONFIG_MAPS_PATH = "/api/v1/namespaces/kube-system/configmaps"
+LEASES_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 
 
 def declared(plan: Path) -> dict[str, Any]:
@@ -54,13 +55,15 @@ def iam_allows(policy: dict[str, Any], action: str, resource: str) -> bool:
 
 
 def rbac_allows(role: dict[str, Any], verb: str, path: str) -> bool:
+    collections = {"configmaps": CONFIG_MAPS_PATH, "leases": LEASES_PATH}
     for rule in role["rules"]:
-        if verb not in rule["verbs"] or rule["resources"] != ["configmaps"]:
+        [resource] = rule["resources"]
+        if verb not in rule["verbs"] or resource not in collections:
             continue
         names = rule.get("resourceNames")
-        if names is not None and path in {f"{CONFIG_MAPS_PATH}/{name}" for name in names}:
+        if names is not None and path in {f"{collections[resource]}/{name}" for name in names}:
             return True
-        if names is None and path == CONFIG_MAPS_PATH and verb == "create":
+        if names is None and path == collections[resource] and verb == "create":
             return True
     return False
 
@@ -110,7 +113,8 @@ def test_rolling_back_before_the_api_gate_calls_nothing_the_plan_does_not_declar
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     plan = make_plan(sandbox, tmp_path, CLUSTER, REGION, "--target", "API")
     permissions = declared(plan)
-    assert "delete" not in json.dumps(permissions["kubernetesRole"])  # no remove-aws-auth planned
+    config_map_rules = [r for r in permissions["kubernetesRole"]["rules"] if r["resources"] == ["configmaps"]]
+    assert "delete" not in json.dumps(config_map_rules)  # no remove-aws-auth planned
 
     applied = run_and_record(
         sandbox, tmp_path, "apply", str(plan), "--yes", *FAST, "--approve-gate", "API_AND_CONFIG_MAP"

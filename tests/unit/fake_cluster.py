@@ -15,6 +15,11 @@ after=...)` raises `Crash` (a BaseException: the process dies) before or after t
 every later call raises it too until `revive()` (a new process); `hook(op, nth, action)` lets "someone
 else" change the cluster at that point. Every call is recorded; `effective` lists the mutating calls that
 took effect, which is how tests prove "no duplicate create, nothing lost".
+
+The Lease (the cluster lock) lives apart: `lease` is the stored one, `lease_calls` lists the lease operations
+(they are not in `calls`, which stay the migration's own), and `before_lease(op)` lets "another machine" act
+just before a lease operation takes effect (to lose a race). Creating an existing lease or writing against a
+stale resourceVersion is a ConflictError, as the API server's 409.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from migrator.model import (
 from migrator.plan.planfile import plan_from_dict, plan_to_dict
 from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import live_snapshot
-from migrator.ports import ClusterInfo, ConfigMapState, ModeUpdate
+from migrator.ports import ClusterInfo, ConfigMapState, LeaseState, ModeUpdate
 from migrator.rules.arn import Arn, parse_arn
 from migrator.rules.identity import default_username, is_cluster_admin, policy_arn
 
@@ -118,6 +123,9 @@ class FakeCluster:
     dead: bool = False
     in_flight: int = 0
     max_in_flight: int = 0
+    lease: LeaseState | None = None
+    lease_calls: list[str] = field(default_factory=list)
+    before_lease: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -125,6 +133,7 @@ class FakeCluster:
         self._updates: dict[str, _Update] = {}
         self._ids = itertools.count(1)
         self._resource_versions = itertools.count(1000)
+        self._lease_versions = itertools.count(1)
         self.config_map: ConfigMapState | None = None
         if self.aws_auth is not None:
             self.config_map = self._config_map(dict(self.aws_auth))
@@ -360,6 +369,53 @@ class FakeCluster:
 
     def self_subject_review(self) -> dict[str, Any]:
         return {}
+
+    # --- the Lease -----------------------------------------------------------------------------------------
+
+    def put_lease(self, lease: LeaseState) -> LeaseState:
+        """Another machine's lease, stored as it wrote it (not recorded as a call)."""
+        with self._lock:
+            self.lease = replace(lease, resource_version=f"lease-{next(self._lease_versions)}")
+            return self.lease
+
+    def _lease_op(self, op: str, action: Callable[[], Any]) -> Any:
+        if self.before_lease is not None:
+            self.before_lease(op)
+        with self._lock:
+            self.lease_calls.append(op)
+            self._authorize_kube()
+            return action()
+
+    def read_lease(self, namespace: str, name: str) -> LeaseState | None:
+        return self._lease_op("read_lease", lambda: self.lease)  # type: ignore[no-any-return]
+
+    def create_lease(self, lease: LeaseState) -> LeaseState:
+        def action() -> LeaseState:
+            if self.lease is not None:
+                raise ConflictError(f'AlreadyExists: leases.coordination.k8s.io "{lease.name}" already exists')
+            return self.put_lease(lease)
+
+        return self._lease_op("create_lease", action)  # type: ignore[no-any-return]
+
+    def update_lease(self, lease: LeaseState) -> LeaseState:
+        def action() -> LeaseState:
+            self._lease_precondition(lease)
+            return self.put_lease(lease)
+
+        return self._lease_op("update_lease", action)  # type: ignore[no-any-return]
+
+    def delete_lease(self, lease: LeaseState) -> None:
+        def action() -> None:
+            if self.lease is None:
+                return
+            self._lease_precondition(lease)
+            self.lease = None
+
+        self._lease_op("delete_lease", action)
+
+    def _lease_precondition(self, lease: LeaseState) -> None:
+        if self.lease is None or lease.resource_version != self.lease.resource_version:
+            raise ConflictError(f'Conflict: leases.coordination.k8s.io "{lease.name}": the object has been modified')
 
     # --- internals ---------------------------------------------------------------------------------------
 

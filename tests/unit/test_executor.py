@@ -25,6 +25,7 @@ from migrator.model import (
 from migrator.plan.planfile import plan_to_dict
 from migrator.run.executor import build_units, waves
 from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import Answer, NextAction, NextKind, RunResult, StepStatus, status_report
 from migrator.run.steps import PollPolicy
 from tests.unit.fake_cluster import (
@@ -237,8 +238,9 @@ def test_a_stale_plan_is_refused_saying_what_changed(tmp_path: Path, change: Any
     with pytest.raises(StalePlanError) as stale:
         executor(plan, fake, tmp_path, approvals=BOTH).apply()
     assert said in str(stale.value) and stale.value.exit_code == 3
-    # nothing written but the (empty, released) cluster lock: no journal, no backup
-    assert fake.mutating_calls() == [] and [p.name for p in tmp_path.iterdir()] == [".apply.lock"]
+    # nothing written: no journal, no backup; the cluster lock (kept apart) and the Lease released
+    assert fake.mutating_calls() == [] and list(tmp_path.iterdir()) == []
+    assert read_holder(lock_path(plan.cluster)) is None and fake.lease is None
 
 
 def test_entries_made_since_the_plan_make_it_stale(tmp_path: Path) -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import ClusterLockedError
+from migrator.model import ClusterRef
 from migrator.ports import ConfigMapState
 from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
 from migrator.run.journal import Event, Journal, JournalCorrupt, Phase, fold, journal_path, parse_journal, read_state
-from migrator.run.lock import ClusterLock, LockHolder, holder_alive, lock_path, read_holder
+from migrator.run.lock import LOCK_DIR_ENV, ClusterLock, LockHolder, holder_alive, lock_dir, lock_path, read_holder
 
 PLAN_ID = "abc123def456"
 
@@ -217,9 +218,39 @@ def test_backup_of_a_missing_aws_auth_records_its_absence(tmp_path: Path) -> Non
 
 # --- the cluster lock ------------------------------------------------------------------------------------
 
+PROD = ClusterRef("prod", "eu-west-1", "111122223333")
+
+
+def test_the_lock_is_one_file_per_cluster_identity_in_the_machine_lock_dir(lock_dir: Path) -> None:
+    assert lock_path(PROD) == lock_dir / "aws-111122223333-eu-west-1-prod.lock"
+    others = [
+        ClusterRef("prod", "eu-west-1", "111122223333", partition="aws-cn"),
+        ClusterRef("prod", "eu-west-1", "444455556666"),
+        ClusterRef("prod", "us-east-1", "111122223333"),
+        ClusterRef("staging", "eu-west-1", "111122223333"),
+    ]
+    assert len({lock_path(c) for c in [PROD, *others]}) == 5
+
+
+def test_without_the_override_the_locks_live_in_the_xdg_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(LOCK_DIR_ENV)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert lock_dir() == tmp_path / "state" / "aws-auth-migrate" / "locks"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert lock_dir() == tmp_path / "home" / ".local" / "state" / "aws-auth-migrate" / "locks"
+
+
+def test_the_lock_dir_and_file_are_private(lock_dir: Path) -> None:
+    with ClusterLock(lock_path(PROD), "prod", "plan-one"):
+        assert oct(lock_dir.stat().st_mode & 0o777) == "0o700"
+        assert oct(lock_path(PROD).stat().st_mode & 0o777) == "0o600"
+
 
 def test_a_second_apply_on_the_same_cluster_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    path = lock_path(tmp_path / "prod")
+    path = lock_path(PROD)
     with ClusterLock(path, "prod", "plan-one") as first:
         assert first.stale is None
         with pytest.raises(ClusterLockedError) as refused:
@@ -235,7 +266,7 @@ def test_a_second_apply_on_the_same_cluster_is_refused_naming_the_holder(tmp_pat
 
 
 def test_a_lock_held_by_another_process_is_refused(tmp_path: Path) -> None:
-    path = lock_path(tmp_path / "prod")
+    path = lock_path(PROD)
     holder = _hold_lock_in_child(path)
     try:
         with pytest.raises(ClusterLockedError, match=f"pid {holder.pid}"):
@@ -246,7 +277,7 @@ def test_a_lock_held_by_another_process_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over_and_reported(tmp_path: Path) -> None:
-    path = lock_path(tmp_path / "prod")
+    path = lock_path(PROD)
     child = _hold_lock_in_child(path)
     child.kill()  # SIGKILL: no cleanup; the kernel drops the flock, the file still names the child
     child.wait()

@@ -176,7 +176,7 @@ def test_the_role_reads_aws_auth_and_deletes_or_recreates_it_only_when_planned(
 ) -> None:
     role = kube_role(make_plan(remove_aws_auth=remove_aws_auth))
     assert role["kind"] == "Role" and role["metadata"]["namespace"] == "kube-system"
-    named, *others = role["rules"]
+    named, *others = [rule for rule in role["rules"] if rule["resources"] == ["configmaps"]]
     assert named == {
         "apiGroups": [""],
         "resources": ["configmaps"],
@@ -184,4 +184,17 @@ def test_the_role_reads_aws_auth_and_deletes_or_recreates_it_only_when_planned(
         "verbs": named_verbs,
     }
     assert others == ([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}] if create else [])
-    assert not any("update" in rule["verbs"] for rule in role["rules"])
+    assert not any("update" in rule["verbs"] for rule in [named, *others])
+
+
+def test_the_role_lets_the_runner_take_renew_and_release_its_lease_only() -> None:
+    leases = [rule for rule in kube_role(make_plan())["rules"] if rule["resources"] == ["leases"]]
+    assert leases == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["aws-auth-migrate"],
+            "verbs": ["delete", "get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]

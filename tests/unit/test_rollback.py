@@ -11,6 +11,7 @@ import pytest
 from migrator.errors import ConflictError, RemoteError
 from migrator.model import AccessEntrySpec, AuthMode, DeleteEntry, EntryType, Plan
 from migrator.run.journal import Event, Journal, JournalState, Phase, StepState, journal_path, read_state
+from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import RunResult, StepStatus
 from migrator.run.rollback import Keep, inverse_plan
 from migrator.run.steps import PollPolicy
@@ -139,7 +140,8 @@ def test_rollback_of_a_plan_never_run_has_nothing_to_do(tmp_path: Path) -> None:
     plan = make_plan(fake)
     report = executor(plan, fake, tmp_path).rollback()
     assert report.result is RunResult.NOTHING_TO_DO and fake.calls == []
-    assert [p.name for p in tmp_path.iterdir()] == [".apply.lock"]  # no journal: only the released lock
+    assert list(tmp_path.iterdir()) == []  # no journal; the lock lives apart, and the Lease is released
+    assert read_holder(lock_path(plan.cluster)) is None and fake.lease is None
 
 
 def test_apply_after_rollback_creates_the_entries_again_as_ours(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 Each cluster is served under `/k8s/{account}/{region}/{cluster}`; point a client's `host` there and it
 appends `/api/v1/...` itself. Served: discovery (`/version`, `/api`, `/apis`, resource lists), core/v1
-ConfigMaps, rbac.authorization.k8s.io/v1 Roles, RoleBindings, ClusterRoles and ClusterRoleBindings (get,
-list, create, replace, patch, delete; semantics in `kube_store`), and authentication.k8s.io
-SelfSubjectReview.
+ConfigMaps, rbac.authorization.k8s.io/v1 Roles, RoleBindings, ClusterRoles and ClusterRoleBindings,
+coordination.k8s.io/v1 Leases (get, list, create, replace, patch, delete; semantics, resourceVersion conflicts
+included, in `kube_store`), and authentication.k8s.io SelfSubjectReview.
 
 Authentication is EKS's (see `kube_auth`): an `Authorization: Bearer k8s-aws-v1...` token, checked and
 resolved through moto's STS/IAM, then `identity.authenticate` with the cluster's *current* mode, access

@@ -30,6 +30,7 @@ from migrator.sandbox.kube.patch import PatchError, has_directive, json_patch, m
 from migrator.sandbox.state import KubeObject, SimCluster
 
 RBAC = "rbac.authorization.k8s.io"
+COORDINATION = "coordination.k8s.io"
 SYSTEM_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "generation")
 
 
@@ -52,6 +53,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(RBAC, "v1", "rolebindings", "RoleBinding", True),
     Resource(RBAC, "v1", "clusterroles", "ClusterRole", False),
     Resource(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource(COORDINATION, "v1", "leases", "Lease", True),
 )
 CONFIGMAPS = RESOURCES[0]
 
@@ -201,9 +203,37 @@ def _validate(resource: Resource, body: dict[str, Any], old: dict[str, Any] | No
         if size > CONFIGMAP_MAX_BYTES:
             message = f"{invalid}: []: Too long: must have at most {CONFIGMAP_MAX_BYTES} bytes"
             raise KubeError(422, "Invalid", message, _details(resource, str(name)))
+    if resource.kind == "Lease":
+        _validate_lease(body, invalid, _details(resource, str(name)))
     if resource.kind.endswith("Binding") and old is not None and body.get("roleRef") != old.get("roleRef"):
         message = f"{invalid}: roleRef: Invalid value: {json.dumps(body.get('roleRef'))}: cannot change roleRef"
         raise KubeError(422, "Invalid", message, _details(resource, str(name)))
+
+
+MICRO_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _validate_lease(body: dict[str, Any], invalid: str, details: dict[str, Any]) -> None:
+    """The Lease spec checks of the API server: a positive duration, RFC 3339 times, a non-negative count."""
+    spec = body.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise bad_request('Lease in version "v1" cannot be handled: spec must be an object')
+    problems = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        problems.append(f"spec.leaseDurationSeconds: Invalid value: {duration}: must be greater than 0")
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+        problems.append(f"spec.leaseTransitions: Invalid value: {transitions}: must be greater than or equal to 0")
+    for field in ("acquireTime", "renewTime"):
+        value = spec.get(field)
+        if value is not None and (not isinstance(value, str) or not MICRO_TIME_RE.match(value)):
+            problems.append(f"spec.{field}: Invalid value: {json.dumps(value)}: not an RFC 3339 time")
+    holder = spec.get("holderIdentity")
+    if holder is not None and not isinstance(holder, str):
+        problems.append("spec.holderIdentity: Invalid value: must be a string")
+    if problems:
+        raise KubeError(422, "Invalid", f"{invalid}: {', '.join(problems)}", details)
 
 
 def get(cluster: SimCluster, resource: Resource, namespace: str, name: str) -> dict[str, Any]:

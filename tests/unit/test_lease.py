@@ -1,0 +1,270 @@
+"""The cluster's Lease over the in-memory fake: taken, renewed, released; a held one refuses naming its holder;
+an expired one is taken over and reported; a lost race (409) means locked. A fake clock, no sleeps."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from migrator.errors import ClusterLockedError, ForbiddenError
+from migrator.ports import LeaseState
+from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, ClusterLease, LeaseHolder
+from migrator.run.lock import ClusterLock, lock_path
+from migrator.run.observer import RunResult
+from tests.unit.fake_cluster import FakeCluster, make_plan, small_cluster
+from tests.unit.runner import Runner
+
+T0 = datetime.datetime(2025, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
+ME = LeaseHolder("runner-a", 4242, "plan-mine", "alice")
+OTHER = LeaseHolder("ci-runner-7", 77, "plan-theirs", "bob")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += datetime.timedelta(seconds=seconds)
+
+
+def lease(fake: FakeCluster, clock: Clock, **options: object) -> ClusterLease:
+    return ClusterLease(
+        fake,
+        "prod",
+        "plan-mine",
+        clock=clock,
+        holder=ME,
+        renew_in_background=False,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def theirs(renewed: datetime.datetime, duration: int = 60) -> LeaseState:
+    return LeaseState(LEASE_NAMESPACE, LEASE_NAME, OTHER.identity(), duration, renewed, renewed, transitions=3)
+
+
+def test_the_lease_is_taken_renewed_and_released() -> None:
+    fake, clock = small_cluster(), Clock()
+    with lease(fake, clock) as held:
+        assert fake.lease is not None
+        assert json.loads(fake.lease.holder or "") == {
+            "tool": "aws-auth-migrate",
+            "host": "runner-a",
+            "pid": 4242,
+            "planId": "plan-mine",
+            "user": "alice",
+        }
+        assert (fake.lease.duration_seconds, fake.lease.acquired_at, fake.lease.renewed_at) == (60, T0, T0)
+        assert held.taken_over is None and held.takeover_message is None
+        clock.advance(20)
+        assert held.renew()
+        assert fake.lease.renewed_at == T0 + datetime.timedelta(seconds=20) and fake.lease.acquired_at == T0
+    assert fake.lease is None  # released: deleted
+    assert fake.lease_calls == ["read_lease", "create_lease", "update_lease", "delete_lease"]
+
+
+def test_a_held_lease_refuses_naming_its_holder() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(theirs(T0 - datetime.timedelta(seconds=10)))
+    with pytest.raises(ClusterLockedError) as refused:
+        lease(fake, clock).acquire()
+    assert refused.value.exit_code == 7
+    message = str(refused.value)
+    assert "pid 77 on ci-runner-7 (plan plan-theirs, user bob)" in message
+    assert "valid until 2025-03-01T12:00:50Z" in message
+    assert fake.lease is not None and fake.lease.holder == OTHER.identity()  # untouched
+    assert fake.lease_calls == ["read_lease"]
+
+
+def test_someone_elses_holder_identity_is_named_verbatim() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, "kubectl-by-hand", 3600, T0, T0))
+    with pytest.raises(ClusterLockedError, match="locked by 'kubectl-by-hand'"):
+        lease(fake, clock).acquire()
+
+
+def test_an_expired_lease_is_taken_over_and_reported() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(theirs(T0 - datetime.timedelta(seconds=61)))  # renewTime + 60s is in the past
+    with lease(fake, clock) as held:
+        assert held.taken_over is not None and held.taken_over.holder == OTHER.identity()
+        assert fake.lease is not None and fake.lease.holder == ME.identity()
+        assert fake.lease.transitions == 4 and fake.lease.acquired_at == T0
+        message = held.takeover_message or ""
+        assert "took over an expired lease on cluster prod" in message
+        assert "pid 77 on ci-runner-7" in message and "2025-03-01T11:58:59Z" in message
+    assert fake.lease is None
+
+
+def test_a_lease_exactly_at_its_end_still_holds() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(theirs(T0 - datetime.timedelta(seconds=60)))
+    with pytest.raises(ClusterLockedError):
+        lease(fake, clock).acquire()
+
+
+def test_a_freed_lease_is_taken_without_a_takeover_report() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, "", 60, T0, T0))
+    with lease(fake, clock) as held:
+        assert held.taken_over is None and fake.lease is not None and fake.lease.holder == ME.identity()
+
+
+def test_losing_the_create_race_means_locked() -> None:
+    fake, clock = small_cluster(), Clock()
+
+    def other_machine_first(op: str) -> None:
+        if op == "create_lease" and fake.lease is None:
+            fake.put_lease(theirs(T0))
+
+    fake.before_lease = other_machine_first
+    with pytest.raises(ClusterLockedError, match="pid 77 on ci-runner-7"):
+        lease(fake, clock).acquire()
+    assert fake.lease is not None and fake.lease.holder == OTHER.identity()
+
+
+def test_losing_the_takeover_race_409_means_locked() -> None:
+    fake, clock = small_cluster(), Clock()
+    fake.put_lease(theirs(T0 - datetime.timedelta(minutes=5)))
+    raced = LeaseHolder("runner-b", 5, "plan-b", "carol")
+
+    def other_taker_first(op: str) -> None:
+        if op == "update_lease" and fake.lease is not None and fake.lease.holder == OTHER.identity():
+            fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, raced.identity(), 60, T0, T0))
+
+    fake.before_lease = other_taker_first
+    with pytest.raises(ClusterLockedError, match="pid 5 on runner-b"):
+        lease(fake, clock).acquire()
+    assert fake.lease is not None and fake.lease.holder == raced.identity()  # exactly one winner
+
+
+def test_a_lease_taken_over_by_someone_else_is_reported_lost_and_not_deleted() -> None:
+    fake, clock = small_cluster(), Clock()
+    heard: list[str] = []
+    with lease(fake, clock, on_message=heard.append) as held:
+        fake.put_lease(theirs(T0))  # another machine thought ours expired
+        assert not held.renew() and held.lost
+        assert len(heard) == 1 and "lost the lease on cluster prod" in heard[0] and "pid 77" in heard[0]
+    assert fake.lease is not None and fake.lease.holder == OTHER.identity()  # theirs now: left alone
+
+
+def test_the_background_thread_renews_every_third_of_the_duration_until_released() -> None:
+    fake, clock = small_cluster(), Clock()
+    ticks: list[float] = []
+    tick, renewed = threading.Semaphore(0), threading.Semaphore(0)
+    stop = threading.Event()
+
+    def wait(seconds: float) -> bool:  # the test decides when the thread's wait is over
+        ticks.append(seconds)
+        if len(ticks) > 1:
+            renewed.release()  # the previous tick's renewal is done
+        tick.acquire()
+        return stop.is_set()
+
+    held = ClusterLease(fake, "prod", "plan-mine", clock=clock, holder=ME, duration_seconds=30, wait=wait)
+    held.acquire()
+    for n in (1, 2):
+        clock.advance(10)
+        tick.release()
+        renewed.acquire()
+        assert fake.lease is not None and fake.lease.renewed_at == T0 + datetime.timedelta(seconds=10 * n)
+    stop.set()
+    tick.release()
+    held.release()
+    assert ticks == [10.0, 10.0, 10.0] and fake.lease is None
+
+
+def test_a_caller_forbidden_the_lease_runs_without_it_warned() -> None:
+    fake, clock = small_cluster(), Clock()
+
+    def forbidden(op: str) -> None:
+        raise ForbiddenError("Kubernetes get lease kube-system/aws-auth-migrate: HTTP 403 Forbidden")
+
+    fake.before_lease = forbidden
+    with lease(fake, clock) as held:
+        assert held.forbidden is not None and "runs on other machines are not kept out" in held.forbidden
+    assert fake.lease is None
+
+
+# --- through the application layer -----------------------------------------------------------------------
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        if name == "on_message":
+            return self.messages.append
+        return lambda *args, **kwargs: None
+
+
+def test_apply_holds_the_lease_while_it_runs_and_releases_it(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    seen: list[LeaseState | None] = []
+    fake.hook("describe_cluster", 1, lambda: seen.append(fake.lease))
+    report = Runner(plan, fake, tmp_path).apply()
+    assert report.result is not RunResult.FAILED
+    [during] = seen
+    assert during is not None and json.loads(during.holder or "")["planId"]
+    assert fake.lease is None and fake.lease_calls[-1] == "delete_lease"
+
+
+def test_apply_refuses_with_exit_7_while_another_machine_holds_the_lease(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    fake.reset_calls()
+    fake.put_lease(theirs(datetime.datetime.now(datetime.UTC), duration=3600))
+    with pytest.raises(ClusterLockedError, match="pid 77 on ci-runner-7") as refused:
+        Runner(plan, fake, tmp_path).apply()
+    assert refused.value.exit_code == 7 and fake.calls == []  # no cluster call but the lease's read
+
+
+def test_apply_takes_over_an_expired_lease_and_says_so(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    fake.put_lease(theirs(datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)))
+    heard = Heard()
+    Runner(plan, fake, tmp_path, observer=heard).apply()  # type: ignore[arg-type]
+    assert any("took over an expired lease" in m and "pid 77" in m for m in heard.messages)
+    assert fake.lease is None
+
+
+def test_the_same_plan_in_two_directories_meets_one_machine_lock(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    with (
+        ClusterLock(lock_path(plan.cluster), "prod", "someone"),
+        pytest.raises(ClusterLockedError, match="plan someone"),
+    ):
+        Runner(plan, fake, tmp_path / "copy").apply()
+    assert fake.lease_calls == []  # refused before reaching the cluster
+
+
+def test_a_dry_run_takes_no_lock(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    fake.put_lease(theirs(datetime.datetime.now(datetime.UTC), duration=3600))
+    Runner(plan, fake, tmp_path, dry_run=True).apply()
+    assert fake.lease_calls == []
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once() -> None:
+    fake, clock = small_cluster(), Clock()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that no longer exists: a run SIGKILLed here
+    gone = LeaseHolder(socket.gethostname(), child.pid, "plan-killed", "alice")
+    fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, gone.identity(), 60, T0, T0))  # not expired
+    with lease(fake, clock) as held:
+        assert held.taken_over is not None and "is gone" in (held.takeover_message or "")
