@@ -93,7 +93,18 @@ STEP_PERMISSIONS: dict[StepKind, StepPermissions] = {
 # Before any step: `connect` and the executor describe the cluster (same cluster? which mode?), the executor
 # reads aws-auth and, outside CONFIG_MAP, every entry (is the plan stale?). Declared for every plan: a plan
 # made in CONFIG_MAP whose cluster has since moved on lists the entries before it can say it is stale.
-APPLY_PREFLIGHT = ("eks:DescribeCluster", *LIST_ENTRIES)
+# Before a plan's first step apply also plans the cluster again (app/replan.py): the planner's reads, node
+# groups, Fargate profiles, IAM paths in the cluster's account and who the caller is.
+REPLAN_READS = (
+    "eks:ListNodegroups",
+    "eks:DescribeNodegroup",
+    "eks:ListFargateProfiles",
+    "eks:DescribeFargateProfile",
+    "iam:GetRole",
+    "iam:GetUser",
+    CALLER_IDENTITY,
+)
+APPLY_PREFLIGHT = ("eks:DescribeCluster", *LIST_ENTRIES, *REPLAN_READS)
 APPLY_PREFLIGHT_KUBE = ("get",)
 # Before undoing: `connect` and rollback describe the cluster (same cluster? API mode?).
 ROLLBACK_PREFLIGHT = ("eks:DescribeCluster",)
@@ -107,6 +118,10 @@ def preflight_permissions() -> dict[str, list[str]]:
 class Resource(StrEnum):
     CLUSTER = "cluster"
     ACCESS_ENTRY = "access-entry"
+    NODEGROUP = "nodegroup"
+    FARGATE_PROFILE = "fargateprofile"
+    IAM_ROLE = "role"
+    IAM_USER = "user"
     ANY = "*"
 
 
@@ -123,6 +138,12 @@ RESOURCE_OF: dict[str, Resource] = {
     "eks:DeleteAccessEntry": Resource.ACCESS_ENTRY,
     "eks:AssociateAccessPolicy": Resource.ACCESS_ENTRY,
     "eks:DisassociateAccessPolicy": Resource.ACCESS_ENTRY,
+    "eks:ListNodegroups": Resource.CLUSTER,
+    "eks:DescribeNodegroup": Resource.NODEGROUP,
+    "eks:ListFargateProfiles": Resource.CLUSTER,
+    "eks:DescribeFargateProfile": Resource.FARGATE_PROFILE,
+    "iam:GetRole": Resource.IAM_ROLE,
+    "iam:GetUser": Resource.IAM_USER,
     CALLER_IDENTITY: Resource.ANY,
 }
 
@@ -168,6 +189,21 @@ def access_entries_arn(cluster: ClusterRef) -> str:
     return f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}:access-entry/{cluster.name}/*"
 
 
+def resource_arn(kind: Resource, cluster: ClusterRef) -> str:
+    """The resources of `kind` this plan's runner may touch: this cluster's, or IAM principals of its account
+    (IAM paths are read in the principal's own account; other accounts through their own reader roles)."""
+    eks = f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}"
+    return {
+        Resource.CLUSTER: f"{eks}:cluster/{cluster.name}",
+        Resource.ACCESS_ENTRY: f"{eks}:access-entry/{cluster.name}/*",
+        Resource.NODEGROUP: f"{eks}:nodegroup/{cluster.name}/*",
+        Resource.FARGATE_PROFILE: f"{eks}:fargateprofile/{cluster.name}/*",
+        Resource.IAM_ROLE: f"arn:{cluster.partition}:iam::{cluster.account}:role/*",
+        Resource.IAM_USER: f"arn:{cluster.partition}:iam::{cluster.account}:user/*",
+        Resource.ANY: "*",
+    }[kind]
+
+
 def planned_policy_arns(plan: Plan) -> tuple[str, ...]:
     return tuple(sorted({s.policy.policy_arn for s in plan.steps if isinstance(s, AssociatePolicy)}))
 
@@ -196,6 +232,15 @@ def iam_policy(plan: Plan) -> dict[str, Any]:
                 Condition={"ArnEquals": {"eks:policyArn": list(planned_policy_arns(plan))}},
             )
         )
+    readers = (
+        ("EksNodegroups", Resource.NODEGROUP),
+        ("EksFargateProfiles", Resource.FARGATE_PROFILE),
+        ("IamRolePaths", Resource.IAM_ROLE),
+        ("IamUserPaths", Resource.IAM_USER),
+    )
+    for sid, kind in readers:
+        if by_resource[kind]:
+            statements.append(_statement(sid, by_resource[kind], [resource_arn(kind, plan.cluster)]))
     if by_resource[Resource.ANY]:
         statements.append(_statement("CallerIdentity", by_resource[Resource.ANY], ["*"]))
     return {"Version": "2012-10-17", "Statement": statements}

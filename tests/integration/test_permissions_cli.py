@@ -44,6 +44,10 @@ def resource_of(call: Call) -> str:
         return f"{prefix}:cluster/{call.cluster}"
     if kind is Resource.ACCESS_ENTRY:
         return f"{prefix}:access-entry/{call.cluster}/x"
+    if kind in (Resource.NODEGROUP, Resource.FARGATE_PROFILE):
+        return f"{prefix}:{kind.value}/{call.cluster}/x"
+    if kind in (Resource.IAM_ROLE, Resource.IAM_USER):
+        return f"arn:aws:iam::{ACCOUNT}:{kind.value}/x"
     return "*"
 
 

@@ -141,7 +141,7 @@ def test_a_partition_other_than_aws_shows_in_every_arn() -> None:
     plan = make_plan()
     plan = dataclasses.replace(plan, cluster=dataclasses.replace(plan.cluster, partition="aws-cn"))
     arns = [r for s in iam_policy(plan)["Statement"] for r in s["Resource"] if r != "*"]
-    assert arns and all(r.startswith("arn:aws-cn:eks:") for r in arns)
+    assert arns and all(r.startswith(("arn:aws-cn:eks:", "arn:aws-cn:iam::")) for r in arns)
 
 
 def test_only_the_actions_of_planned_step_kinds() -> None:
@@ -149,12 +149,20 @@ def test_only_the_actions_of_planned_step_kinds() -> None:
     assert "eks:CreateAccessEntry" not in actions_of(without(plan, StepKind.CREATE_ENTRY, StepKind.ASSOCIATE_POLICY))
     assert "eks:AssociateAccessPolicy" not in actions_of(without(plan, StepKind.ASSOCIATE_POLICY))
     assert "eks:UpdateClusterConfig" not in actions_of(without(plan, StepKind.SET_MODE))
-    # Before any step apply describes the cluster, lists the entries; rollback describes the cluster.
+    # Before any step apply describes the cluster, lists the entries and plans the cluster again (node
+    # groups, Fargate profiles, IAM paths, the caller); rollback describes the cluster.
     assert actions_of(dataclasses.replace(plan, steps=())) == {
         "eks:DescribeCluster",
         "eks:ListAccessEntries",
         "eks:DescribeAccessEntry",
         "eks:ListAssociatedAccessPolicies",
+        "eks:ListNodegroups",
+        "eks:DescribeNodegroup",
+        "eks:ListFargateProfiles",
+        "eks:DescribeFargateProfile",
+        "iam:GetRole",
+        "iam:GetUser",
+        "sts:GetCallerIdentity",
     }
 
 
