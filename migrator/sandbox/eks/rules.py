@@ -42,8 +42,8 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
     "AmazonSagemakerHyperpodSystemNamespacePolicy",
 )
 
-_POLICY_ARN_RE = re.compile(r"^arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)$")
-_CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+_POLICY_ARN_RE = re.compile(r"arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)")
+_CLUSTER_NAME_RE = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def default_platform_version(kubernetes_version: str) -> str:
 
 
 def valid_cluster_name(name: str) -> bool:
-    return bool(_CLUSTER_NAME_RE.match(name))
+    return bool(_CLUSTER_NAME_RE.fullmatch(name))
 
 
 def policy_arn(partition: str, name: str) -> str:
@@ -91,7 +91,7 @@ def policy_arn(partition: str, name: str) -> str:
 
 def check_policy_arn(text: str, partition: str) -> str:
     """The policy's name, or RuleViolation when EKS does not know this policy ARN (in this partition)."""
-    match = _POLICY_ARN_RE.match(text)
+    match = _POLICY_ARN_RE.fullmatch(text)
     if not match or match.group("partition") != partition or match.group("name") not in ACCESS_POLICY_NAMES:
         raise RuleViolation("ResourceNotFoundException", f"The specified policyArn {text} could not be found.")
     return match.group("name")
