@@ -21,6 +21,7 @@ from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
+from migrator.rules.limits import check_cluster_name
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -117,6 +118,7 @@ def plan(
     Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
     Kubernetes GET of kube-system/aws-auth.
     """
+    check_cluster_name(cluster, where="--cluster")
     options = PlanOptions(
         target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or now_iso()
     )

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from migrator.errors import InputError, PlanIntegrityError
+from migrator.files import atomic_write
 from migrator.model import (
     PLAN_SCHEMA,
     AccessEntrySpec,
@@ -34,6 +35,7 @@ from migrator.model import (
     SourceRef,
 )
 from migrator.plan.contract import DERIVED_STEP_KEYS, entry_to_dict, policy_from_dict, step_from_dict, step_to_dict
+from migrator.rules.limits import check_cluster_name
 from migrator.rules.permissions import preflight_permissions
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
@@ -139,6 +141,10 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
     irreversible, permissions, description, blocked) is re-derived and must equal what the file says, so a
     self-consistent edit that re-hashes the file still cannot turn a gate off."""
     cluster, fingerprint = data["cluster"], data["fingerprint"]
+    try:
+        check_cluster_name(cluster["name"], where="cluster.name")  # it names the run directory
+    except InputError as error:
+        raise PlanIntegrityError(str(error)) from None
     entries = tuple(
         PlannedEntry(
             _entry(e), EntryAction(e["action"]), _ref(e["source"]), _entry(e["current"]) if e.get("current") else None
@@ -210,10 +216,8 @@ def default_plan_path(plans_dir: Path, plan: Plan) -> Path:
 
 
 def write_plan(plan: Plan, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(dump_plan(plan), encoding="utf-8")
-    temporary.replace(path)  # atomic: a reader never sees half a plan
+    """Atomically (a reader never sees half a plan), 0600: a plan names every principal with access."""
+    atomic_write(path, dump_plan(plan).encode("utf-8"))
     return path
 
 

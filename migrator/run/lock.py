@@ -93,7 +93,7 @@ class ClusterLock:
 
     def acquire(self) -> ClusterLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        handle = open(self.path, "a+", encoding="utf-8", opener=_private)  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -140,3 +140,8 @@ class ClusterLock:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _private(path: str, flags: int) -> int:
+    """Open the lock file 0600 (it names the holder), never through a symlink."""
+    return os.open(path, flags | os.O_NOFOLLOW, 0o600)

@@ -4,9 +4,15 @@ print terminal escapes, nor crash (exit 1) on malformed files."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import run_cli
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 PINNED = ("--created-at", "2026-01-01T00:00:00Z")
@@ -45,3 +51,74 @@ def test_a_username_or_group_with_surrounding_whitespace_blocks(cli: Cli, tmp_pa
     plan = json.loads(result.stdout)
     assert [e["action"] for e in plan["entries"]] == ["skip"]
     assert [f["code"] for f in plan["findings"] if f["severity"] == "blocker"] == ["IDENTITY_WHITESPACE"]
+
+
+SMALL = str(Path(__file__).resolve().parents[2] / "plans" / "examples" / "aws-auth-small.yaml")
+
+
+def offline(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli("plan", "--offline", "--aws-auth-file", SMALL, *PINNED, *args)
+
+
+@pytest.mark.parametrize("name", ["../../etc", "/tmp/abs", "", "a" * 300, "demo\n", "-x", "a/b", "..", "d\x1b[2J"])
+def test_plan_refuses_a_cluster_name_eks_would_refuse(cli: Cli, tmp_path: Path, name: str) -> None:
+    work = tmp_path / "deep" / "er"
+    work.mkdir(parents=True)
+    result = run_cli("plan", "--cluster", name, "--offline", "--aws-auth-file", SMALL, cwd=work)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cluster name" in result.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["deep", "er"]
+    assert "\x1b" not in result.stderr
+
+
+def test_plan_files_are_private_in_a_private_folder(cli: Cli, tmp_path: Path) -> None:
+    assert offline(cli, "--cluster", "prod").returncode == 0
+    (written,) = (tmp_path / "plans" / "prod").iterdir()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "plans" / "prod").stat().st_mode) == 0o700
+    assert offline(cli, "--cluster", "prod", "--out", "p.yaml").returncode == 0
+    assert stat.S_IMODE((tmp_path / "p.yaml").stat().st_mode) == 0o600
+
+
+def test_out_is_never_a_device_fifo_directory_or_symlink(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "link.yaml").symlink_to(victim)
+    (tmp_path / "folder").mkdir()
+    for target, kind in (("fifo", "a fifo"), ("link.yaml", "a symbolic link"), ("folder", "a directory")):
+        result = offline(cli, "--cluster", "prod", "--out", target)
+        assert result.returncode == 2, result.stderr
+        assert f"{target}: is {kind}" in result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert (tmp_path / "link.yaml").is_symlink()
+    assert victim.read_text() == "keep"
+
+
+def test_a_symlink_planted_at_the_temporary_name_is_not_followed(cli: Cli, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "p.yaml.tmp").symlink_to(victim)
+    result = offline(cli, "--cluster", "prod", "--out", "p.yaml")
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "keep"
+    assert (tmp_path / "p.yaml").read_text().startswith("schema:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml", "p.yaml.tmp", "victim"]
+
+
+def test_out_into_a_missing_folder_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    result = offline(cli, "--cluster", "prod", "--out", "nowhere/p.yaml")
+    assert result.returncode == 2
+    assert "nowhere does not exist" in result.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_into_a_read_only_folder_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    result = offline(cli, "--cluster", "prod", "--out", "ro/p.yaml")
+    assert result.returncode == 2
+    assert "Permission denied" in result.stderr

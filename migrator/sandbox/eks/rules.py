@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from migrator.model import AccessScope, EntryType, ScopeType
 from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn
-from migrator.rules.limits import MIN_PLATFORM_VERSION, RESERVED_USERNAME_PREFIXES
+from migrator.rules.limits import CLUSTER_NAME_RE, MIN_PLATFORM_VERSION, RESERVED_USERNAME_PREFIXES
 
 SESSION_TEMPLATES = ("{{SessionName}}", "{{SessionNameRaw}}")
 DEFAULT_KUBERNETES_VERSION = "1.31"
@@ -43,7 +43,6 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
 )
 
 _POLICY_ARN_RE = re.compile(r"arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)")
-_CLUSTER_NAME_RE = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def default_platform_version(kubernetes_version: str) -> str:
 
 
 def valid_cluster_name(name: str) -> bool:
-    return bool(_CLUSTER_NAME_RE.fullmatch(name))
+    return bool(CLUSTER_NAME_RE.fullmatch(name))
 
 
 def policy_arn(partition: str, name: str) -> str:
