@@ -14,9 +14,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
+from migrator.cli.render import clean
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
@@ -139,7 +141,7 @@ def plan(
         built = plan_live(cluster, access, options)
     path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)
-    stderr.print(f"Plan written to {path}", highlight=False)
+    stderr.print(Text(clean(f"Plan written to {path}")), highlight=False)
     if built.offline:
         stderr.print("This offline plan is for review; apply needs a plan made against the cluster.")
 
@@ -176,14 +178,14 @@ def version() -> None:
 
 def print_error(error: MigratorError) -> None:
     """Plain prints, not rich: one unwrapped line a tool can parse (`error: FILE:LINE: message`)."""
-    print(f"error: {error}", file=sys.stderr)
+    print(clean(f"error: {error}", keep_newlines=True), file=sys.stderr)
     if error.hint:
-        print(f"hint: {error.hint}", file=sys.stderr)
+        print(clean(f"hint: {error.hint}", keep_newlines=True), file=sys.stderr)
 
 
 def print_internal_error(error: BaseException) -> None:
     print(
-        f"internal error: {type(error).__name__}: {error}\n"
+        clean(f"internal error: {type(error).__name__}: {error}") + "\n"
         "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
         file=sys.stderr,
     )

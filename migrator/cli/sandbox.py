@@ -163,6 +163,7 @@ def demo(
     from rich.text import Text
 
     from migrator.cli import stdout
+    from migrator.cli.render import clean
     from migrator.sandbox.demo import iam_reader_args, run_demo
     from migrator.sandbox.scenario import load_scenario
 
@@ -184,9 +185,9 @@ def demo(
         table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(
-            row.principal_arn,
-            Text(row.before.describe() if row.before else "(not authenticated)"),
-            Text(row.after.describe() if row.after else "(not authenticated)"),
+            Text(clean(row.principal_arn)),
+            Text(clean(row.before.describe() if row.before else "(not authenticated)")),
+            Text(clean(row.after.describe() if row.after else "(not authenticated)")),
             Text("yes") if row.same else Text("NO", style="bold red"),
         )
     stdout.print(table)

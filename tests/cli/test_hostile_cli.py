@@ -122,3 +122,28 @@ def test_out_into_a_read_only_folder_is_exit_2(cli: Cli, tmp_path: Path) -> None
     result = offline(cli, "--cluster", "prod", "--out", "ro/p.yaml")
     assert result.returncode == 2
     assert "Permission denied" in result.stderr
+
+
+def test_terminal_escapes_in_aws_auth_are_shown_escaped(cli: Cli, tmp_path: Path) -> None:
+    source = aws_auth(
+        tmp_path,
+        '- rolearn: arn:aws:iam::111122223333:role/Developer\n  username: "dev\\e]0;pwned\\a"\n'
+        '  groups: ["g\\e[2J", "[bold]x[/]", "\\u009b31m"]',
+    )
+    planned = cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(source), "--out", "p.yaml")
+    assert planned.returncode == 0, planned.stderr
+    for shown in (planned, cli("show", "p.yaml")):
+        assert shown.returncode == 0, shown.stderr
+        for raw in ("\x1b", "\x07", "\x9b"):
+            assert raw not in shown.stdout + shown.stderr
+        assert "dev\\x1b]0;pwned\\x07" in shown.stdout
+        assert "[bold]x[/]" in shown.stdout  # data is never rich markup
+    as_json = cli("show", "p.yaml", "--output", "json")
+    assert "\\u001b" in as_json.stdout and "\x1b" not in as_json.stdout
+
+
+def test_an_error_naming_hostile_text_is_escaped(cli: Cli) -> None:
+    result = offline(cli, "--cluster", "prod", "--out", "\x1b]0;pwned\x07/p.yaml")
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert result.stderr.startswith("error: \\x1b]0;pwned\\x07/p.yaml: cannot write")
