@@ -147,3 +147,13 @@ def test_an_error_naming_hostile_text_is_escaped(cli: Cli) -> None:
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert result.stderr.startswith("error: \\x1b]0;pwned\\x07/p.yaml: cannot write")
+
+
+def test_show_refuses_an_alias_bomb_plan_fast(cli: Cli, tmp_path: Path) -> None:
+    from tests.unit.test_planfile_hostile import BOMB
+
+    (tmp_path / "bomb.plan.yaml").write_text(BOMB)
+    for command in (("show", "bomb.plan.yaml"), ("status", "bomb.plan.yaml")):
+        result = cli(*command)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: bomb.plan.yaml:2: YAML anchors and aliases are not allowed")
