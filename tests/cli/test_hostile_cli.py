@@ -157,3 +157,11 @@ def test_show_refuses_an_alias_bomb_plan_fast(cli: Cli, tmp_path: Path) -> None:
         result = cli(*command)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: bomb.plan.yaml:2: YAML anchors and aliases are not allowed")
+
+
+@pytest.mark.parametrize("port", ["-1", "99999", "65536"])
+def test_sandbox_serve_refuses_a_port_out_of_range(cli: Cli, port: str) -> None:
+    scenario = str(Path(SMALL).with_name("scenario-small.yaml"))
+    result = cli("sandbox", "serve", scenario, "--port", port)
+    assert result.returncode == 2
+    assert "Invalid value for '--port'" in result.stderr
