@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrator.awsauth import load_aws_auth_file
+from migrator.files import private_dir
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import default_plan_path, load_plan, plan_to_dict, write_plan
 from migrator.plan.planner import PlanOptions, build_plan
@@ -57,7 +58,11 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions) -> Plan
 
 def save_plan(plan: Plan, out: Path | None, plans_dir: Path) -> Path:
     """Write the plan to `out`, or to `<plans_dir>/<cluster>/<planId>.plan.yaml`."""
-    return write_plan(plan, out or default_plan_path(plans_dir, plan))
+    if out is not None:
+        return write_plan(plan, out)
+    path = default_plan_path(plans_dir, plan)
+    private_dir(path.parent)
+    return write_plan(plan, path)
 
 
 def open_plan(path: Path) -> Plan:

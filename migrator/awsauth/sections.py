@@ -30,7 +30,7 @@ from migrator.awsauth.source import (
     value_line0,
 )
 from migrator.model import AccountMapping, Mapping, Section, SourceRef
-from migrator.rules.arn import PARTITIONS, ArnError, parse_arn
+from migrator.rules.arn import PARTITIONS, ArnError, is_padded_arn, parse_arn
 
 # Canonical key names per entry kind, looked up by their lower-cased spelling (Go's JSON decoding is
 # case-insensitive). `userid` is a field of the authenticator's structs that the ConfigMap backend ignores,
@@ -41,8 +41,8 @@ _ENTRY_KEYS: dict[Section, dict[str, str]] = {
 }
 _ARN_KEY = {Section.MAP_ROLES: "rolearn", Section.MAP_USERS: "userarn"}
 _SSO_KEYS = {"permissionsetname": "permissionSetName", "accountid": "accountID", "partition": "partition"}
-_PERMISSION_SET_RE = re.compile(r"^[\w+=,.@-]{1,32}$")  # the authenticator's own check
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_PERMISSION_SET_RE = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)  # the authenticator's own check
+_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
 
 # Plain words that YAML 1.1 (yaml.v2, which the authenticator uses) reads as booleans but YAML 1.2 (ruamel)
 # reads as strings. true/false are booleans in both, so ruamel already refuses them as strings.
@@ -128,7 +128,9 @@ def _arn(
     try:
         parse_arn(arn)
     except ArnError as exc:
-        raise origin.error(arn_line0, f"{label}.{arn_key}: {exc}") from None
+        if not is_padded_arn(arn):
+            raise origin.error(arn_line0, f"{label}.{arn_key}: {exc}") from None
+    # A padded ARN is kept as written: it matches nobody today, the planner reports it (DEAD_ARN_WHITESPACE).
     return arn
 
 
@@ -146,11 +148,11 @@ def _parse_sso(
             raise origin.error(sso_line0, f"{what} has no {required}")
     account_line0 = either(value_line0(sso, keys["accountID"]), sso_line0)
     account = _string(sso[keys["accountID"]], f"{what}.accountID", origin, account_line0)
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise origin.error(account_line0, f"{what}.accountID {account!r} is not a 12-digit AWS account id")
     name_line0 = either(value_line0(sso, keys["permissionSetName"]), sso_line0)
     name = _string(sso[keys["permissionSetName"]], f"{what}.permissionSetName", origin, name_line0)
-    if not _PERMISSION_SET_RE.match(name):
+    if not _PERMISSION_SET_RE.fullmatch(name):
         raise origin.error(name_line0, f"{what}.permissionSetName {name!r} is not a permission set name")
     if "partition" in keys:
         partition_line0 = either(value_line0(sso, keys["partition"]), sso_line0)
@@ -213,7 +215,7 @@ def parse_accounts(text: str, section: Section, origin: Origin) -> tuple[Account
         label = f"{section.value}[{index}]"
         if not isinstance(item, ScalarNode):
             raise origin.error(line0, f"{label} must be a 12-digit account id, found a {item.id}")
-        if not _ACCOUNT_RE.match(item.value):
+        if not _ACCOUNT_RE.fullmatch(item.value):
             shown = "an empty value" if item.value in _YAML_NULLS and item.style is None else repr(item.value)
             raise origin.error(line0, f"{label}: {shorten(shown)} is not a 12-digit AWS account id")
         accounts.append(AccountMapping(item.value, SourceRef(section, index, origin.line(line0), origin.file)))

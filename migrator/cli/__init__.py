@@ -14,13 +14,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
+from migrator.cli.render import clean
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
+from migrator.rules.limits import check_cluster_name
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -117,6 +120,7 @@ def plan(
     Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
     Kubernetes GET of kube-system/aws-auth.
     """
+    check_cluster_name(cluster, where="--cluster")
     options = PlanOptions(
         target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or now_iso()
     )
@@ -137,7 +141,7 @@ def plan(
         built = plan_live(cluster, access, options)
     path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)
-    stderr.print(f"Plan written to {path}", highlight=False)
+    stderr.print(Text(clean(f"Plan written to {path}")), highlight=False)
     if built.offline:
         stderr.print("This offline plan is for review; apply needs a plan made against the cluster.")
 
@@ -174,14 +178,14 @@ def version() -> None:
 
 def print_error(error: MigratorError) -> None:
     """Plain prints, not rich: one unwrapped line a tool can parse (`error: FILE:LINE: message`)."""
-    print(f"error: {error}", file=sys.stderr)
+    print(clean(f"error: {error}", keep_newlines=True), file=sys.stderr)
     if error.hint:
-        print(f"hint: {error.hint}", file=sys.stderr)
+        print(clean(f"hint: {error.hint}", keep_newlines=True), file=sys.stderr)
 
 
 def print_internal_error(error: BaseException) -> None:
     print(
-        f"internal error: {type(error).__name__}: {error}\n"
+        clean(f"internal error: {type(error).__name__}: {error}") + "\n"
         "This is a bug in aws-auth-migrate. Re-run with AWS_AUTH_MIGRATE_DEBUG=1 for the traceback.",
         file=sys.stderr,
     )

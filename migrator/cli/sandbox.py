@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shlex
 import signal
 import subprocess
@@ -15,12 +17,22 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from migrator.errors import InputError, RemoteError
+from migrator.files import atomic_write
+from migrator.rules.limits import check_cluster_name
+
+_PID_RE = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)  # a positive pid: never 0 or -1 (a process group, everyone)
+_TOKEN_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
+_ENDPOINT_RE = re.compile(r"http://127\.0\.0\.1:[0-9]{1,5}", re.ASCII)
+# Kept in step with migrator.sandbox.server (not imported here: the sandbox extra may be missing).
+WHOAMI_PATH = "/__aws-auth-migrate/sandbox"
+TOKEN_ENV = "AWS_AUTH_MIGRATE_SANDBOX_TOKEN"
 
 sandbox_app = typer.Typer(
     help="A local EKS + IAM + STS + Kubernetes simulator to rehearse migrations on (127.0.0.1 only).",
@@ -37,7 +49,7 @@ def _exports(env: dict[str, str]) -> str:
 @sandbox_app.command()
 def serve(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (schema aws-auth-migrate/scenario/v1).")],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     background: Annotated[
         bool, typer.Option(help="Serve from a background process, print the exports and return.")
     ] = False,
@@ -64,14 +76,12 @@ def serve(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with Sandbox(loaded, port=port) as sandbox:
+    with Sandbox(loaded, port=port, token=os.environ.pop(TOKEN_ENV, "")) as sandbox:
         if kubeconfig is not None:
             sandbox.write_kubeconfig(kubeconfig)
         env = sandbox.env()
         if ready_file is not None:
-            temporary = ready_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(env))
-            temporary.replace(ready_file)
+            atomic_write(ready_file, json.dumps(env).encode())
         else:
             sys.stdout.write(_exports(env))
             sys.stdout.flush()
@@ -98,9 +108,15 @@ def _serve_in_background(scenario: Path, port: int, pid_file: Path | None, kubec
     command += ["--ready-file", str(ready)]
     if kubeconfig is not None:
         command += ["--kubeconfig", str(kubeconfig)]
+    token = secrets.token_hex(16)
     with log.open("wb") as log_handle:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_handle, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_handle,
+            start_new_session=True,
+            env={**os.environ, TOKEN_ENV: token},
         )
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not ready.exists():
@@ -110,29 +126,74 @@ def _serve_in_background(scenario: Path, port: int, pid_file: Path | None, kubec
         time.sleep(0.05)
     env = json.loads(ready.read_text())
     if pid_file is not None:
-        pid_file.write_text(f"{process.pid}\n")
+        atomic_write(pid_file, f"{process.pid}\n{token}\n{env['AWS_ENDPOINT_URL']}\n".encode())
     sys.stdout.write(_exports(env))
     print(f"sandbox: serving in process {process.pid} on {env['AWS_ENDPOINT_URL']} (log: {log})", file=sys.stderr)
 
 
+def _read_pid_file(pid_file: Path) -> tuple[int, str, str]:
+    """pid, token and endpoint as `serve --background` wrote them; InputError for anything else."""
+    try:
+        lines = pid_file.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{pid_file}: cannot read the pid file ({error})") from None
+    if len(lines) != 4 or lines[3] or not _PID_RE.fullmatch(lines[0]) or not _TOKEN_RE.fullmatch(lines[1]):
+        raise InputError(f"{pid_file}: not a pid file written by `sandbox serve --background`")
+    if not _ENDPOINT_RE.fullmatch(lines[2]):
+        raise InputError(f"{pid_file}: names endpoint {lines[2]!r}, not a local sandbox (http://127.0.0.1:PORT)")
+    return int(lines[0]), lines[1], lines[2]
+
+
 def _running_pid(pid_file: Path) -> int | None:
     try:
-        pid = int(pid_file.read_text().strip())
+        pid = _read_pid_file(pid_file)[0]
         os.kill(pid, 0)
-    except (OSError, ValueError):
+    except (OSError, InputError):
         return None
     return pid
+
+
+def _is_our_sandbox(pid: int, token: str, endpoint: str) -> str | None:
+    """None when `pid` is the sandbox server that wrote the pid file; otherwise why it is not."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if Path("/proc/self/cmdline").exists():
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            return f"process {pid} does not exist"
+        if not (b"migrator" in args and b"sandbox" in args and b"serve" in args):
+            return f"process {pid} is not a sandbox server (its command line is not `migrator sandbox serve`)"
+    try:
+        with urllib.request.urlopen(endpoint + WHOAMI_PATH, timeout=5) as response:
+            answer = json.loads(response.read(4096))
+    except (OSError, ValueError):
+        return f"nothing that knows the pid file's token answers on {endpoint}"
+    if not isinstance(answer, dict) or answer.get("pid") != pid or answer.get("token") != token:
+        return f"the sandbox on {endpoint} is not process {pid} of this pid file"
+    return None
 
 
 @sandbox_app.command()
 def stop(
     pid_file: Annotated[Path, typer.Option(help="The pid file `sandbox serve --background` wrote.")],
 ) -> None:
-    """Stop a background sandbox and remove its pid file."""
+    """Stop a background sandbox and remove its pid file.
+
+    The process is signalled only if it is the sandbox that wrote the pid file: its command line is our
+    `sandbox serve` and it answers the pid file's random token on its endpoint. Otherwise exit 2, nothing signalled.
+    """
+    pid, token, endpoint = _read_pid_file(pid_file)
     try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        raise InputError(f"{pid_file}: not a sandbox pid file") from None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        print(f"sandbox: process {pid} was not running; pid file removed", file=sys.stderr)
+        return
+    except OSError:
+        pass  # exists, owned by someone else: the checks below decide
+    why_not = _is_our_sandbox(pid, token, endpoint)
+    if why_not is not None:
+        raise InputError(f"{pid_file}: {why_not}; nothing was signalled", hint="remove the stale pid file")
     try:
         os.kill(pid, signal.SIGTERM)
         for _ in range(200):
@@ -163,6 +224,7 @@ def demo(
     from rich.text import Text
 
     from migrator.cli import stdout
+    from migrator.cli.render import clean
     from migrator.sandbox.demo import iam_reader_args, run_demo
     from migrator.sandbox.scenario import load_scenario
 
@@ -184,9 +246,9 @@ def demo(
         table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(
-            row.principal_arn,
-            Text(row.before.describe() if row.before else "(not authenticated)"),
-            Text(row.after.describe() if row.after else "(not authenticated)"),
+            Text(clean(row.principal_arn)),
+            Text(clean(row.before.describe() if row.before else "(not authenticated)")),
+            Text(clean(row.after.describe() if row.after else "(not authenticated)")),
             Text("yes") if row.same else Text("NO", style="bold red"),
         )
     stdout.print(table)
@@ -221,9 +283,9 @@ def export_command(
     from migrator.sandbox.export import export_scenario
     from migrator.sandbox.scenario import dump_scenario
 
+    check_cluster_name(cluster, where="--cluster")
     readers = parse_iam_roles(iam_role or [])
     connection = connect(cluster, ConnectOptions(region, profile, role_arn, kube_context, None, readers))
     scenario = export_scenario(connection, reader_roles=readers.values())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(dump_scenario(scenario), encoding="utf-8")
+    atomic_write(out, dump_scenario(scenario).encode("utf-8"))  # 0600: it names every principal
     print(f"Scenario written to {out}", file=sys.stderr)

@@ -16,8 +16,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 from migrator.errors import InputError, PlanIntegrityError
+from migrator.files import atomic_write
 from migrator.model import (
     PLAN_SCHEMA,
     AccessEntrySpec,
@@ -34,9 +36,11 @@ from migrator.model import (
     SourceRef,
 )
 from migrator.plan.contract import DERIVED_STEP_KEYS, entry_to_dict, policy_from_dict, step_from_dict, step_to_dict
+from migrator.rules.limits import check_cluster_name
 from migrator.rules.permissions import preflight_permissions
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
+MAX_PLAN_DEPTH = 32  # a plan nests 6 levels deep; deeper is not a plan, and would exhaust the recursion
 # v1 carried untyped step params and trusted each step's gate/blocked flags; its plans are refused, not guessed.
 OLDER_SCHEMAS = frozenset({"aws-auth-migrate/plan/v1"})
 
@@ -139,6 +143,10 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
     irreversible, permissions, description, blocked) is re-derived and must equal what the file says, so a
     self-consistent edit that re-hashes the file still cannot turn a gate off."""
     cluster, fingerprint = data["cluster"], data["fingerprint"]
+    try:
+        check_cluster_name(cluster["name"], where="cluster.name")  # it names the run directory
+    except InputError as error:
+        raise PlanIntegrityError(str(error)) from None
     entries = tuple(
         PlannedEntry(
             _entry(e), EntryAction(e["action"]), _ref(e["source"]), _entry(e["current"]) if e.get("current") else None
@@ -196,6 +204,7 @@ def _yaml() -> YAML:
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep the contract's key order
     yaml.width = 4096
     yaml.allow_unicode = True
+    yaml.representer.ignore_aliases = lambda _data: True  # plans have no aliases
     return yaml
 
 
@@ -210,11 +219,43 @@ def default_plan_path(plans_dir: Path, plan: Plan) -> Path:
 
 
 def write_plan(plan: Plan, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(dump_plan(plan), encoding="utf-8")
-    temporary.replace(path)  # atomic: a reader never sees half a plan
+    """Atomically (a reader never sees half a plan), 0600: a plan names every principal with access."""
+    atomic_write(path, dump_plan(plan).encode("utf-8"))
     return path
+
+
+def _check_events(text: str, label: str) -> None:
+    """Plan files are plain JSON-shaped YAML: no anchors or aliases (a billion-laughs bomb expands only when
+    built, so it is refused here, from the event stream), no tags, nesting at most MAX_PLAN_DEPTH deep."""
+    depth = 0
+    for event in _yaml().parse(text):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        where = f"{label}:{line}" if line is not None else label
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise PlanIntegrityError(f"{where}: YAML anchors and aliases are not allowed in a plan file")
+        if getattr(event, "tag", None) is not None:
+            raise PlanIntegrityError(f"{where}: YAML tags ({event.tag}) are not allowed in a plan file")
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_PLAN_DEPTH:
+                raise PlanIntegrityError(f"{where}: nested deeper than {MAX_PLAN_DEPTH} levels; not a plan file")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _check_plain_data(value: Any, label: str, path: str) -> None:
+    """Only what JSON has: string keys; strings, numbers, booleans, null, lists and mappings as values."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PlanIntegrityError(f"{label}: {path or 'the top level'} has a key that is not a string: {key!r}")
+            _check_plain_data(item, label, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_plain_data(item, label, f"{path}[{index}]")
+    elif not (value is None or isinstance(value, str | int | float)):
+        shown = type(value).__name__
+        raise PlanIntegrityError(f"{label}: {path} is a {shown}, which a plan file never holds (quote it?)")
 
 
 def load_plan(path: Path) -> Plan:
@@ -229,6 +270,7 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{label}: cannot read the plan file ({error})") from None
     try:
+        _check_events(text, label)  # before building anything: an alias bomb is refused at its first anchor
         data = _yaml().load(text)
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -236,6 +278,9 @@ def load_plan(path: Path) -> Plan:
         raise InputError(f"{label}{line}: not a plan file (invalid YAML)") from None
     if not isinstance(data, dict) or "schema" not in data:
         raise InputError(f"{label}: not a plan file (no schema key)")
+    _check_plain_data(data, label, "")
+    if not isinstance(data["schema"], str):
+        raise InputError(f"{label}: not a plan file (schema is not a string)")
     if data["schema"] in OLDER_SCHEMAS:
         raise PlanIntegrityError(
             f"{label}: the plan was written by an earlier version of aws-auth-migrate ({data['schema']}); "
@@ -254,5 +299,5 @@ def load_plan(path: Path) -> Plan:
         return plan_from_dict(data)
     except PlanIntegrityError as error:
         raise PlanIntegrityError(f"{label}: {error}", hint=error.hint) from None
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         raise PlanIntegrityError(f"{label}: the plan's content is not valid ({error!r})") from None

@@ -25,7 +25,7 @@ from migrator.model import (
     Severity,
 )
 from migrator.rules import identity
-from migrator.rules.arn import Arn, PrincipalKind, parse_arn
+from migrator.rules.arn import Arn, PrincipalKind, is_padded_arn, parse_arn
 from migrator.rules.findings import finding
 from migrator.rules.limits import RESERVED_USERNAME_PREFIXES
 
@@ -78,6 +78,12 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
     if mapping.sso:
         return dead("DEAD_SSO_BLOCK", f"the sso: entry {mapping.arn} gives no access on EKS; not migrated")
 
+    if is_padded_arn(mapping.arn):
+        return dead(
+            "DEAD_ARN_WHITESPACE",
+            f"{mapping.arn!r} has whitespace around the ARN: aws-auth compares the whole ARN, so it gives no access "
+            "today and is not migrated",
+        )
     arn = parse_arn(mapping.arn)
     if arn.kind is PrincipalKind.ASSUMED_ROLE:
         return dead("DEAD_STS_ARN", f"{mapping.arn} is a session ARN that aws-auth never matches; not migrated")
@@ -119,6 +125,13 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
     if any("{{AccountID}}" in text for text in (mapping.username or "", *mapping.groups)):
         note("ACCOUNT_ID_TEMPLATE", f"{{{{AccountID}}}} rendered to {account} for {principal_arn}")
 
+    unclear = [text for text in (username or "", *groups) if _unclear_text(text)]
+    if unclear:
+        note(
+            "IDENTITY_WHITESPACE",
+            f"{principal_arn}: {', '.join(repr(t) for t in unclear)} has whitespace around it or a control "
+            "character; the authenticator uses it verbatim, what EKS makes of it is undocumented",
+        )
     node_type = _node_type(arn, username, groups, ctx)
     if node_type is not None:
         spec = _node_entry(principal_arn, arn, node_type, groups, ctx, note)
@@ -127,6 +140,11 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
     if any(f.severity is Severity.BLOCKER for f in notes):
         return Translation(mapping, None, tuple(notes), principal=arn)
     return Translation(mapping, _checked_equivalent(mapping, spec, account, note), tuple(notes), principal=arn)
+
+
+def _unclear_text(text: str) -> bool:
+    """Whitespace around a name, or a control character in it: not provably the same identity in an entry."""
+    return text != text.strip() or any(not char.isprintable() and char != " " for char in text)
 
 
 def _resolve_principal(arn: Arn, ctx: TranslationContext, note: NoteFn) -> str | None:

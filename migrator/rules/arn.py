@@ -11,10 +11,10 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e"
 _ACCOUNT = r"\d{12}"
 _NAME = r"[\w+=,.@-]{1,128}"
 _ARN_RE = re.compile(
-    r"^arn:(?P<partition>[a-z-]+):(?P<service>iam|sts)::(?P<account>" + _ACCOUNT + r"):(?P<resource>.+)$"
+    r"arn:(?P<partition>[a-z-]+):(?P<service>iam|sts)::(?P<account>" + _ACCOUNT + r"):(?P<resource>.+)", re.ASCII
 )
-_PATH_SEGMENT_RE = re.compile(r"^[\x21-\x7e]{1,512}$")
-_NAME_RE = re.compile(r"^" + _NAME + r"$")
+_PATH_SEGMENT_RE = re.compile(r"[\x21-\x7e]{1,512}", re.ASCII)
+_NAME_RE = re.compile(_NAME, re.ASCII)
 
 SERVICE_LINKED_PATH_PREFIX = "aws-service-role/"
 SSO_PATH_PREFIX = "aws-reserved/sso.amazonaws.com/"
@@ -82,7 +82,7 @@ class ArnError(ValueError):
 
 def parse_arn(text: str) -> Arn:
     """Parse an IAM role/user/root ARN or an STS assumed-role ARN; raise ArnError saying what is wrong."""
-    match = _ARN_RE.match(text)
+    match = _ARN_RE.fullmatch(text)
     if match is None:
         if not text.startswith("arn:"):
             raise ArnError(f"{text!r} is not an ARN (expected arn:<partition>:iam::<12-digit account>:...)")
@@ -103,12 +103,27 @@ def parse_arn(text: str) -> Arn:
     if kind_text not in ("role", "user") or not rest:
         raise ArnError(f"{text!r} is neither an IAM role nor an IAM user ARN")
     *path_parts, name = rest.split("/")
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise ArnError(f"{text!r} has an invalid {kind_text} name {name!r}")
-    if any(not _PATH_SEGMENT_RE.match(part) for part in path_parts):
+    if any(not _PATH_SEGMENT_RE.fullmatch(part) for part in path_parts):
         raise ArnError(f"{text!r} has an empty or invalid path segment")
     path = "".join(part + "/" for part in path_parts)
     return Arn(partition, service, account, PrincipalKind(kind_text), name, path)
+
+
+def is_padded_arn(text: str) -> bool:
+    """A valid ARN with whitespace (a newline, a space) before or after it.
+
+    aws-iam-authenticator compares the lower-cased ARN exactly, so such a mapping matches nobody.
+    """
+    stripped = text.strip()
+    if stripped == text or not stripped:
+        return False
+    try:
+        parse_arn(stripped)
+    except ArnError:
+        return False
+    return True
 
 
 def canonical_caller_arn(arn: Arn) -> Arn:

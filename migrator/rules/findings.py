@@ -40,6 +40,9 @@ RULES: dict[str, Rule] = {
              "which EKS rejects", "prefix the username, e.g. 'name:{{SessionName}}', and update RBAC subjects"),
         Rule("UNSUPPORTED_TEMPLATE", _B, "{{AccessKeyID}} or {{EC2PrivateDNSName}} in a STANDARD username",
              "use a username without that template"),
+        Rule("IDENTITY_WHITESPACE", _B, "the username or a group has whitespace around it or a control "
+             "character; the authenticator uses it verbatim, what EKS does with it is undocumented",
+             "remove the whitespace from the mapping (and from RBAC subjects naming it) first"),
         Rule("ACCOUNT_ID_TEMPLATE", _I, "{{AccountID}} is rendered to the principal's account id",
              "nothing: the rendered value is what the principal gets today"),
         Rule("EMPTY_USERNAME", _W, "the mapping has no username; today the identity's username is \"\", the "
@@ -50,6 +53,8 @@ RULES: dict[str, Rule] = {
              "nothing to migrate; map the role ARN instead if access was intended"),
         Rule("DEAD_SSO_BLOCK", _W, "the sso: form works only behind an alpha feature gate that EKS keeps off",
              "nothing to migrate; map the SSO role's ARN (without its path) if access was intended"),
+        Rule("DEAD_ARN_WHITESPACE", _W, "the ARN has whitespace (a space, a newline) around it; aws-auth compares "
+             "the whole ARN, so it never matches", "nothing to migrate; remove the whitespace if access was intended"),
         Rule("PATH_UNRESOLVED", _W, "the principal's IAM path could not be looked up", "plan against the "
              "cluster with IAM access to the principal's account (offline plans cannot check this)"),
         Rule("DEAD_USER_PATH", _W, "the userarn differs from the user's real ARN (its IAM path); aws-auth compares "

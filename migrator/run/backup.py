@@ -4,14 +4,14 @@ read by rollback to restore aws-auth exactly as it was."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.awsauth import data_sha256
+from migrator.files import atomic_write, private_dir
 from migrator.ports import ConfigMapState
-from migrator.run.journal import fsync_directory, utc_now
+from migrator.run.journal import utc_now
 
 
 def backup_path(run_dir: Path, plan_id: str) -> Path:
@@ -54,16 +54,8 @@ def write_backup(path: Path, backup: AwsAuthBackup) -> None:
         "sha256": backup.sha256,
         "takenAt": utc_now(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)  # O_CREAT's mode does not apply to a file left by a crash
-        json.dump(body, handle, indent=2, sort_keys=True, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    fsync_directory(path.parent)
+    private_dir(path.parent)
+    atomic_write(path, json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
 
 def load_backup(path: Path) -> AwsAuthBackup | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from migrator.errors import InputError
+from migrator.files import open_private_append, private_dir
 
 
 class Event(StrEnum):
@@ -159,9 +160,10 @@ class Journal:
     def _open(self) -> IO[bytes]:
         if self._handle is not None:
             return self._handle
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         created = not self.path.exists()
-        handle = open(self.path, "ab")  # noqa: SIM115 - kept open across appends, closed by close()
+        # 0600, never through a symlink or a device: the journal names every principal the run touches
+        handle = open(self.path, "ab", opener=lambda path, _flags: open_private_append(Path(path)))  # noqa: SIM115
         if created:
             fsync_directory(self.path.parent)  # the new file's name must survive a crash too
         else:

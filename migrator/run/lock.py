@@ -108,7 +108,8 @@ class ClusterLock:
 
     def acquire(self) -> ClusterLock:
         _private_dir(self.path.parent)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # 0600 (it names the holder), never through a symlink
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         handle = open(descriptor, "r+", encoding="utf-8")  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import RemoteError
+from migrator.files import private_dir
 from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.identity import EC2_NODE_USERNAME, SESSION_NODE_USERNAME
@@ -138,7 +139,7 @@ def run_demo(
         probes = probes_for(sandbox, cluster, principals)
         before = probe_all(sandbox, cluster, principals, probes)
         region = ("--region", cluster.region)
-        plan_file = workdir / "plans" / cluster.name / "demo.plan.yaml"
+        plan_file = private_dir(workdir / "plans" / cluster.name) / "demo.plan.yaml"
         show(cli("plan", "--cluster", cluster.name, *region, "--target", "API", "--out", str(plan_file),
                  *extra_plan_args))  # fmt: skip
         cli("apply", str(plan_file), "--yes", "--approve-gate", "API_AND_CONFIG_MAP", "--approve-gate", "API")

@@ -13,6 +13,7 @@ resets moto and refuses while another sandbox of this process is running.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ from ruamel.yaml import YAML
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from migrator.errors import InputError
+from migrator.files import atomic_write
 from migrator.rules.arn import PrincipalKind, parse_arn
 from migrator.sandbox.eks import access as eks_access
 from migrator.sandbox.eks import clusters as eks_clusters
@@ -57,6 +59,7 @@ TRUST_ANYONE = json.dumps(
 CALLER_SESSION_NAME = "aws-auth-migrate"
 SUBNETS = ("subnet-0a1b2c3d", "subnet-4e5f6a7b")
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+WHOAMI_PATH = "/__aws-auth-migrate/sandbox"
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -69,13 +72,21 @@ class _QuietHandler(MotoRequestHandler):
 class _Dispatcher:
     """The one WSGI app on the port: finishes due cluster updates, then routes by path."""
 
-    def __init__(self, world: World, kube: WSGIApplication, aws: WSGIApplication, recorder: Recorder) -> None:
+    def __init__(
+        self, world: World, kube: WSGIApplication, aws: WSGIApplication, recorder: Recorder, token: str = ""
+    ) -> None:
+        self.token = token
         self.world = world
         self.kube = kube
         self.aws = aws
         self.recorder = recorder
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == WHOAMI_PATH:
+            # `sandbox stop` asks before signalling: the pid in a pid file must be this very server.
+            body = json.dumps({"pid": os.getpid(), "token": self.token}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         self.recorder.record(environ)
         # Updates finish lazily; settling first means the Kubernetes side sees a mode as soon as EKS does.
         eks_clusters.settle(self.world)
@@ -90,7 +101,8 @@ class Sandbox:
     _running: ClassVar[Sandbox | None] = None
     _running_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0, token: str = "") -> None:
+        self.token = token  # answered on WHOAMI_PATH, so `sandbox stop` knows the pid is this server
         self.scenario = scenario
         self.host = host
         self._requested_port = port
@@ -117,6 +129,7 @@ class Sandbox:
                 make_kube_app(self.world),
                 EksExtension(self.world, DomainDispatcherApplication(create_backend_app)),
                 self.recorder,
+                self.token,
             )
             self._server = make_server(
                 self.host, self._requested_port, app, threaded=True, request_handler=_QuietHandler
@@ -356,7 +369,8 @@ class Sandbox:
         }
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", encoding="utf-8") as handle:
-            YAML(typ="safe", pure=True).dump(config, handle)
+        text = io.StringIO()
+        YAML(typ="safe", pure=True).dump(config, text)
+        atomic_write(target, text.getvalue().encode("utf-8"))
         self._kubeconfig = target
         return target

@@ -48,6 +48,7 @@ def cli(sandbox: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess[
 
 def make_plan(sandbox: Sandbox, cwd: Path, cluster: str, region: str, *extra: str) -> Path:
     path = cwd / "plans" / cluster / "test.plan.yaml"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # --out names a file in an existing folder
     result = cli(sandbox, cwd, "plan", "--cluster", cluster, "--region", region, "--out", str(path), *extra)
     assert result.returncode == 0, result.stderr
     return path

@@ -707,3 +707,16 @@ def test_kubeconfig_reaches_the_kubernetes_simulator_and_sees_mode_changes(sandb
         "username": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/aws-auth-migrate",
         "groups": ["system:authenticated"],
     }
+
+
+@pytest.mark.parametrize("operation", ["list_clusters", "describe_cluster"])
+def test_an_unknown_region_is_refused_as_aws_does_not_with_an_html_500(sandbox: Sandbox, operation: str) -> None:
+    eks = client(sandbox, region="mars-1", attempts=1)
+    kwargs = {"name": "demo"} if operation == "describe_cluster" else {}
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        getattr(eks, operation)(**kwargs)
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Code"] == "InvalidSignatureException"
+    assert error["Error"]["Message"].startswith("Credential should be scoped to a valid region.")
+    assert client(sandbox, region="us-west-2").list_clusters()["clusters"] == []  # a real, empty region works

@@ -47,6 +47,9 @@ def test_every_code_can_be_produced() -> None:
                 SourceRef(Section.MAP_ROLES, 9)),
         Mapping(Section.MAP_ROLES, f"arn:aws:iam::{ACCOUNT}:role/fp", "system:node:{{SessionName}}",
                 ("system:nodes",), SourceRef(Section.MAP_ROLES, 10)),
+        Mapping(Section.MAP_ROLES, f"arn:aws:iam::{ACCOUNT}:role/Padded\n", "p", (), SourceRef(Section.MAP_ROLES, 11)),
+        Mapping(Section.MAP_ROLES, f"arn:aws:iam::{ACCOUNT}:role/Spaced", "s ", ("g\n",),
+                SourceRef(Section.MAP_ROLES, 12)),
     )  # fmt: skip
     crafted = dataclasses.replace(problems, aws_auth=AwsAuth(map_roles=extra[1:], map_users=extra[:1]))
     seen = codes(problems) | codes(large) | codes(crafted)

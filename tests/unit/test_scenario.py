@@ -181,6 +181,9 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
         (f'account: "{ACCOUNT}"', 'account: "1234"', 'account: "1234"', "not a 12-digit AWS account id"),
         ("region: us-east-1", "region: mars", "region: mars", "not an AWS region name"),
         ("  - name: demo\n    region: us", "  - name: -demo\n    region: us", "-demo", "not a valid EKS cluster name"),
+        ("  - name: demo\n    region: us", '  - name: "demo\\n"\n    region: us', "demo", "not a valid EKS cluster"),
+        ("  - name: demo\n    region: us", '  - name: "../etc"\n    region: us', "etc", "not a valid EKS cluster name"),
+        ("region: us-east-1", 'region: "us-east-1\\n"', "region:", "not an AWS region name"),
         ("authenticationMode: API_AND_CONFIG_MAP", "authenticationMode: API_ONLY", "API_ONLY", "unknown mode"),
         (
             "    authenticationMode: API_AND_CONFIG_MAP\n    bootstrapClusterCreatorAdminPermissions: true",

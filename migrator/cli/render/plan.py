@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from migrator.cli.render import clean
 from migrator.model import EntryAction, Plan, PlannedEntry, SetMode, Severity
 from migrator.plan.planfile import plan_to_dict
 from migrator.rules.findings import RULES
@@ -43,7 +44,7 @@ def short_principal(principal_arn: str, account: str) -> str:
     return principal_arn
 
 
-def _entry_row(entry: PlannedEntry, account: str) -> tuple[str, ...]:
+def _entry_row(entry: PlannedEntry, account: str) -> tuple[Text, ...]:
     spec = entry.spec
     entry_type = "-" if entry.action is EntryAction.SKIP else spec.type.value
     if spec.type.is_node:
@@ -53,7 +54,8 @@ def _entry_row(entry: PlannedEntry, account: str) -> tuple[str, ...]:
         groups = ", ".join(spec.groups) or "-"
     policies = ", ".join(p.policy_name for p in spec.policies) or "-"
     line = f"{entry.source.section.value}:{entry.source.line}" if entry.source and entry.source.line else "-"
-    return (short_principal(spec.principal_arn, account), entry_type, username, groups, policies, line)
+    row = (short_principal(spec.principal_arn, account), entry_type, username, groups, policies, line)
+    return tuple(Text(clean(cell)) for cell in row)  # Text: data is never read as rich markup
 
 
 def _entries_tables(plan: Plan) -> list[RenderableType]:
@@ -91,7 +93,7 @@ def _findings_block(plan: Plan) -> list[RenderableType]:
             where = (
                 f"{found.source.section.value}[{found.source.index}] line {found.source.line}: " if found.source else ""
             )
-            parts.append(Text(f"           - {where}{found.message}"))
+            parts.append(Text(clean(f"           - {where}{found.message}")))
     return parts
 
 
@@ -101,11 +103,11 @@ def _steps_block(plan: Plan) -> list[RenderableType]:
         parts.append(Text("  none: nothing to migrate"))
     for step in plan.steps:
         line = Text(f"  {step.id}  ")
-        line.append(step.describe())
+        line.append(clean(step.describe()))
         parts.append(line)
         if isinstance(step, SetMode):
             gate = Text("        GATE, irreversible: ", style="bold magenta")
-            gate.append(step.consequence())
+            gate.append(clean(step.consequence()))
             parts.append(gate)
             if blockers := plan.gate_blockers(step):
                 reasons = sorted({f.code for f in blockers})
@@ -118,8 +120,10 @@ def plan_renderable(plan: Plan) -> RenderableType:
     header = Text()
     header.append(f"Plan {data['planId']}", style="bold")
     header.append(
-        f" for cluster {plan.cluster.name} ({plan.cluster.region}, account {plan.cluster.account}): "
-        f"{plan.current_mode.value} -> {plan.target.value}"
+        clean(
+            f" for cluster {plan.cluster.name} ({plan.cluster.region}, account {plan.cluster.account}): "
+            f"{plan.current_mode.value} -> {plan.target.value}"
+        )
     )
     parts: list[RenderableType] = [header]
     if plan.offline:

@@ -19,6 +19,7 @@ from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
+from migrator.cli.render import clean
 from migrator.model import AnyStep, SetMode, Step
 from migrator.run.observer import Answer, NextAction, NextKind, RunReport, RunResult, StepStatus
 
@@ -75,11 +76,11 @@ class LineObserver:
         self._finished += 1
         line = Text(f"[{self._finished}/{self._total}] ")
         line.append(f"{status.value:9}", style=STATUS_STYLE[status])
-        line.append(f" {step.id}  {step.describe()}")
+        line.append(clean(f" {step.id}  {step.describe()}"))
         self.console.print(line, highlight=False)
 
     def on_message(self, text: str) -> None:
-        self.console.print(Text(f"note: {text}", style="yellow"), highlight=False)
+        self.console.print(Text(clean(f"note: {text}"), style="yellow"), highlight=False)
 
     def __enter__(self) -> LineObserver:
         return self
@@ -114,7 +115,7 @@ class ProgressObserver:
     def on_step(self, step: AnyStep, status: StepStatus) -> None:
         with self._lock:
             if status is StepStatus.RUNNING:
-                self._progress.update(self._task, description=f"{step.id} {step.kind.value}")
+                self._progress.update(self._task, description=clean(f"{step.id} {step.kind.value}"))
                 return
             self._lines.on_step(step, status)  # printed above the live bar
             if status in FINISHED:
@@ -148,8 +149,8 @@ class RichPrompter:
 
     def confirm_steps(self, steps: Sequence[Step], effects: Sequence[str]) -> Answer:
         for step, effect in zip(steps, effects, strict=True):
-            self.console.print(Text(f"{step.id}  ", style="bold") + Text(step.describe()), highlight=False)
-            self.console.print(Text(f"    effect: {effect}", style="dim"), highlight=False)
+            self.console.print(Text(f"{step.id}  ", style="bold") + Text(clean(step.describe())), highlight=False)
+            self.console.print(Text(clean(f"    effect: {effect}"), style="dim"), highlight=False)
         answer = Prompt.ask(
             Text("Run? [y]es, [s]kip and stop, [a]ll until the next gate, [q]uit"),  # Text: no markup
             console=self.console,
@@ -160,17 +161,17 @@ class RichPrompter:
         return self.CHOICES[answer]
 
     def confirm_gate(self, step: SetMode, consequences: Sequence[str], cluster_name: str) -> bool:
-        self.console.print(Text(f"GATE {step.id}: {step.describe()}", style="bold magenta"), highlight=False)
+        self.console.print(Text(clean(f"GATE {step.id}: {step.describe()}"), style="bold magenta"), highlight=False)
         for line in consequences:
-            self.console.print(Text(f"  - {line}"), highlight=False)
-        typed = Prompt.ask(Text(f"Type the cluster name ({cluster_name}) to pass this gate, anything else to stop"),
-                           console=self.console, default="")  # fmt: skip
+            self.console.print(Text(clean(f"  - {line}")), highlight=False)
+        question = clean(f"Type the cluster name ({cluster_name}) to pass this gate, anything else to stop")
+        typed = Prompt.ask(Text(question), console=self.console, default="")
         return typed.strip() == cluster_name
 
     def confirm_rollback(self, actions: Sequence[str]) -> bool:
         self.console.print(Text("Rollback would:", style="bold"))
         for line in actions:
-            self.console.print(Text(f"  {line}"), highlight=False)
+            self.console.print(Text(clean(f"  {line}")), highlight=False)
         return Prompt.ask(Text("Roll back?"), console=self.console, choices=["y", "n"], default="n") == "y"
 
 
@@ -193,23 +194,23 @@ def report_json(report: RunReport, plan_label: str) -> str:
 
 
 def print_report(report: RunReport, console: Console, plan_label: str) -> None:
-    table = Table(title=f"Plan {report.plan_id} on {report.cluster}", title_justify="left")
+    table = Table(title=clean(f"Plan {report.plan_id} on {report.cluster}"), title_justify="left")
     for column in ("step", "status", "description", "detail"):
         table.add_column(column, overflow="fold")
     for step in report.steps:
         table.add_row(
-            step.id,
+            clean(step.id),
             Text(step.status.value, style=STATUS_STYLE[step.status]),
-            step.description,
-            _detail_text(step.detail),
+            Text(clean(step.description)),
+            Text(clean(_detail_text(step.detail))),
         )
     console.print(table)
     heading = Text(("dry run: " if report.dry_run else "") + report.result.value, style=RESULT_STYLE[report.result])
-    console.print(heading + Text(f"  {report.message}"), highlight=False)
+    console.print(heading + Text(clean(f"  {report.message}")), highlight=False)
     for failure in report.failures:
-        console.print(Text(f"  failed: {failure}", style="red"), highlight=False)
+        console.print(Text(clean(f"  failed: {failure}"), style="red"), highlight=False)
     for number, command in enumerate(next_commands(report, plan_label)):
-        console.print(Text(f"{'next' if number == 0 else '  or'}: {command}", style="bold"), highlight=False)
+        console.print(Text(clean(f"{'next' if number == 0 else '  or'}: {command}"), style="bold"), highlight=False)
 
 
 def _detail_text(detail: object) -> str:

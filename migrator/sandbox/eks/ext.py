@@ -17,6 +17,7 @@ table, including the wrapped cluster operations), not to STS, IAM or plain pass-
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.eks.models import eks_backends
 from moto.iam.models import get_account_id_from
 
 from migrator.model import EntryType
@@ -149,6 +152,20 @@ def request_account(environ: WSGIEnvironment, access_key: str) -> str:
     return str(get_account_id_from(access_key))
 
 
+@functools.cache
+def _eks_regions() -> frozenset[str]:
+    return frozenset(eks_backends[DEFAULT_ACCOUNT_ID].regions)
+
+
+def _unknown_region(environ: WSGIEnvironment) -> str | None:
+    """The region of an EKS request signed for a region EKS does not have (moto would answer an HTML 500)."""
+    credential = _CREDENTIAL_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    if credential is None or credential.group("service") != "eks":
+        return None
+    region = credential.group("region")
+    return None if region in _eks_regions() else region
+
+
 def _raw_path(environ: WSGIEnvironment) -> str:
     # PATH_INFO is already percent-decoded, which makes an ARN's "/" ambiguous; werkzeug keeps the raw URI.
     raw = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
@@ -170,6 +187,13 @@ class EksExtension:
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        unknown = _unknown_region(environ)
+        if unknown is not None:
+            # AWS answers a request signed for a region it does not serve with a 403, not a 500.
+            response = _error(EksError("InvalidSignatureException", f"Credential should be scoped to a valid region. "
+                                       f"'{unknown}' is not a region EKS serves."))  # fmt: skip
+            start_response(f"{response.status} Forbidden", response.headers)
+            return [response.body]
         request = self._parse(environ)
         if request is None:
             return self.fallback(environ, start_response)

@@ -25,6 +25,7 @@ ERROR_STATUS: dict[str, int] = {
     "ResourceLimitExceededException": 400,
     "ResourceNotFoundException": 404,
     "ResourceInUseException": 409,
+    "InvalidSignatureException": 403,
     "ThrottlingException": 429,
     "ServerException": 500,
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from migrator.model import AccessScope, EntryType, ScopeType
 from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn
-from migrator.rules.limits import MIN_PLATFORM_VERSION, RESERVED_USERNAME_PREFIXES
+from migrator.rules.limits import CLUSTER_NAME_RE, MIN_PLATFORM_VERSION, RESERVED_USERNAME_PREFIXES
 
 SESSION_TEMPLATES = ("{{SessionName}}", "{{SessionNameRaw}}")
 DEFAULT_KUBERNETES_VERSION = "1.31"
@@ -42,8 +42,7 @@ ACCESS_POLICY_NAMES: tuple[str, ...] = (
     "AmazonSagemakerHyperpodSystemNamespacePolicy",
 )
 
-_POLICY_ARN_RE = re.compile(r"^arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)$")
-_CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+_POLICY_ARN_RE = re.compile(r"arn:(?P<partition>[a-z-]+):eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def default_platform_version(kubernetes_version: str) -> str:
 
 
 def valid_cluster_name(name: str) -> bool:
-    return bool(_CLUSTER_NAME_RE.match(name))
+    return bool(CLUSTER_NAME_RE.fullmatch(name))
 
 
 def policy_arn(partition: str, name: str) -> str:
@@ -91,7 +90,7 @@ def policy_arn(partition: str, name: str) -> str:
 
 def check_policy_arn(text: str, partition: str) -> str:
     """The policy's name, or RuleViolation when EKS does not know this policy ARN (in this partition)."""
-    match = _POLICY_ARN_RE.match(text)
+    match = _POLICY_ARN_RE.fullmatch(text)
     if not match or match.group("partition") != partition or match.group("name") not in ACCESS_POLICY_NAMES:
         raise RuleViolation("ResourceNotFoundException", f"The specified policyArn {text} could not be found.")
     return match.group("name")

@@ -55,7 +55,7 @@ ALLOWED_PARAMETERS = frozenset(
     }
 )
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-INSTANCE_ID_RE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+INSTANCE_ID_RE = re.compile(r"i-[0-9a-f]{8}(?:[0-9a-f]{9})?")
 
 
 class TokenRejected(Exception):
@@ -171,7 +171,7 @@ def expected_signature(request: PresignedRequest, secret_key: str, cluster_name:
 
 def ec2_private_dns_name(session_name: str, region: str) -> str | None:
     """A stable stand-in for what EC2 would say about the instance a node role's session is named after."""
-    if not INSTANCE_ID_RE.match(session_name):
+    if not INSTANCE_ID_RE.fullmatch(session_name):
         return None
     digest = hashlib.sha256(session_name.encode("utf-8")).digest()
     return f"ip-10-0-{digest[0]}-{digest[1]}.{region}.compute.internal"

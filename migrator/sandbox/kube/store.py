@@ -176,7 +176,7 @@ def _normalised(resource: Resource, body: dict[str, Any], namespace: str) -> dic
     return body
 
 
-CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 
 
@@ -191,7 +191,7 @@ def _validate(resource: Resource, body: dict[str, Any], old: dict[str, Any] | No
             if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
                 raise bad_request(f'ConfigMap in version "v1" cannot be handled: {field} must map keys to strings')
             for key, value in values.items():
-                if not CONFIG_KEY_RE.match(key):
+                if not CONFIG_KEY_RE.fullmatch(key):
                     raise KubeError(
                         422,
                         "Invalid",

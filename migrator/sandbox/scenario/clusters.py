@@ -34,10 +34,10 @@ from migrator.sandbox.kube.store import resource_for_kind
 from migrator.sandbox.scenario.model import DEFAULT_AMI_TYPE, DEFAULT_VERSION, ScenarioCluster
 from migrator.sandbox.scenario.reader import ScenarioReader
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_VERSION_RE = re.compile(r"^\d+\.\d+$")
-_PLATFORM_RE = re.compile(r"^eks\.\d+$")
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
+_ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
+_VERSION_RE = re.compile(r"\d+\.\d+", re.ASCII)
+_PLATFORM_RE = re.compile(r"eks\.\d+", re.ASCII)
 
 _CLUSTER_KEYS = (
     "name",
@@ -72,17 +72,17 @@ def read_cluster(
     if not eks_rules.valid_cluster_name(name):
         raise reader.error(reader.line(node, "name"), f"{name!r} is not a valid EKS cluster name")
     region = reader.text(node, "region", what)
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise reader.error(reader.line(node, "region"), f"{region!r} is not an AWS region name")
     account = reader.text(node, "account", what)
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise reader.error(reader.line(node, "account"), f"account {account!r} is not a 12-digit AWS account id")
     partition = partition_of_region(region)
     version = reader.text(node, "version", what, DEFAULT_VERSION)
-    if not _VERSION_RE.match(version):
+    if not _VERSION_RE.fullmatch(version):
         raise reader.error(reader.line(node, "version"), f"version {version!r} is not a Kubernetes version like 1.30")
     platform = reader.text(node, "platformVersion", what, eks_rules.default_platform_version(version))
-    if not _PLATFORM_RE.match(platform):
+    if not _PLATFORM_RE.fullmatch(platform):
         raise reader.error(reader.line(node, "platformVersion"), f"platformVersion {platform!r} is not like eks.8")
     mode_text = reader.text(node, "authenticationMode", what, AuthMode.CONFIG_MAP.value)
     try:
