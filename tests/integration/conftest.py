@@ -14,9 +14,9 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 from migrator.sandbox.eks.ext import HANDLED
 from migrator.sandbox.scenario import Scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
+from tests.support.arns import ACCOUNT, OTHER_ACCOUNT
+from tests.support.scenarios import indent
 
-ACCOUNT = "111122223333"
-OTHER_ACCOUNT = "444455556666"
 REGION = "us-east-1"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/teams/platform/Admin"
 
@@ -37,10 +37,6 @@ data:
 """
 
 
-def _indent(text: str, spaces: int) -> str:
-    return "".join(" " * spaces + line if line.strip() else line for line in text.splitlines(keepends=True))
-
-
 SCENARIO = f"""\
 schema: aws-auth-migrate/scenario/v1
 clusters:
@@ -58,7 +54,7 @@ clusters:
     fargateProfiles:
       - {{name: fp, podExecutionRole: "arn:aws:iam::{ACCOUNT}:role/PodExec"}}
     awsAuth: |
-{_indent(AWS_AUTH, 6)}
+{indent(AWS_AUTH, 6)}
   - name: modern
     region: {REGION}
     account: "{ACCOUNT}"

@@ -13,8 +13,10 @@ eks-facts.md where the executor can tell the difference:
 Fault injection: `fail(op, nth, error)` raises an error on the nth call of an operation; `crash(op, nth,
 after=...)` raises `Crash` (a BaseException: the process dies) before or after the call takes effect, and
 every later call raises it too until `revive()` (a new process); `hook(op, nth, action)` lets "someone
-else" change the cluster at that point. Every call is recorded; `effective` lists the mutating calls that
-took effect, which is how tests prove "no duplicate create, nothing lost".
+else" change the cluster at that point; `gather(op, parties)` holds the first `parties` calls of an operation
+until all of them are in flight (a barrier: overlap by construction, not by sleeping and hoping). Every
+call is recorded; `effective` lists the mutating calls that took effect, which is how tests prove "no
+duplicate create, nothing lost".
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ from migrator.plan.snapshot import live_snapshot
 from migrator.ports import ClusterInfo, ConfigMapState, ModeUpdate
 from migrator.rules.arn import Arn, parse_arn
 from migrator.rules.identity import default_username, is_cluster_admin, policy_arn
+from tests.support.arns import ACCOUNT, role, user
 
-ACCOUNT = "111122223333"
+__all__ = ["ACCOUNT", "role", "user"]  # re-exported for the tests that build on this cluster
 MUTATING = frozenset(
     {
         "create_entry",
@@ -126,6 +129,7 @@ class FakeCluster:
         self._updates: dict[str, _Update] = {}
         self._ids = itertools.count(1)
         self._resource_versions = itertools.count(1000)
+        self._barriers: dict[str, tuple[int, threading.Barrier]] = {}
         self.config_map: ConfigMapState | None = None
         if self.aws_auth is not None:
             self.config_map = self._config_map(dict(self.aws_auth))
@@ -140,6 +144,11 @@ class FakeCluster:
 
     def hook(self, op: str, nth: int, action: Callable[[], None], *, after: bool = False) -> None:
         self.faults.append(Fault(op, nth, action=action, after=after))
+
+    def gather(self, op: str, parties: int, *, timeout: float = 60.0) -> None:
+        """The first `parties` calls of `op` wait inside the call until all of them have started. The timeout
+        only turns a run that can never gather them (too little concurrency) into a failure instead of a hang."""
+        self._barriers[op] = (parties, threading.Barrier(parties, timeout=timeout))
 
     def revive(self) -> None:
         """A new process: the cluster keeps its state, the faults that fired are gone."""
@@ -198,6 +207,9 @@ class FakeCluster:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            gathered = self._barriers.get(op)
+            if gathered is not None and nth <= gathered[0]:
+                gathered[1].wait()
             if self.op_delay and op in MUTATING:
                 time.sleep(self.op_delay)
             self._fire(faults, after=False)
@@ -464,14 +476,6 @@ class FakeIam:
 
 NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
 CREATED_AT = "2024-05-01T00:00:00Z"
-
-
-def role(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-def user(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
 
 
 Mapped = tuple[str, str, Sequence[str]]  # arn, username, groups

@@ -14,10 +14,9 @@ from migrator.plan.planfile import plan_to_dict
 from migrator.run.executor import Executor
 from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
 from migrator.run.observer import RunResult, StepStatus
-from migrator.run.steps import PollPolicy
+from tests.support.poll import FAST
 from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
 
-FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
 BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
 FIRST = frozenset({AuthMode.API_AND_CONFIG_MAP})
 OURS = {key(role("Admin")), key(role("Dev")), key(user("alice"))}
