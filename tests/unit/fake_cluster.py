@@ -170,6 +170,13 @@ class FakeCluster:
             update = _Update(f"platform-{next(self._ids)}", None, polls)
             self._updates[update.id] = update
 
+    def finish_updates(self) -> None:
+        """Time passes until every update in progress has ended (however many polls it had left)."""
+        with self._lock:
+            for update in self._updates.values():
+                update.polls_left = min(update.polls_left, 1)
+            self._tick()
+
     def write_aws_auth(self, data: dict[str, str]) -> None:
         with self._lock:
             self.config_map = self._config_map(data)
@@ -281,8 +288,7 @@ class FakeCluster:
     def delete_entry(self, principal_arn: str) -> None:
         def action() -> None:
             self._require_entries_mode()
-            if self.entries.pop(key(principal_arn), None) is None:
-                raise RemoteError(f"ResourceNotFoundException: no access entry for {principal_arn}")
+            self.entries.pop(key(principal_arn), None)  # already gone is the goal of a delete (as the adapter)
 
         self._call("delete_entry", (principal_arn,), action)
 
@@ -298,9 +304,10 @@ class FakeCluster:
 
     def disassociate_policy(self, principal_arn: str, policy_arn: str) -> None:
         def action() -> None:
-            entry = self._entry(principal_arn)
-            if policy_arn not in {p.policy_arn for p in entry.policies}:
-                raise RemoteError(f"ResourceNotFoundException: {policy_arn} is not associated")
+            self._require_entries_mode()
+            entry = self.entries.get(key(principal_arn))
+            if entry is None:
+                return  # the adapter treats ResourceNotFoundException (entry or association) as done
             kept = tuple(p for p in entry.policies if p.policy_arn != policy_arn)
             self.entries[key(principal_arn)] = replace(entry, policies=kept)
 
@@ -375,6 +382,8 @@ class FakeCluster:
     def delete_config_map(self, state: ConfigMapState) -> None:
         def action() -> None:
             self._authorize_kube()
+            if self.config_map is None:
+                return  # 404: already gone, as the adapter reports it
             self._precondition(state)
             self.config_map = None
 
