@@ -7,6 +7,7 @@ aws-auth mapping the node role and Admin, in the mode the test asks for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -90,7 +91,7 @@ def _sandbox(mode: AuthMode, monkeypatch: pytest.MonkeyPatch, started: list[Sand
 
     def finish(update_id: str) -> ModeUpdate:
         with sandbox.world.lock:
-            sim.updates[update_id].finishes_at = 0.0
+            sim.updates[update_id].finishes_at = time.time()
         return connection.eks.describe_update(update_id)
 
     return Harness("sandbox", connection.eks, connection.kube, finish)

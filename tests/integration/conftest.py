@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -122,6 +123,22 @@ def make_sandbox() -> Iterator[SandboxFactory]:
         sandbox.stop()
 
 
+def hold_updates(sandbox: Sandbox) -> None:
+    """From now on an update started on the sandbox lasts an hour: it ends when a test calls `end_updates`, so
+    what a test checks while it is InProgress cannot race the machine's load."""
+    with sandbox.world.lock:
+        sandbox.world.settings.update_seconds = 3600.0
+
+
+def end_updates(sandbox: Sandbox, cluster: str, region: str = REGION, account: str = ACCOUNT) -> None:
+    """EKS ends every update of the cluster now: the next request that looks sees it done."""
+    sim = sandbox.world.cluster(account, region, cluster)
+    assert sim is not None
+    with sandbox.world.lock:
+        for update in sim.updates.values():
+            update.finishes_at = min(update.finishes_at, time.time())
+
+
 @pytest.fixture
 def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
     return make_sandbox()
@@ -172,7 +189,7 @@ def client(
         aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=creds.get("AWS_SESSION_TOKEN"),
-        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=20),
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=30, read_timeout=60),
     )
     if service == "eks":
         made.meta.events.register("before-parse.eks", _check_response_shape)

@@ -358,7 +358,7 @@ def _finish_updates(sandbox: Sandbox, cluster: str, region: str) -> None:
     assert sim is not None
     with sandbox.world.lock:
         for update in sim.updates.values():
-            update.finishes_at = 0.0
+            update.finishes_at = min(update.finishes_at, time.time())
 
 
 def test_two_applies_on_one_cluster_cannot_run_at_once(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
