@@ -19,6 +19,7 @@ from migrator.ports import EksGateway, KubeGateway, ModeUpdate
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.support.arns import ACCOUNT, role, user
+from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
 from tests.unit.fake_cluster import FakeCluster, aws_auth_data
 
 CLUSTER = "prod"
@@ -61,10 +62,7 @@ def _fake(mode: AuthMode) -> Harness:
 
 
 def _scenario_text(mode: AuthMode) -> str:
-    data = "".join(f"  {k}: |\n" + "".join(f"    {line}\n" for line in v.splitlines()) for k, v in AWS_AUTH.items())
-    aws_auth = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: aws-auth, namespace: kube-system}}\ndata:\n{data}"
-    from tests.support.scenarios import indent, scenario_yaml
-
+    aws_auth = aws_auth_config_map(AWS_AUTH["mapRoles"], AWS_AUTH["mapUsers"])
     clusters = (
         f'  - name: {CLUSTER}\n    region: {REGION}\n    account: "{ACCOUNT}"\n    version: "1.31"\n'
         f"    authenticationMode: {mode.value}\n    bootstrapClusterCreatorAdminPermissions: true\n"

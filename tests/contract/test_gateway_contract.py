@@ -5,13 +5,15 @@ the tool meets over HTTP. Expected values are written by hand from eks-facts.md,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
 from migrator.model import AccessEntrySpec, AccessScope, AuthMode, EntryType, PolicyAssociation, ScopeType
 from migrator.rules.arn import parse_arn
-from tests.contract.conftest import ACCOUNT, ADMIN, AWS_AUTH, CLUSTER, NODES, REGION, MakeHarness
-from tests.support.arns import role, user
+from tests.contract.conftest import ADMIN, AWS_AUTH, CLUSTER, NODES, REGION, MakeHarness
+from tests.support.arns import ACCOUNT, role, user
 
 DEV = role("Dev")
 OPS = role("Ops")
@@ -25,9 +27,8 @@ MIXED = AuthMode.API_AND_CONFIG_MAP
 SESSION = "{{SessionName}}"
 
 
-def by_arn(entries: object) -> dict[str, AccessEntrySpec]:
-    assert not isinstance(entries, dict)
-    return {e.principal_arn: e for e in entries}  # type: ignore[attr-defined]
+def by_arn(entries: Iterable[AccessEntrySpec]) -> dict[str, AccessEntrySpec]:
+    return {e.principal_arn: e for e in entries}
 
 
 def with_sorted_policies(entry: AccessEntrySpec | None) -> AccessEntrySpec | None:
@@ -278,3 +279,13 @@ def test_aws_auth_can_be_created_again_but_not_twice(make: MakeHarness) -> None:
         kube.create_config_map("kube-system", "aws-auth", {"mapRoles": ""})
     read = kube.read_config_map("kube-system", "aws-auth")
     assert read is not None and read.data == AWS_AUTH and read.resource_version == created.resource_version
+
+
+def test_in_api_mode_the_kubernetes_api_answers_only_a_caller_whose_entry_has_cluster_admin(make: MakeHarness) -> None:
+    harness = make(AuthMode.API)
+    with pytest.raises(RemoteError, match="401"):
+        harness.kube.read_config_map("kube-system", "aws-auth")
+    harness.eks.create_entry(AccessEntrySpec(ADMIN))
+    harness.eks.associate_policy(ADMIN, ADMIN_POLICY)
+    state = harness.kube.read_config_map("kube-system", "aws-auth")
+    assert state is not None and state.data == AWS_AUTH  # EKS never deletes aws-auth; it is just not read
