@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test test-fast lint demo bench clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Unit, CLI and the in-memory half of the contract suite: no sandbox, no server (see tests/conftest.py).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not integration"
 
 lint: setup
 	$(BIN)/ruff check migrator tests bench

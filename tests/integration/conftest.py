@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,9 +15,9 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 from migrator.sandbox.eks.ext import HANDLED
 from migrator.sandbox.scenario import Scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
+from tests.support.arns import ACCOUNT, OTHER_ACCOUNT
+from tests.support.scenarios import indent
 
-ACCOUNT = "111122223333"
-OTHER_ACCOUNT = "444455556666"
 REGION = "us-east-1"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/teams/platform/Admin"
 
@@ -37,10 +38,6 @@ data:
 """
 
 
-def _indent(text: str, spaces: int) -> str:
-    return "".join(" " * spaces + line if line.strip() else line for line in text.splitlines(keepends=True))
-
-
 SCENARIO = f"""\
 schema: aws-auth-migrate/scenario/v1
 clusters:
@@ -58,7 +55,7 @@ clusters:
     fargateProfiles:
       - {{name: fp, podExecutionRole: "arn:aws:iam::{ACCOUNT}:role/PodExec"}}
     awsAuth: |
-{_indent(AWS_AUTH, 6)}
+{indent(AWS_AUTH, 6)}
   - name: modern
     region: {REGION}
     account: "{ACCOUNT}"
@@ -126,6 +123,22 @@ def make_sandbox() -> Iterator[SandboxFactory]:
         sandbox.stop()
 
 
+def hold_updates(sandbox: Sandbox) -> None:
+    """From now on an update started on the sandbox lasts an hour: it ends when a test calls `end_updates`, so
+    what a test checks while it is InProgress cannot race the machine's load."""
+    with sandbox.world.lock:
+        sandbox.world.settings.update_seconds = 3600.0
+
+
+def end_updates(sandbox: Sandbox, cluster: str, region: str = REGION, account: str = ACCOUNT) -> None:
+    """EKS ends every update of the cluster now: the next request that looks sees it done."""
+    sim = sandbox.world.cluster(account, region, cluster)
+    assert sim is not None
+    with sandbox.world.lock:
+        for update in sim.updates.values():
+            update.finishes_at = min(update.finishes_at, time.time())
+
+
 @pytest.fixture
 def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
     return make_sandbox()
@@ -176,7 +189,7 @@ def client(
         aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=creds.get("AWS_SESSION_TOKEN"),
-        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=20),
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=30, read_timeout=60),
     )
     if service == "eks":
         made.meta.events.register("before-parse.eks", _check_response_shape)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,16 @@ from migrator.plan.planfile import body_sha256, load_plan, plan_to_dict, write_p
 from migrator.ports import KubeGateway, LeaseState
 from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, LeaseHolder
-from migrator.run.lock import ClusterLock, lock_path
+from migrator.run.lock import ClusterLock, lock_path, read_holder
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES, inherited_env, run_cli
 from tests.integration.conftest import SandboxFactory, client
+from tests.support.arns import ACCOUNT, role
+from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
 
 pytestmark = pytest.mark.integration
 
-ACCOUNT = "111122223333"
 FAST = ("--poll-seconds", "0.2")
 DEVELOPER = f"arn:aws:iam::{ACCOUNT}:role/Developer"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/ClusterAdmin"
@@ -101,31 +103,22 @@ def mode_of(sandbox: Sandbox, cluster: str, region: str) -> str:
 
 
 def many_principals(count: int, *, simulation: str = "updateSeconds: 1") -> Scenario:
-    roles = [f"arn:aws:iam::{ACCOUNT}:role/team-{i:02d}" for i in range(count)]
+    roles = [role(f"team-{i:02d}") for i in range(count)]
     mappings = [
-        "    - rolearn: arn:aws:iam::111122223333:role/Admin\n      username: admin:{{SessionName}}\n"
-        "      groups: [system:masters]\n",
-        "    - rolearn: arn:aws:iam::111122223333:role/nodes\n      username: system:node:{{EC2PrivateDNSName}}\n"
-        "      groups: [system:bootstrappers, system:nodes]\n",
+        f"- rolearn: {role('Admin')}\n  username: admin:{{{{SessionName}}}}\n  groups: [system:masters]\n",
+        f"- rolearn: {role('nodes')}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n"
+        "  groups: [system:bootstrappers, system:nodes]\n",
     ]
     for i, arn in enumerate(roles):
         groups = "[system:masters, oncall]" if i % 10 == 0 else f"[team-{i % 7}]"
-        mappings.append(
-            f"    - rolearn: {arn}\n      username: team-{i:02d}:{{{{SessionName}}}}\n      groups: {groups}\n"
-        )
-    aws_auth = "".join("      " + line if line.strip() else line for line in (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata:\n  mapRoles: |\n"
-        + "".join(mappings)
-    ).splitlines(keepends=True))  # fmt: skip
-    iam_roles = "".join(f"    - arn: {arn}\n" for arn in [*roles, f"arn:aws:iam::{ACCOUNT}:role/Admin",
-                                                            f"arn:aws:iam::{ACCOUNT}:role/nodes"])  # fmt: skip
-    text = (
-        "schema: aws-auth-migrate/scenario/v1\nclusters:\n  - name: big\n    region: us-east-1\n"
-        f'    account: "{ACCOUNT}"\n    version: "1.31"\n    authenticationMode: CONFIG_MAP\n'
-        f"    nodegroups: [{{name: ng, nodeRole: 'arn:aws:iam::{ACCOUNT}:role/nodes'}}]\n"
-        f"    awsAuth: |\n{aws_auth}iam:\n  roles:\n{iam_roles}caller: arn:aws:iam::{ACCOUNT}:role/Admin\n"
-        f"simulation:\n  {simulation}\n"
+        mappings.append(f"- rolearn: {arn}\n  username: team-{i:02d}:{{{{SessionName}}}}\n  groups: {groups}\n")
+    clusters = (
+        f'  - name: big\n    region: us-east-1\n    account: "{ACCOUNT}"\n    version: "1.31"\n'
+        f"    authenticationMode: CONFIG_MAP\n    nodegroups: [{{name: ng, nodeRole: '{role('nodes')}'}}]\n"
+        f"    awsAuth: |\n{indent(aws_auth_config_map(''.join(mappings)), 6)}"
     )
+    lines = "\n".join(line.strip() for line in simulation.splitlines())  # callers indent continuation lines
+    text = scenario_yaml(clusters, roles=[*roles, role("Admin"), role("nodes")], caller=role("Admin"), simulation=lines)
     return parse_scenario(text, "generated.yaml")
 
 
@@ -644,6 +637,54 @@ def test_a_lease_held_by_another_machine_refuses_and_an_expired_one_is_taken_ove
     assert "took over an expired lease on cluster team" in taken.stderr and "ci-runner-7" in taken.stderr
     assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"  # the plan's target
     assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None  # released at the end
+
+
+def _first_update(sandbox: Sandbox, cluster: str, region: str, process: subprocess.Popen[bytes]) -> str:
+    """The id of the first update started on the cluster, once `process` has started it (it must not exit first).
+
+    Waits on a subprocess, so a generous deadline: CI is a loaded 2-core machine."""
+    sim = sandbox.world.cluster(ACCOUNT, region, cluster)
+    assert sim is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sandbox.world.lock:
+            if sim.updates:
+                return next(iter(sim.updates))
+        assert process.poll() is None, "the first run ended before it started its mode update"
+        time.sleep(0.05)
+    raise AssertionError("the first run never started its mode update")
+
+
+def _finish_updates(sandbox: Sandbox, cluster: str, region: str) -> None:
+    """EKS finishes every update of the cluster now (the next request that looks sees it Successful)."""
+    sim = sandbox.world.cluster(ACCOUNT, region, cluster)
+    assert sim is not None
+    with sandbox.world.lock:
+        for update in sim.updates.values():
+            update.finishes_at = min(update.finishes_at, time.time())
+
+
+def test_two_applies_on_one_cluster_cannot_run_at_once(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    # The first run's mode update would take an hour: the run sits in its poll loop, holding the cluster lock
+    # (taken before its first step), until the test ends the update. So the second run meets the held lock
+    # however slow the machine is; no timing is involved.
+    scenario = load_scenario(EXAMPLES / "scenario-small.yaml")
+    sandbox = make_sandbox(replace(scenario, simulation=replace(scenario.simulation, update_seconds=3600.0)))
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
+    env = {**inherited_env(), **sandbox.env()}
+    command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _first_update(sandbox, "team", "eu-west-1", first)
+        holder = read_holder(lock_path(ClusterRef("team", "eu-west-1", ACCOUNT)))
+        assert holder is not None and holder.pid == first.pid
+        second = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+        assert second.returncode == 7, second.stderr
+        assert str(first.pid) in second.stderr
+    finally:
+        _finish_updates(sandbox, "team", "eu-west-1")
+        _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr.decode()
 
 
 def test_dry_run_changes_nothing(make_sandbox: SandboxFactory, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ class Terminal:
         os.close(attached)
         self.screen = ""
 
-    def wait_for(self, text: str, timeout: float = 60) -> None:
+    def wait_for(self, text: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.screen:
             if time.monotonic() > deadline:
@@ -48,7 +48,7 @@ class Terminal:
         self.screen = ""  # what comes next is the reaction to this answer
         os.write(self.controller, f"{answer}\r".encode())
 
-    def finish(self, timeout: float = 60) -> int:
+    def finish(self, timeout: float = 120) -> int:
         code = self.process.wait(timeout=timeout)
         os.close(self.controller)
         return code

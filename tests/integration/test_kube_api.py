@@ -171,7 +171,7 @@ def kube() -> Iterator[KubeSandbox]:
             env.setenv("AWS_ENDPOINT_URL", moto_url)
             for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM"):
                 env.delenv(name, raising=False)
-            requests.post(f"{moto_url}/moto-api/reset", timeout=10)
+            requests.post(f"{moto_url}/moto-api/reset", timeout=60)
             yield _build(world, moto_url, kube_url)
     finally:
         stop_kube()
@@ -670,20 +670,20 @@ def test_discovery(kube: KubeSandbox) -> None:
 
 
 def test_raw_http_errors_are_status_objects(kube: KubeSandbox) -> None:
-    unauthenticated = requests.get(f"{kube.host}/api/v1/namespaces/kube-system/configmaps", timeout=10)
+    unauthenticated = requests.get(f"{kube.host}/api/v1/namespaces/kube-system/configmaps", timeout=60)
     assert unauthenticated.status_code == 401 and unauthenticated.json()["reason"] == "Unauthorized"
-    anonymous_version = requests.get(f"{kube.host}/version", timeout=10)
+    anonymous_version = requests.get(f"{kube.host}/version", timeout=60)
     assert anonymous_version.status_code == 200 and anonymous_version.json()["gitVersion"] == "v1.29.0-eks-sandbox"
     headers = {"Authorization": f"Bearer {kube.token('Admin', 'ops')}"}
-    unknown = requests.get(f"{kube.host}/api/v1/secrets", headers=headers, timeout=10)
+    unknown = requests.get(f"{kube.host}/api/v1/secrets", headers=headers, timeout=60)
     assert (unknown.status_code, unknown.json()["reason"]) == (404, "NotFound")
-    no_cluster = requests.get(f"{kube.kube_url}/k8s/{ACCOUNT}/{REGION}/nope/api", headers=headers, timeout=10)
+    no_cluster = requests.get(f"{kube.kube_url}/k8s/{ACCOUNT}/{REGION}/nope/api", headers=headers, timeout=60)
     assert (no_cluster.status_code, no_cluster.json()["kind"]) == (404, "Status")
     not_json = requests.post(
-        f"{kube.host}/api/v1/namespaces/default/configmaps", headers=headers, data=b"{", timeout=10
+        f"{kube.host}/api/v1/namespaces/default/configmaps", headers=headers, data=b"{", timeout=60
     )
     assert (not_json.status_code, not_json.json()["reason"]) == (400, "BadRequest")
-    elsewhere = requests.get(f"{kube.kube_url}/nothing", timeout=10)
+    elsewhere = requests.get(f"{kube.kube_url}/nothing", timeout=60)
     assert elsewhere.status_code == 404 and elsewhere.json()["kind"] == "Status"
 
 
@@ -706,12 +706,12 @@ def test_validation_the_api_server_does(kube: KubeSandbox) -> None:
     headers = {"Authorization": f"Bearer {kube.token('Admin', 'ops')}", "Content-Type": "application/json"}
     url = f"{kube.host}/api/v1/namespaces/default/configmaps"
     number = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}, "data": {"a": 1}}
-    assert requests.post(url, headers=headers, json=number, timeout=10).status_code == 400
+    assert requests.post(url, headers=headers, json=number, timeout=60).status_code == 400
     bad_key = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}, "data": {"a b": "1"}}
-    assert requests.post(url, headers=headers, json=bad_key, timeout=10).status_code == 422
-    dry = requests.post(f"{url}?dryRun=All", headers=headers, json={"metadata": {"name": "dry"}}, timeout=10)
+    assert requests.post(url, headers=headers, json=bad_key, timeout=60).status_code == 422
+    dry = requests.post(f"{url}?dryRun=All", headers=headers, json={"metadata": {"name": "dry"}}, timeout=60)
     assert dry.status_code == 201 and dry.json()["metadata"]["name"] == "dry"
-    assert requests.get(f"{url}/dry", headers=headers, timeout=10).status_code == 404
+    assert requests.get(f"{url}/dry", headers=headers, timeout=60).status_code == 404
 
     rbac = k8s.RbacAuthorizationV1Api(kube.api(kube.token("Admin", "ops")))
     binding = rbac.read_cluster_role_binding("developers-view")

@@ -13,13 +13,17 @@ eks-facts.md where the executor can tell the difference:
 Fault injection: `fail(op, nth, error)` raises an error on the nth call of an operation; `crash(op, nth,
 after=...)` raises `Crash` (a BaseException: the process dies) before or after the call takes effect, and
 every later call raises it too until `revive()` (a new process); `hook(op, nth, action)` lets "someone
-else" change the cluster at that point. Every call is recorded; `effective` lists the mutating calls that
-took effect, which is how tests prove "no duplicate create, nothing lost".
+else" change the cluster at that point.
 
 The Lease (the cluster lock) lives apart: `lease` is the stored one, `lease_calls` lists the lease operations
 (they are not in `calls`, which stay the migration's own), and `before_lease(op)` lets "another machine" act
 just before a lease operation takes effect (to lose a race). Creating an existing lease or writing against a
 stale resourceVersion is a ConflictError, as the API server's 409.
+
+`gather(op, parties)` holds the first `parties` calls of an operation
+until all of them are in flight (a barrier: overlap by construction, not by sleeping and hoping). Every
+call is recorded; `effective` lists the mutating calls that took effect, which is how tests prove "no
+duplicate create, nothing lost".
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ from migrator.plan.snapshot import live_snapshot
 from migrator.ports import ClusterInfo, ConfigMapState, LeaseState, ModeUpdate
 from migrator.rules.arn import Arn, parse_arn
 from migrator.rules.identity import default_username, is_cluster_admin, policy_arn
+from tests.support.arns import ACCOUNT, role, user
 
-ACCOUNT = "111122223333"
+__all__ = ["ACCOUNT", "role", "user"]  # re-exported for the tests that build on this cluster
 MUTATING = frozenset(
     {
         "create_entry",
@@ -134,6 +139,7 @@ class FakeCluster:
         self._ids = itertools.count(1)
         self._resource_versions = itertools.count(1000)
         self._lease_versions = itertools.count(1)
+        self._barriers: dict[str, tuple[int, threading.Barrier]] = {}
         self.config_map: ConfigMapState | None = None
         if self.aws_auth is not None:
             self.config_map = self._config_map(dict(self.aws_auth))
@@ -148,6 +154,11 @@ class FakeCluster:
 
     def hook(self, op: str, nth: int, action: Callable[[], None], *, after: bool = False) -> None:
         self.faults.append(Fault(op, nth, action=action, after=after))
+
+    def gather(self, op: str, parties: int, *, timeout: float = 60.0) -> None:
+        """The first `parties` calls of `op` wait inside the call until all of them have started. The timeout
+        only turns a run that can never gather them (too little concurrency) into a failure instead of a hang."""
+        self._barriers[op] = (parties, threading.Barrier(parties, timeout=timeout))
 
     def revive(self) -> None:
         """A new process: the cluster keeps its state, the faults that fired are gone."""
@@ -168,6 +179,13 @@ class FakeCluster:
         with self._lock:
             update = _Update(f"platform-{next(self._ids)}", None, polls)
             self._updates[update.id] = update
+
+    def finish_updates(self) -> None:
+        """Time passes until every update in progress has ended (however many polls it had left)."""
+        with self._lock:
+            for update in self._updates.values():
+                update.polls_left = min(update.polls_left, 1)
+            self._tick()
 
     def write_aws_auth(self, data: dict[str, str]) -> None:
         with self._lock:
@@ -206,6 +224,9 @@ class FakeCluster:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            gathered = self._barriers.get(op)
+            if gathered is not None and nth <= gathered[0]:
+                gathered[1].wait()
             if self.op_delay and op in MUTATING:
                 time.sleep(self.op_delay)
             self._fire(faults, after=False)
@@ -277,8 +298,7 @@ class FakeCluster:
     def delete_entry(self, principal_arn: str) -> None:
         def action() -> None:
             self._require_entries_mode()
-            if self.entries.pop(key(principal_arn), None) is None:
-                raise RemoteError(f"ResourceNotFoundException: no access entry for {principal_arn}")
+            self.entries.pop(key(principal_arn), None)  # already gone is the goal of a delete (as the adapter)
 
         self._call("delete_entry", (principal_arn,), action)
 
@@ -294,9 +314,10 @@ class FakeCluster:
 
     def disassociate_policy(self, principal_arn: str, policy_arn: str) -> None:
         def action() -> None:
-            entry = self._entry(principal_arn)
-            if policy_arn not in {p.policy_arn for p in entry.policies}:
-                raise RemoteError(f"ResourceNotFoundException: {policy_arn} is not associated")
+            self._require_entries_mode()
+            entry = self.entries.get(key(principal_arn))
+            if entry is None:
+                return  # the adapter treats ResourceNotFoundException (entry or association) as done
             kept = tuple(p for p in entry.policies if p.policy_arn != policy_arn)
             self.entries[key(principal_arn)] = replace(entry, policies=kept)
 
@@ -362,6 +383,8 @@ class FakeCluster:
     def delete_config_map(self, state: ConfigMapState) -> None:
         def action() -> None:
             self._authorize_kube()
+            if self.config_map is None:
+                return  # 404: already gone, as the adapter reports it
             self._precondition(state)
             self.config_map = None
 
@@ -510,14 +533,6 @@ class FakeIam:
 
 NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
 CREATED_AT = "2024-05-01T00:00:00Z"
-
-
-def role(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-def user(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
 
 
 Mapped = tuple[str, str, Sequence[str]]  # arn, username, groups

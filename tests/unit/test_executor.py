@@ -27,7 +27,7 @@ from migrator.run.executor import build_units, waves
 from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
 from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import Answer, NextAction, NextKind, RunResult, StepStatus, status_report
-from migrator.run.steps import PollPolicy
+from tests.support.poll import FAST
 from tests.unit.fake_cluster import (
     ADMIN_POLICY,
     Crash,
@@ -42,7 +42,6 @@ from tests.unit.fake_cluster import (
 )
 from tests.unit.runner import Runner
 
-FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
 BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
 FIRST = frozenset({AuthMode.API_AND_CONFIG_MAP})
 
@@ -518,6 +517,7 @@ def test_interactive_skip_and_quit_stop_the_run(tmp_path: Path, answer: Answer, 
 def test_units_overlap_up_to_max_concurrency(tmp_path: Path) -> None:
     fake = big_cluster(24, op_delay=0.02)
     plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    fake.gather("create_entry", 2)  # two units are in flight together, however the threads are scheduled
     report = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=8).apply()
     assert report.result is RunResult.COMPLETED
     assert 2 <= fake.max_in_flight <= 8
@@ -542,6 +542,9 @@ def test_an_entry_and_its_policy_run_back_to_back_in_one_unit() -> None:
 def test_after_a_failure_no_new_unit_starts_and_every_failure_is_reported(tmp_path: Path) -> None:
     fake = big_cluster(40, op_delay=0.01)
     plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    # The first four creates (four units, max_concurrency) are all in flight before any fails, so both
+    # failing calls are made whatever the scheduling; a failure then stops new units from starting.
+    fake.gather("create_entry", 4)
     fake.fail("create_entry", 2, RemoteError("boom 2"))
     fake.fail("create_entry", 3, RemoteError("boom 3"))
     report = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=4).apply()

@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -296,19 +295,20 @@ def test_holder_on_another_host_cannot_be_judged() -> None:
 
 
 def _hold_lock_in_child(path: Path) -> subprocess.Popen[str]:
+    """A child that takes the lock, says so, and holds it until its stdin closes or it is killed (no timer)."""
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from migrator.run.lock import ClusterLock\n"
         f"lock = ClusterLock(Path({str(path)!r}), 'prod', 'child-plan').acquire()\n"
         "print('locked', flush=True)\n"
-        "time.sleep(60)\n"
+        "sys.stdin.read()\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if child.stdout.readline().strip() == "locked":
-            return child
+    line = child.stdout.readline()  # blocks until the child has the lock, or returns "" when it died
+    if line.strip() == "locked":
+        return child
     child.kill()
+    child.wait()
     raise AssertionError("the child never took the lock")

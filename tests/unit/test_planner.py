@@ -34,19 +34,11 @@ from migrator.model import (
 )
 from migrator.plan.compare import plan_differences
 from migrator.plan.planner import PlanOptions, build_plan, platform_version_problem
+from tests.support.arns import ACCOUNT, role, user
 
-ACCOUNT = "111122223333"
 CLUSTER = ClusterRef("prod", "us-east-1", ACCOUNT, "aws")
 ADMIN = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", AccessScope())
 NODE = "system:node:{{EC2PrivateDNSName}}"
-
-
-def role(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-def user(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
 
 
 def m(section: Section, index: int, arn: str, username: str | None, *groups: str) -> Mapping:

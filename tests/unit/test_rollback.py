@@ -14,11 +14,10 @@ from migrator.run.journal import Event, Journal, JournalState, Phase, StepState,
 from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import RunResult, StepStatus
 from migrator.run.rollback import Keep, inverse_plan
-from migrator.run.steps import PollPolicy
+from tests.support.poll import FAST
 from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
 from tests.unit.runner import Runner
 
-FAST = PollPolicy(initial_seconds=0, max_seconds=0, read_back_attempts=3, sleep=lambda seconds: None)
 BOTH = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
 FIRST = frozenset({AuthMode.API_AND_CONFIG_MAP})
 OURS = {key(role("Admin")), key(role("Dev")), key(user("alice"))}

@@ -19,21 +19,13 @@ from migrator.model import (
 )
 from migrator.plan.translate import TranslationContext, translate
 from migrator.rules.findings import RULES
+from tests.support.arns import ACCOUNT, role, user
+from tests.support.arns import OTHER_ACCOUNT as OTHER
 
-ACCOUNT = "111122223333"
-OTHER = "444455556666"
 CLUSTER = ClusterRef("prod", "us-east-1", ACCOUNT, "aws")
 ADMIN_POLICY = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", AccessScope())
 NODE = "system:node:{{EC2PrivateDNSName}}"
 FARGATE = "system:node:{{SessionName}}"
-
-
-def role(name: str, account: str = ACCOUNT) -> str:
-    return f"arn:aws:iam::{account}:role/{name}"
-
-
-def user(name: str, account: str = ACCOUNT) -> str:
-    return f"arn:aws:iam::{account}:user/{name}"
 
 
 def mapping(

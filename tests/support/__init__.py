@@ -1,0 +1,1 @@
+"""Builders shared by the test packages: ARNs, the no-wait poll policy, scenario YAML."""
