@@ -176,7 +176,8 @@ def rollback_plan(
     confirm: Callable[[Sequence[str]], bool] | None = None,
 ) -> RunReport | None:
     """Undo what this plan's runs did, where that is safe. `confirm` sees the preview (one line per step,
-    from the journal) and may decline: then nothing is changed and None is returned."""
+    from a dry run of the rollback under the same lock) and may decline: then nothing is changed and None is
+    returned."""
     watcher = observer or NullObserver()
     executor = _executor(run, ports, settings, watcher, None)
     if settings.dry_run:
