@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,18 +270,15 @@ def check_identities(story: Story, when: str, *, after_kill: bool = False) -> No
             continue
         if arn == WINDOWS and got is not None and entries.get(WINDOWS, ("",))[0] == "EC2_LINUX":
             continue  # EKS's defect right after the switch; the repair step follows
-        if arn == CREATOR and want is not None and got is not None:
-            if (got.groups, got.cluster_admin) == (want.groups, want.cluster_admin):
-                continue
+        if arn == CREATOR and want and got and (got.groups, got.cluster_admin) == (want.groups, want.cluster_admin):
+            continue
         more = got is not None and (
             want is None or bool(got.groups - want.groups) or (got.cluster_admin and not want.cluster_admin)
         )
         if after_kill and not more:
             continue
         problems.append(f"{arn}: aws-auth gives {describe(want)}, the cluster says {describe(got)} ({mode})")
-    assert not problems, (
-        f"{when}: identities differ from aws-auth\n  " + "\n  ".join(problems) + "\n" + story.context()
-    )
+    assert not problems, f"{when}: identities differ from aws-auth\n  " + "\n  ".join(problems) + "\n" + story.context()
 
 
 def describe(identity: ObservedIdentity | None) -> str:
@@ -394,6 +393,16 @@ def plan_steps(plan: Path) -> list[dict[str, Any]]:
     return _STEPS[plan]
 
 
+def plan_findings(plan: Path) -> dict[str, str]:
+    """principal -> `CODE: message` of the plan's warnings and blockers about it."""
+    shown = json.loads(run_cli("show", str(plan), "-o", "json").stdout)
+    return {
+        f["principalArn"]: f"{f['code']}: {f['message']}"
+        for f in shown["findings"]
+        if f.get("principalArn") and f["severity"] in ("warning", "blocker")
+    }
+
+
 def boundaries(plan: Path) -> list[str]:
     """Step ids after which a principal's unit (its entry and its policies) is complete."""
     steps = plan_steps(plan)
@@ -417,32 +426,47 @@ def status(story: Story) -> dict[str, Any]:
     return report
 
 
-def run_segment(story: Story, until: str | None, signum: int | None, watch: str | None) -> tuple[int, str]:
-    """`apply --until` as a subprocess; with `signum`, signalled once the journal says `watch` started (a
-    mode switch is held in progress until then, so the signal lands inside it)."""
+def run_segment(
+    story: Story, until: str, *, signum: int | None = None, during: Callable[[], None] | None = None, watch: str = ""
+) -> tuple[int, str]:
+    """`apply --until` as a subprocess. With `signum` or `during`, once the journal says `watch` started the
+    run is signalled or `during` is done (an operator's edit). A mode switch is held in progress by the
+    sandbox until then, so both land inside it, whatever the machine's load; other steps are slowed down."""
     assert story.plan is not None
     story.runs += 1
     command = [sys.executable, "-m", "migrator", "apply", str(story.plan), "--yes", *BOTH_GATES, *FAST]
-    command += ["--until", until] if until else []
+    command += ["--until", until]
     env = {**inherited_env(), **story.sandbox.env()}
     world = story.sandbox.world
-    held = signum is not None and watch is not None and watch.endswith("set-mode")
-    if signum is not None:
-        with world.lock:  # slow EKS down, so that the signal lands while the unit is in flight
+    meddle = signum is not None or during is not None
+    held = meddle and watch.endswith("set-mode")
+    if meddle:
+        with world.lock:
             world.settings = dataclasses.replace(world.settings, latency_ms=150, update_seconds=3600 if held else 1)
     updates = len(story.cluster.updates)
-    process = subprocess.Popen(command, cwd=story.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = subprocess.Popen(command, cwd=story.work, env=env, text=True, **pipes)
     try:
-        if signum is not None and watch is not None:
+        if meddle:
             deadline = time.monotonic() + 120
             while process.poll() is None and time.monotonic() < deadline:
                 if ("step-started", watch) in journal_events(story.plan) and (
                     not held or len(story.cluster.updates) > updates
                 ):
-                    process.send_signal(signum)
                     break
                 time.sleep(0.01)
-            story.say(f"  {signal.Signals(signum).name} at {watch}: {'sent' if process.poll() is None else 'missed'}")
+            landed = "inside it" if process.poll() is None else "after the run ended"
+            if during is not None:
+                during()
+                story.say(f"  (that edit was made once {watch} started, {landed})")
+            if signum is not None:
+                if process.poll() is None:
+                    process.send_signal(signum)
+                story.say(f"  {signal.Signals(signum).name} once {watch} started, {landed}")
+            with world.lock:
+                for update in story.cluster.updates.values():
+                    update.finishes_at = 0.0  # a held switch finishes (EKS goes on, with or without the tool)
+                world.settings = dataclasses.replace(world.settings, latency_ms=0, update_seconds=1)
         _, stderr = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
@@ -450,7 +474,7 @@ def run_segment(story: Story, until: str | None, signum: int | None, watch: str 
             process.wait()
         with world.lock:
             for update in story.cluster.updates.values():
-                update.finishes_at = 0.0  # a held switch finishes (EKS goes on without the tool)
+                update.finishes_at = 0.0
             world.settings = dataclasses.replace(world.settings, latency_ms=0, update_seconds=1)
     assert "Traceback" not in stderr, stderr + "\n" + story.context()
     return process.returncode, stderr
@@ -498,30 +522,42 @@ def chaos(make_sandbox: SandboxFactory, tmp_path: Path, seed: int) -> Story:
         actions = schedule.pop(position, [])
         position += 1
         signum: int | None = None
+        during: Callable[[], None] | None = None
         for action in actions:
-            if action == "edit-aws-auth":
+            if action == "edit-aws-auth" and first_of_segment.endswith("set-mode"):
+                during = functools.partial(edit_aws_auth, story, rng)  # while the switch is in progress
+            elif action == "edit-aws-auth":
                 edit_aws_auth(story, rng)
             elif action == "create-entry":
                 create_entry(story, rng)
             elif action == "delete-entry":
                 delete_entry(story, rng)
             elif action == "fault":
-                set_faults(story, 0.08)
-                fault_segments = 3
-                story.say("fault: 8% throttling, 8% 500s, 4% connection resets for three segments")
+                set_faults(story, 0.05)
+                fault_segments = 2
+                story.say("fault: 5% throttling, 5% 500s, 2.5% connection resets for two segments")
             else:
                 signum = signal.SIGKILL if action == "sigkill" else signal.SIGINT
-        code, stderr = run_segment(story, until, signum, first_of_segment if signum else None)
-        story.say(f"apply --until {until}: exit {code}" + (f": {stderr.strip().splitlines()[-1]}" if code else ""))
+        clock = time.monotonic()
+        code, stderr = run_segment(story, until, signum=signum, during=during, watch=first_of_segment)
+        took = time.monotonic() - clock
+        story.say(f"apply --until {until}: exit {code} ({took:.1f}s)" + (f": {last_line(stderr)}" if code else ""))
         if fault_segments:
             fault_segments -= 1
             if not fault_segments:
                 set_faults(story, 0.0)
         recover(story, rng, code, stderr)
+        clock = time.monotonic()
         check_identities(story, f"after apply --until {until} (exit {code})", after_kill=code == -signal.SIGKILL)
+        story.say(f"  oracle {time.monotonic() - clock:.1f}s")
     set_faults(story, 0.0)
     finish(story)
     return story
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(nothing on stderr)"
 
 
 def recover(story: Story, rng: random.Random, code: int, stderr: str) -> None:
@@ -533,9 +569,16 @@ def recover(story: Story, rng: random.Random, code: int, stderr: str) -> None:
         return
     if code == 3:
         assert "aws-auth" in stderr or "changed" in stderr, stderr + "\n" + story.context()
+        plan = make_plan(story)
+        flagged = plan_findings(plan)
         for arn in story.edited_after_entry:
-            story.excused[arn] = "the tool refused the gate because aws-auth changed (exit 3)"
-        make_plan(story)
+            # The new plan must say that the entry, not aws-auth, gives this principal its identity; the
+            # principal is excused only while the tool has said so.
+            if arn in flagged:
+                story.excused[arn] = f"{plan.parent.name} flags it: {flagged[arn]}"
+            else:
+                story.excused.pop(arn, None)
+                story.say(f"  {plan.parent.name} says nothing about {arn}, whose entry aws-auth no longer gives")
         return
     if code == 4:  # a gate or the verification refused: what is missing is named; re-run, then plan again
         assert "principal" in stderr or "refusing" in stderr, stderr + "\n" + story.context()
