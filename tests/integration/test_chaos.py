@@ -512,7 +512,8 @@ def chaos(make_sandbox: SandboxFactory, tmp_path: Path, seed: int) -> Story:
     while story.runs < MAX_RUNS:
         assert story.plan is not None
         units = boundaries(story.plan)
-        done = {step for event, step in journal_events(story.plan) if event == "step-done"}
+        last = dict((step, event) for event, step in journal_events(story.plan) if event.startswith("step-"))
+        done = {step for step, event in last.items() if event == "step-done"}
         todo = [u for u in units if u not in done]
         if not todo:
             break
