@@ -227,6 +227,7 @@ class Story:
     plan: Path | None = None
     plans_made: int = 0
     runs: int = 0
+    last_code: int = 0
     refused: bool = False  # the last run was refused by a gate or the verification (exit 4)
 
     def say(self, line: str) -> None:
@@ -539,6 +540,8 @@ def chaos(make_sandbox: SandboxFactory, tmp_path: Path, seed: int) -> Story:
                 story.say("fault: 5% throttling, 5% 500s, 2.5% connection resets for two segments")
             else:
                 signum = signal.SIGKILL if action == "sigkill" else signal.SIGINT
+        if during is not None:  # the edit lands inside a run that goes on to the API gate, as a real one would
+            until = next(u for u in reversed(todo) if not u.endswith("set-mode"))
         clock = time.monotonic()
         code, stderr = run_segment(story, until, signum=signum, during=during, watch=first_of_segment)
         took = time.monotonic() - clock
@@ -562,7 +565,9 @@ def last_line(text: str) -> str:
 
 
 def recover(story: Story, rng: random.Random, code: int, stderr: str) -> None:
-    """What an operator does after the tool stopped: what the tool told them to."""
+    """What an operator does after the tool stopped: what the tool told them to. After an interruption or
+    an API error, resume (the next segment) or, for some seeds, roll back first."""
+    story.last_code = code
     story.refused = False if code != 4 else story.refused
     if code in (0, -signal.SIGKILL, 130, 5):
         if code != 0 and rng.random() < 0.3:
@@ -613,17 +618,25 @@ def finish(story: Story) -> None:
     mode = mode_of(story.sandbox)
     report = status(story)
     story.say(f"end: {mode}, status {report.get('result')}")
-    assert mode in ("API", "API_AND_CONFIG_MAP"), story.context()
     if mode == "API":
         assert report.get("result") == "completed", json.dumps(report)[:2000] + "\n" + story.context()
+    else:  # not migrated: only where the tool refused and said why, in the mode where aws-auth still counts
+        assert mode == "API_AND_CONFIG_MAP" and story.last_code in (3, 4, 6), story.context()
     check_identities(story, "at the end")
 
 
 # --- the seeds --------------------------------------------------------------------------------------------
 
-DEFAULT_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)
-REGRESSION_SEEDS: tuple[int, ...] = ()
-KNOWN_DEFECTS: dict[int, str] = {}
+# Chosen to cover every action: SIGKILL then rollback, SIGINT inside a held switch and inside the Windows
+# repair, aws-auth edits between runs and inside a switch, an operator's foreign and deleted entries (node
+# and people), faults during entries, verification and the API switch.
+DEFAULT_SEEDS = (5, 6, 8, 13, 37)
+# Seeds that once failed. Each stays here; a known defect of the tool is a strict xfail until it is fixed.
+REGRESSION_SEEDS: tuple[int, ...] = (27,)
+KNOWN_DEFECTS: dict[int, str] = {
+    27: "aws-auth edited during the first switch is not re-read before create-entry: the run makes an entry "
+    "from the stale plan for a principal aws-auth just revoked, and exits 0",
+}
 
 
 def _seeds_from_env() -> tuple[int, ...]:
