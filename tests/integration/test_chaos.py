@@ -628,12 +628,15 @@ def finish(story: Story) -> None:
 # --- the seeds --------------------------------------------------------------------------------------------
 
 # Chosen to cover every action: SIGKILL then rollback, SIGINT inside a held switch and inside the Windows
-# repair, aws-auth edits between runs and inside a switch, an operator's foreign and deleted entries (node
-# and people), faults during entries, verification and the API switch.
-DEFAULT_SEEDS = (5, 6, 8, 13, 37)
+# repair, aws-auth edits between runs and inside a switch, an operator's equal (adopted) and deleted entries
+# (node and people), faults during entries, verification and the API switch. Seed 10 adds a foreign entry
+# (exit 6, the operator removes it) and seed 27 an edit inside a switch; both show a defect (below).
+DEFAULT_SEEDS = (5, 6, 13, 17, 37)
 # Seeds that once failed. Each stays here; a known defect of the tool is a strict xfail until it is fixed.
-REGRESSION_SEEDS: tuple[int, ...] = (27,)
+REGRESSION_SEEDS: tuple[int, ...] = (10, 27)
 KNOWN_DEFECTS: dict[int, str] = {
+    10: "aws-auth revokes a principal whose entry this plan already made; apply stops (exit 3) without naming "
+    "it, and the new plan says nothing of the entry, which keeps giving the revoked principal cluster-admin",
     27: "aws-auth edited during the first switch is not re-read before create-entry: the run makes an entry "
     "from the stale plan for a principal aws-auth just revoked, and exits 0",
 }
