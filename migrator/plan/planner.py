@@ -204,6 +204,16 @@ def _planned_entries(
         if current is not None and current.type is EntryType.EC2_LINUX:
             spec = AccessEntrySpec(current.principal_arn, EntryType.EC2_WINDOWS)
             planned.append(_repair(spec, current, None, findings))
+    for key, entry in sorted(existing.items()):
+        if key not in covered and not entry.type.is_node:
+            findings.append(
+                finding(
+                    "UNMAPPED_ENTRY",
+                    f"{entry.principal_arn} has an access entry although aws-auth gives it no identity to migrate: "
+                    "the entry alone decides its access, now and after the switch to API",
+                    principal_arn=entry.principal_arn,
+                )
+            )
     return planned
 
 

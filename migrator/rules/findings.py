@@ -80,6 +80,10 @@ RULES: dict[str, Rule] = {
              "aws-auth: the entry is kept as it is", "if the entry differs, decide which identity is right"),
         Rule("WINDOWS_NODE_ENTRY_TYPE", _W, "EKS gives Windows managed node group roles EC2_LINUX entries, "
              "which breaks Windows nodes", "the plan repairs it: delete and re-create as EC2_WINDOWS"),
+        Rule("UNMAPPED_ENTRY", _W, "an access entry for a principal aws-auth does not map (or maps with a mapping "
+             "that is not migrated): the entry gives access aws-auth does not, e.g. left by an earlier run after "
+             "aws-auth revoked it", "delete the entry if that access was revoked; keep it if it is an operator's "
+             "or the admin entry EKS made for the cluster creator"),
         Rule("EKS_CREATES_ENTRY", _I, "EKS creates this entry itself when the mode switches",
              "nothing: the plan adopts it"),
         Rule("QUOTA", _B, "more than 3,000 access entries would be needed (a fixed EKS quota)",

@@ -13,7 +13,8 @@ did (statuses, failures, journal records, the report).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from migrator.model import (
     DeleteEntry,
     EntryAction,
     Plan,
+    RepairNodeEntry,
     SetMode,
     Snapshot,
 )
@@ -106,6 +108,7 @@ class Executor:
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
         self._interrupts = InterruptGuard(self._record.say)
+        self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
 
     # --- apply -------------------------------------------------------------------------------------------
 
@@ -231,6 +234,12 @@ class Executor:
 
     def _run_unit(self, ctx: RunContext, unit: Unit) -> None:
         with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn or unit.steps[0].id}"):
+            if isinstance(unit.steps[0], CreateEntry | RepairNodeEntry) and not self._all_done(ctx, unit):
+                try:
+                    self._aws_auth_watch.check(ctx.prior)
+                except StalePlanError as error:
+                    self._fail(unit.steps[0], error, started=False)
+                    return
             for step in unit.steps:
                 if not self._run_step(ctx, step):
                     if not self.dry_run:
@@ -483,6 +492,27 @@ class Executor:
             return self._record.report(RunResult.NOTHING_TO_DO, "everything was in place already", prior=prior)
         message = f"applied {self._record.applied} step(s); {self.plan.cluster.name} is in {self.plan.target.value}"
         return self._record.report(RunResult.COMPLETED, message, prior=prior)
+
+
+class AwsAuthWatch:
+    """Is aws-auth still the one the plan was made from, before an entry replaces a principal's mapping? An
+    entry made from a mapping that changed meanwhile (a revocation during the first switch) would give what
+    aws-auth no longer gives. Read before the first entry and then at most every `every` seconds, shared by
+    the workers: each read is the whole ConfigMap, and thousands of them would cost more than the migration."""
+
+    def __init__(self, plan: Plan, kube: KubeGateway, clock: Callable[[], float], every: float = 10.0) -> None:
+        self._plan, self._kube, self._clock, self._every = plan, kube, clock, every
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+
+    def check(self, prior: JournalState) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._checked_at is not None and now - self._checked_at < self._every:
+                return
+            config_map = self._kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+            refuse_aws_auth_drift(self._plan, prior, config_map, "create access entries from the plan's mappings")
+            self._checked_at = now
 
 
 def _sentence(text: str) -> str:

@@ -774,3 +774,18 @@ def test_a_crash_during_the_first_switch_resumes_with_the_creator_entry_eks_made
     creator = next(s for s in plan.steps if s.kind is StepKind.CREATE_ENTRY and s.principal_arn == role("Creator"))
     assert report.step(creator.id).detail["eksCreated"] is True
     assert fake.entries[key(role("Creator"))].policies == (ADMIN_POLICY,)
+
+
+def test_aws_auth_edited_during_the_first_switch_stops_the_run_before_any_entry(tmp_path: Path) -> None:
+    # Regression (chaos seed 27): a mapping revoked while EKS switched modes got an entry from the stale plan.
+    fake = small_cluster()
+    plan = make_plan(fake)
+    assert fake.config_map is not None
+    revoked = dict(fake.config_map.data)
+    revoked["mapRoles"] = revoked["mapRoles"].replace("developers", "nobody")
+    fake.hook("describe_update", 1, lambda: fake.write_aws_auth(revoked))
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert report.result is RunResult.FAILED and report.exit_code == 3
+    assert "refusing to create access entries" in str(report.error)
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+    assert not [c for c in fake.mutating_calls() if c.op == "create_entry"]

@@ -285,3 +285,17 @@ def test_plan_differences_name_what_an_edit_changed() -> None:
         "the findings differ: not planned now: MAP_ACCOUNTS",
         "step 09-set-mode differs in blocked from the one planned now (09-set-mode)",
     ]
+
+
+def test_an_entry_aws_auth_no_longer_maps_is_named_by_the_plan() -> None:
+    # Regression (chaos seed 10): aws-auth revoked a principal whose entry an earlier run had made; the new
+    # plan said nothing, and the entry kept giving the revoked principal cluster-admin.
+    admin = ADMIN
+    entries = (
+        AccessEntrySpec(role("Revoked"), username="revoked", policies=(admin,)),
+        AccessEntrySpec(role("nodes"), EntryType.EC2_LINUX),  # EKS manages node entries: not named
+        AccessEntrySpec(role("Admin"), username="admin", policies=(admin,)),  # mapped and equal: not named
+    )
+    plan = build_plan(snapshot(SMALL, mode=AuthMode.API_AND_CONFIG_MAP, entries=entries), PlanOptions())
+    named = [(f.code, f.severity, f.principal_arn) for f in plan.findings if f.code == "UNMAPPED_ENTRY"]
+    assert named == [("UNMAPPED_ENTRY", Severity.WARNING, role("Revoked"))]
