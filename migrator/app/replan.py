@@ -21,6 +21,7 @@ from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import live_snapshot
 from migrator.ports import EksGateway, IamDirectory, KubeGateway
 from migrator.rules.arn import Arn, ArnError, parse_arn
+from migrator.run.freshness import config_map_seen, raise_if_stale, stale_problems
 
 
 class PlannedPaths:
@@ -57,13 +58,21 @@ def replanned(plan: Plan, snapshot: Snapshot) -> Plan:
 
 
 def refuse_unless_replanned(plan: Plan, eks: EksGateway, kube: KubeGateway, iam: IamDirectory) -> Snapshot:
-    """The cluster as read now; StalePlanError (exit 3) unless the planner, run on it, makes this plan. A
-    cluster that changed in what the fingerprint records is left to the executor's stale check, which says
-    what changed."""
+    """The cluster as read now; StalePlanError (exit 3) unless the planner, run on it, makes this plan (its
+    fingerprint included: a cluster that changed since, or a fingerprint that was edited, is refused)."""
     snapshot = live_snapshot(eks, kube, PlannedPaths(iam, plan), aws_auth_label=f"{plan.cluster.name}:aws-auth")
     derived = replanned(plan, snapshot)
     if derived.fingerprint != plan.fingerprint:
-        return snapshot
+        # Stale, or a fingerprint edited: refuse either way, with what changed where the stale check can say
+        # it, else with the fields that differ (an edited fingerprint must never skip this comparison).
+        problems = stale_problems(plan, snapshot.mode, config_map_seen(snapshot), snapshot.entries)
+        fields = [
+            f"fingerprint.{field.name} is {getattr(plan.fingerprint, field.name)!r} in the plan, "
+            f"{getattr(derived.fingerprint, field.name)!r} now"
+            for field in dataclasses.fields(plan.fingerprint)
+            if getattr(plan.fingerprint, field.name) != getattr(derived.fingerprint, field.name)
+        ]
+        raise_if_stale(problems or fields, plan)
     if differences := plan_differences(plan, derived):
         raise StalePlanError(
             "the plan is not what aws-auth-migrate plans from this cluster now:\n"

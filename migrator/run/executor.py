@@ -108,6 +108,7 @@ class Executor:
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
         self._interrupts = InterruptGuard(self._record.say)
+        self._calls_made: set[str] = set()  # plan steps whose mutating call this run made (or may have)
         self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
 
     # --- apply -------------------------------------------------------------------------------------------
@@ -139,7 +140,8 @@ class Executor:
         ctx = self._context(prior, mode)
         self._record.start("apply", len(self.plan.steps))
         try:
-            self._run_all(ctx)
+            with self._interrupts.sigterm_as_ctrl_c():
+                self._run_all(ctx)
         except KeyboardInterrupt:
             self._record.finish(RunResult.INTERRUPTED)
             raise
@@ -234,7 +236,10 @@ class Executor:
 
     def _run_unit(self, ctx: RunContext, unit: Unit) -> None:
         with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn or unit.steps[0].id}"):
-            if isinstance(unit.steps[0], CreateEntry | RepairNodeEntry) and not self._all_done(ctx, unit):
+            first = unit.steps[0]
+            untouched = not (ctx.prior.of(first.id).done or ctx.prior.of(first.id).attempted)
+            # A unit whose entry exists already is finished, not refused: that would leave it bare for good.
+            if isinstance(first, CreateEntry | RepairNodeEntry) and untouched:
                 try:
                     self._aws_auth_watch.check(ctx.prior)
                 except StalePlanError as error:
@@ -265,6 +270,13 @@ class Executor:
                     self._record.mark(step, StepStatus.DONE, dict(state.detail))
                     return True
                 assert isinstance(step, CreateEntry | AssociatePolicy)  # the only kinds re-checked once done
+                if ctx.mode is AuthMode.API:  # entries alone decide access now: a removal was meant
+                    self._record.say(
+                        f"what {step.id} made for {step.principal_arn} was removed in API mode, where entries alone "
+                        "decide access: not made again (make a new plan if that was not meant)"
+                    )
+                    self._record.mark(step, StepStatus.DONE, {**state.detail, "removedSince": True})
+                    return True
                 self._redo(step, state)
             if check.keep:
                 self._kept(step, check.keep)
@@ -280,10 +292,13 @@ class Executor:
             if not inverse:  # an undo needs no mark: its plan step's own record still says what was done
                 self._record.journal(Event.STEP_STARTED, step.id, **check.started)
                 started = True
+                with self._record.lock:
+                    self._calls_made.add(step.id)
             detail = handler.apply(step, ctx)
             detail.update(handler.read_back(step, ctx))
         except Exception as error:
-            self._fail(step, error, started)
+            # A journaled step whose re-check failed keeps its record: it still says what this plan did.
+            self._fail(step, error, started, journal=not (not inverse and state.done))
             return False
         self._finished(step, {**detail, **extra}, applied=True)
         return True
@@ -323,8 +338,8 @@ class Executor:
         for policy_step_id in step.dropped if isinstance(step, DeleteEntry) else ():
             self._record.mark(self.plan.step(policy_step_id), StepStatus.KEPT, {"reason": reason})
 
-    def _fail(self, step: AnyStep, error: BaseException, started: bool) -> None:
-        if step.undoes is None:  # a failed undo leaves the plan step's record as it was: still ours to undo
+    def _fail(self, step: AnyStep, error: BaseException, started: bool, *, journal: bool = True) -> None:
+        if step.undoes is None and journal:  # a failed undo leaves the plan step's record as it was: still ours to undo
             exit_code = error.exit_code if isinstance(error, MigratorError) else 1
             self._record.journal(Event.STEP_FAILED, step.id, error=str(error), exitCode=exit_code, callMade=started)
         self._record.fail(step, error)
@@ -382,13 +397,26 @@ class Executor:
     def _compensate(self, ctx: RunContext, unit: Unit, failed: AnyStep) -> None:
         """An entry created in this unit whose policies could not follow is deleted again, through its inverse
         step: a bare entry would replace the principal's aws-auth identity with less (a system:masters user
-        locked out). Its policies associated before the failure go with it, so a resumed run redoes them."""
+        locked out). So is one whose create call was made but failed after (a read-back that timed out, an
+        answer lost): the inverse's check finds out whether it exists. Its policies associated before the
+        failure go with it, so a resumed run redoes them."""
         first = unit.steps[0]
-        if first is failed or not isinstance(first, CreateEntry):
+        if not isinstance(first, CreateEntry):
             return
         with self._record.lock:
             status, detail = self._record.statuses.get(first.id, (StepStatus.PENDING, {}))
-        if status is not StepStatus.DONE or not detail.get("created"):
+            called = first.id in self._calls_made
+        if first is failed:
+            error = next((e for s, e in self._record.failures if s is first), None)
+            if not called or isinstance(error, ConflictError):  # no entry of ours: none, or somebody else's
+                return
+            try:
+                if ctx.eks.describe_entry(first.principal_arn) is None:  # the call did not make it
+                    return
+            except MigratorError as lookup:
+                self._record.say(f"could not tell whether the entry of {first.principal_arn} exists: {lookup}")
+                return
+        elif status is not StepStatus.DONE or not detail.get("created"):
             return
         done_policies = tuple(
             s.id for s in unit.steps[1:] if self._record.status_of(s.id) is StepStatus.DONE or ctx.prior.of(s.id).done
@@ -415,12 +443,13 @@ class Executor:
         ctx = self._context(prior, info.mode)
         self._record.start("rollback", len(items))
         try:
-            for item in items:
-                if isinstance(item, Keep):
-                    self._record.mark(item.step, StepStatus.KEPT, {**item.detail, "reason": item.reason})
-                else:
-                    with self._interrupts.hold(f"undoing {item.record_id}"):
-                        self._run_step(ctx, item)
+            with self._interrupts.sigterm_as_ctrl_c():
+                for item in items:
+                    if isinstance(item, Keep):
+                        self._record.mark(item.step, StepStatus.KEPT, {**item.detail, "reason": item.reason})
+                    else:
+                        with self._interrupts.hold(f"undoing {item.record_id}"):
+                            self._run_step(ctx, item)
         except KeyboardInterrupt:
             self._record.finish(RunResult.INTERRUPTED)
             raise

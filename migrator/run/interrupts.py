@@ -25,6 +25,21 @@ class InterruptGuard:
         self._pending: int | None = None
 
     @contextlib.contextmanager
+    def sigterm_as_ctrl_c(self) -> Iterator[None]:
+        """For a whole run: SIGTERM (a CI job cancelled) becomes KeyboardInterrupt, as Ctrl-C is, so that
+        between units, and while concurrent units finish, it stops the run the same careful way rather than
+        killing the process between a create and its policy."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    @contextlib.contextmanager
     def hold(self, what: str) -> Iterator[None]:
         """Defer interrupts until the block is over; then raise KeyboardInterrupt if one came."""
         if threading.current_thread() is not threading.main_thread():

@@ -23,7 +23,8 @@ class RunRecord:
         self.dry_run = dry_run
         self._journal = journal
         # Guards the fields below (and the executor's stop) and serializes observer calls: units run in threads.
-        self.lock = threading.Lock()
+        # Re-entrant: an interrupt handler may report while the main thread is inside `mark` (run/interrupts.py).
+        self.lock = threading.RLock()
         self.statuses: dict[str, tuple[StepStatus, dict[str, Any]]] = {}
         self.failures: list[tuple[AnyStep, BaseException]] = []
         self.applied = 0

@@ -4,6 +4,7 @@ crashes at every point, concurrency. Plans are made by the real planner against 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -789,3 +790,98 @@ def test_aws_auth_edited_during_the_first_switch_stops_the_run_before_any_entry(
     assert "refusing to create access entries" in str(report.error)
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
     assert not [c for c in fake.mutating_calls() if c.op == "create_entry"]
+
+
+def test_an_entry_whose_read_back_failed_is_deleted_again_not_left_bare(tmp_path: Path) -> None:
+    # Review finding: the compensation ran only when a policy failed; a create whose read-back failed (EKS
+    # slow to show it, throttling) left a system:masters principal with a bare entry.
+    fake = small_cluster()
+    plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
+    failing = {"left": 0, "armed": 1}
+    create, describe = fake.create_entry, fake.describe_entry
+
+    def create_then_throttle(spec: AccessEntrySpec) -> None:
+        create(spec)
+        if spec.principal_arn == role("Admin") and failing["armed"]:
+            failing["armed"] = 0
+            failing["left"] = 2  # the read-back and its last look: then EKS answers again
+
+    def throttled(arn: str) -> AccessEntrySpec | None:
+        if arn == role("Admin") and failing["left"]:
+            failing["left"] -= 1
+            raise RemoteError("Throttling: rate exceeded")
+        return describe(arn)
+
+    fake.create_entry, fake.describe_entry = create_then_throttle, throttled  # type: ignore[method-assign]
+    report = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=1).apply()
+    assert report.result is RunResult.FAILED and report.exit_code == 5
+    assert key(role("Admin")) not in fake.entries  # it falls back to its aws-auth mapping (system:masters)
+    assert statuses(report)["04-create-entry"] is StepStatus.UNDONE
+    again = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=1).apply()
+    assert again.result is RunResult.COMPLETED and fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
+
+
+def test_a_plan_with_an_edited_fingerprint_is_refused_even_without_aws_auth(tmp_path: Path) -> None:
+    # Review finding: the re-plan skipped its comparison when the fingerprints differed, trusting the stale
+    # check, which compares the resourceVersion only when aws-auth exists.
+    fake = small_cluster()
+    fake.config_map = None
+    plan = make_plan(fake)
+    forged = replace(plan, fingerprint=replace(plan.fingerprint, aws_auth_resource_version="forged"))
+    with pytest.raises(StalePlanError, match=re.escape("fingerprint.aws_auth_resource_version is 'forged'")):
+        executor(forged, fake, tmp_path, approvals=BOTH).apply()
+    assert fake.mutating_calls() == []
+
+
+def test_sigterm_between_units_stops_the_run_like_ctrl_c(tmp_path: Path) -> None:
+    # Review finding: SIGTERM was held only inside a unit on the main thread; elsewhere it killed the process.
+    import signal as signals
+
+    fake = small_cluster()
+    plan = make_plan(fake)
+    fake.hook("create_entry", 2, lambda: os.kill(os.getpid(), signals.SIGTERM), after=True)
+    with pytest.raises(KeyboardInterrupt):
+        executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=4).apply()
+    admin = fake.entries.get(key(role("Admin")))
+    assert admin is None or admin.policies == (ADMIN_POLICY,)  # never a bare admin entry
+    assert read_state(journal_of(plan, tmp_path)).last_result == "interrupted"
+
+
+def test_an_admin_entry_someone_makes_during_the_switch_is_not_taken_for_the_creators(tmp_path: Path) -> None:
+    # Review finding: any cluster-admin entry that appeared during the first switch was kept as the hidden
+    # creator's and skipped by the gates. The creator's entry has EKS's default username and nothing else.
+    roles = [(role("Admin"), "admin:{{SessionName}}", ["system:masters"]), (role("Dev"), "dev", ["developers"])]
+    fake = small_cluster(aws_auth=aws_auth_data(roles), nodegroups=(), fargate_profiles=())
+    plan = make_plan(fake)
+    intruder = AccessEntrySpec(role("Dev"), username="dev", groups=("developers",), policies=(ADMIN_POLICY,))
+    fake.hook("describe_update", 1, lambda: fake.put_entry(intruder))
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert isinstance(report.error, ConflictError) and role("Dev") in str(report.error)
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+
+
+def test_an_entry_removed_after_the_api_switch_is_not_made_again(tmp_path: Path) -> None:
+    # Review finding: in API mode entries alone decide access, so an operator's removal was a revocation.
+    fake = small_cluster()
+    plan = make_plan(fake, remove_aws_auth=True)
+    fake.fail("delete_config_map", 1, RemoteError("the API server is down"))
+    first = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert first.result is RunResult.FAILED and fake.mode is AuthMode.API
+    fake.remove_entry(role("Dev"))
+    again = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    assert again.result is RunResult.COMPLETED, again.message
+    assert key(role("Dev")) not in fake.entries
+    assert again.step("06-create-entry").detail["removedSince"] is True
+
+
+def test_verify_re_reads_aws_auth_so_a_revocation_during_the_entries_stops_the_run(tmp_path: Path) -> None:
+    # Review finding: a mapping revoked after the first entry of a wave was only seen at the API gate.
+    fake = small_cluster()
+    plan = make_plan(fake)
+    assert fake.config_map is not None
+    revoked = dict(fake.config_map.data)
+    revoked["mapRoles"] = revoked["mapRoles"].replace("developers", "nobody")
+    fake.hook("create_entry", 1, lambda: fake.write_aws_auth(revoked), after=True)
+    report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
+    assert report.result is RunResult.FAILED and report.exit_code == 3
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP

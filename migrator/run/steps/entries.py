@@ -23,6 +23,7 @@ from migrator.model import (
     CreateEntry,
     DeleteEntry,
     DisassociatePolicy,
+    EntryType,
     PolicyAssociation,
     RepairNodeEntry,
 )
@@ -59,6 +60,19 @@ def _conflict(arn: str, gaps: list[str], what: str = "an access entry made outsi
     )
 
 
+def _creator_entry(principal_arn: str, live: AccessEntrySpec, ctx: RunContext) -> bool:
+    """Is `live` the admin entry EKS makes for the (hidden) cluster creator at the first switch? Made at our
+    switch, STANDARD, EKS's default username, cluster-admin and nothing else: EKS makes it so, and anything
+    else that appeared meanwhile is somebody's entry, which the plan must not take for the creator's."""
+    return (
+        entry_key(principal_arn) in ctx.eks_created
+        and live.type is EntryType.STANDARD
+        and live.username in (None, identity.default_username(principal_arn))
+        and not live.groups
+        and [identity.is_cluster_admin(p) for p in live.policies] == [True]
+    )
+
+
 class CreateEntryHandler:
     def check(self, step: CreateEntry, ctx: RunContext) -> Check:
         if not ctx.mode.reads_entries:
@@ -68,7 +82,7 @@ class CreateEntryHandler:
         if live is None:
             return Check(True, note="would create the entry")
         if gaps := entry_conflicts(planned, live):
-            if entry_key(planned.principal_arn) in ctx.eks_created and identity.from_entry(live).cluster_admin:
+            if _creator_entry(planned.principal_arn, live, ctx):
                 # The hidden cluster creator: EKS gave it an admin entry at our switch. It was cluster-admin
                 # before (the bootstrap mapping wins over aws-auth), so keeping the entry changes nothing.
                 ctx.kept.add(entry_key(planned.principal_arn))
