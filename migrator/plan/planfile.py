@@ -128,12 +128,28 @@ def _ref(data: Any) -> SourceRef | None:
     return SourceRef(Section(data["section"]), int(data["index"]), data.get("line"))
 
 
+def _text(data: MappingABC[str, Any], key: str, where: str, *, optional: bool = False) -> Any:
+    """A string field (or null, where `optional`): a re-hashed edit may put anything in a plan file, and a
+    list where an ARN belongs must be refused here, not crash apply."""
+    value = data[key]
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise PlanIntegrityError(f"{where}.{key} is {value!r}: a plan file holds a string there")
+
+
+def _texts(data: MappingABC[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = data[key]
+    if isinstance(values, list) and all(isinstance(v, str) for v in values):
+        return tuple(values)
+    raise PlanIntegrityError(f"{where}.{key} is {values!r}: a plan file holds a list of strings there")
+
+
 def _entry(data: MappingABC[str, Any]) -> AccessEntrySpec:
     return AccessEntrySpec(
-        principal_arn=data["principalArn"],
+        principal_arn=_text(data, "principalArn", "entry"),
         type=EntryType(data["type"]),
-        username=data["username"],
-        groups=tuple(data["kubernetesGroups"]),
+        username=_text(data, "username", "entry", optional=True),
+        groups=_texts(data, "kubernetesGroups", "entry"),
         policies=tuple(policy_from_dict(p) for p in data["policies"]),
     )
 
@@ -155,24 +171,30 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
     )
     steps = tuple(step_from_dict(s, entries) for s in data["steps"])
     plan = Plan(
-        cluster=ClusterRef(cluster["name"], cluster["region"], cluster["account"], cluster["partition"]),
+        cluster=ClusterRef(*(_text(cluster, key, "cluster") for key in ("name", "region", "account", "partition"))),
         current_mode=AuthMode(cluster["authenticationMode"]),
         target=AuthMode(data["target"]),
         fingerprint=Fingerprint(
-            aws_auth_sha256=fingerprint["awsAuthSha256"],
-            aws_auth_resource_version=fingerprint["awsAuthResourceVersion"],
+            aws_auth_sha256=_text(fingerprint, "awsAuthSha256", "fingerprint"),
+            aws_auth_resource_version=_text(fingerprint, "awsAuthResourceVersion", "fingerprint", optional=True),
             authentication_mode=AuthMode(fingerprint["authenticationMode"]),
-            entries_sha256=fingerprint["entriesSha256"],
+            entries_sha256=_text(fingerprint, "entriesSha256", "fingerprint"),
             offline=bool(fingerprint["offline"]),
         ),
         entries=entries,
         findings=tuple(
-            Finding(f["code"], Severity(f["severity"]), f["message"], f["principalArn"], _ref(f["source"]))
+            Finding(
+                _text(f, "code", "finding"),
+                Severity(f["severity"]),
+                _text(f, "message", "finding"),
+                _text(f, "principalArn", "finding", optional=True),
+                _ref(f["source"]),
+            )
             for f in data["findings"]
         ),
         steps=steps,
         remove_aws_auth=bool(data["removeAwsAuth"]),
-        caller_arn=data["callerArn"],
+        caller_arn=_text(data, "callerArn", "plan", optional=True),
         created_at=data["createdAt"],
         tool_version=data["toolVersion"],
         schema=data["schema"],

@@ -167,3 +167,23 @@ def test_steps_are_typed_and_a_create_entry_step_names_its_principal_once(tmp_pa
         (True, True, AuthMode.API_AND_CONFIG_MAP),
         (True, True, AuthMode.API),
     ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda d: d["entries"][0].update(principalArn=["arn:aws:iam::111122223333:role/A"]), "entry.principalArn"),
+        (lambda d: d.update(callerArn=7), "plan.callerArn is 7"),
+        (lambda d: d["fingerprint"].update(awsAuthResourceVersion=1000), "fingerprint.awsAuthResourceVersion"),
+        (lambda d: d["cluster"].update(account=111122223333), "cluster.account"),
+    ],
+)
+def test_a_rehashed_edit_with_wrong_types_is_refused_at_load_not_at_apply(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], said: str
+) -> None:
+    # Review finding: a list where an ARN belongs loaded fine and crashed apply with a traceback (exit 1).
+    path = _blocked_plan(tmp_path)
+    _rehashed(path, edit)
+    with pytest.raises(PlanIntegrityError, match=re.escape(said)) as refused:
+        load_plan(path)
+    assert refused.value.exit_code == 2
