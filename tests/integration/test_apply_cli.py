@@ -299,8 +299,8 @@ def test_aws_auth_edited_after_planning_makes_the_plan_stale(make_sandbox: Sandb
 def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:
-    # Regression (issue 8, defect 3): aws-auth edited while the run creates entries was not seen before the
-    # one-way API gate, and the role mapped meanwhile got 401 in API mode. The first switch is held in
+    # Regression (issue 8, defect 3): aws-auth edited during a run was not seen before the one-way API gate,
+    # and the role mapped meanwhile got 401 in API mode. The first switch is held in
     # progress until the test has edited aws-auth, so the edit lands mid-run whatever the machine's load.
     text = (EXAMPLES / "scenario-small.yaml").read_text().replace("updateSeconds: 1", "updateSeconds: 3600")
     sandbox = make_sandbox(parse_scenario(text, "held-update.yaml", base_dir=EXAMPLES))
@@ -329,7 +329,8 @@ def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
             run.kill()
             run.wait()
     assert run.returncode == 3, stderr
-    assert "aws-auth" in stderr and "refusing to pass gate" in stderr
+    # seen before the first entry is made from the plan's mappings (and, had it come later, at the gate)
+    assert "aws-auth" in stderr and "refusing to create access entries" in stderr
     assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"
     assert newcomer not in live_entries(sandbox, "team", "eu-west-1")
 
