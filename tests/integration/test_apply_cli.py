@@ -311,10 +311,7 @@ def test_aws_auth_edited_during_a_run_stops_it_in_front_of_the_api_gate(
     command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
     run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not cluster.updates and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # waiting for an event (the switch has started), not for a duration
-        assert cluster.updates, run.stderr.read() if run.stderr and run.poll() is not None else "no update started"
+        _first_update(sandbox, "team", "eu-west-1", run)  # the switch has started and is held in progress
         newcomer = f"arn:aws:iam::{ACCOUNT}:role/Newcomer"
         with sandbox.world.lock:
             stored = cluster.objects[("v1", "configmaps", "kube-system", "aws-auth")].body
@@ -404,10 +401,7 @@ def test_resume_after_a_kill_during_the_first_switch_keeps_the_entry_eks_made_fo
     ]
     run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while not cluster.updates and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # waiting for an event (the switch has started), not for a duration
-        assert cluster.updates and run.poll() is None
+        _first_update(sandbox, "team", "eu-west-1", run)  # the switch has started and is held in progress
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=60)
     finally:
@@ -640,7 +634,7 @@ def test_a_lease_held_by_another_machine_refuses_and_an_expired_one_is_taken_ove
     assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None  # released at the end
 
 
-def _first_update(sandbox: Sandbox, cluster: str, region: str, process: subprocess.Popen[bytes]) -> str:
+def _first_update(sandbox: Sandbox, cluster: str, region: str, process: subprocess.Popen[Any]) -> str:
     """The id of the first update started on the cluster, once `process` has started it (it must not exit first).
 
     Waits on a subprocess, so a generous deadline: CI is a loaded 2-core machine."""
