@@ -62,5 +62,7 @@ def connect(cluster_name: str, options: ConnectOptions) -> Connection:
     else:
         if not info.endpoint:
             raise InputError(f"cluster {cluster_name} reports no endpoint", hint="pass --kube-context")
-        api_client = api_client_for_eks(info.endpoint, None, lambda: get_token(session, cluster_name))
+        api_client = api_client_for_eks(
+            info.endpoint, info.certificate_authority, lambda: get_token(session, cluster_name)
+        )
     return Connection(info=info, eks=eks, kube=KubernetesGateway(api_client), iam=iam)

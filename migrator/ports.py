@@ -35,6 +35,7 @@ class ClusterInfo:
     platform_version: str | None = None
     bootstrap_admin: bool | None = None
     endpoint: str | None = None
+    certificate_authority: str | None = None  # base64 PEM, as DescribeCluster gives it
     uses_hybrid_nodes: bool = False
 
 

@@ -47,9 +47,12 @@ class IdentityProbe:
     """One principal's view of one cluster: its own credentials, an EKS token (refreshed before it expires)
     and a Kubernetes client, kept so that asking again costs one request."""
 
-    def __init__(self, credentials: dict[str, str], *, cluster: str, region: str, endpoint: str) -> None:
+    def __init__(
+        self, credentials: dict[str, str], *, cluster: str, region: str, endpoint: str, ca_data: str | None
+    ) -> None:
         session = session_from_credentials(credentials, region)
-        self._gateway = KubernetesGateway(api_client_for_eks(endpoint, None, lambda: get_token(session, cluster)))
+        client = api_client_for_eks(endpoint, ca_data, lambda: get_token(session, cluster))
+        self._gateway = KubernetesGateway(client)
 
     def review(self) -> Mapping[str, Any] | None:
         """userInfo of a SelfSubjectReview; None when the cluster does not authenticate the principal."""

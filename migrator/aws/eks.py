@@ -94,6 +94,7 @@ class BotoEksGateway:
             platform_version=cluster.get("platformVersion"),
             bootstrap_admin=access.get("bootstrapClusterCreatorAdminPermissions"),
             endpoint=cluster.get("endpoint"),
+            certificate_authority=(cluster.get("certificateAuthority") or {}).get("data"),
             uses_hybrid_nodes=bool((cluster.get("remoteNetworkConfig") or {}).get("remoteNodeNetworks")),
         )
 

@@ -7,8 +7,12 @@ token (what `aws eks get-token` gives kubectl), refreshed before it expires.
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
+import os
 import tempfile
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -35,13 +39,22 @@ def api_client_from_kubeconfig(context: str | None, config_file: str | None = No
 
 
 def api_client_for_eks(endpoint: str, ca_data: str | None, token: Callable[[], str]) -> k8s.ApiClient:
-    """A client for an EKS endpoint authenticated with EKS tokens made on demand."""
+    """A client for an EKS endpoint authenticated with EKS tokens made on demand.
+
+    The endpoint must be https: the token is a bearer credential for the cluster. The server's certificate
+    is verified against `ca_data` (DescribeCluster's certificateAuthority.data) when given, else against the
+    system's trust store; never skipped.
+    """
+    if not endpoint.startswith("https://"):
+        raise InputError(
+            f"the cluster's Kubernetes endpoint {endpoint} is not https; an EKS token is not sent in the clear",
+            hint="pass --kube-context with a kubeconfig for the cluster",
+        )
     configuration = k8s.Configuration()
     configuration.host = endpoint
-    if ca_data and endpoint.startswith("https://"):
-        with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as handle:
-            handle.write(base64.b64decode(ca_data))
-        configuration.ssl_ca_cert = handle.name
+    configuration.verify_ssl = True
+    ca_file = _private_ca_file(ca_data) if ca_data else None
+    configuration.ssl_ca_cert = ca_file
     issued = {"at": -float("inf")}
 
     def refresh(config: k8s.Configuration) -> None:
@@ -53,7 +66,27 @@ def api_client_for_eks(endpoint: str, ca_data: str | None, token: Callable[[], s
     # The client consults the hook only once a key exists, so issue the first token now.
     refresh(configuration)
     configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]
-    return k8s.ApiClient(configuration)
+    api_client = k8s.ApiClient(configuration)
+    if ca_file is not None:
+        # urllib3 reads the CA file at every new connection, so it lives as long as the client.
+        weakref.finalize(api_client, _unlink_quietly, ca_file)
+    return api_client
+
+
+def _private_ca_file(ca_data: str) -> str:
+    try:
+        pem = base64.b64decode(ca_data, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise RemoteError(f"the cluster's certificateAuthority.data is not base64: {error}") from None
+    descriptor, path = tempfile.mkstemp(prefix="aws-auth-migrate-ca-", suffix=".crt")  # 0600, O_EXCL
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return path
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _remote(operation: str, error: ApiException | HTTPError) -> RemoteError:

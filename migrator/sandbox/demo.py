@@ -72,6 +72,7 @@ def probes_for(
             cluster=cluster.name,
             region=cluster.region,
             endpoint=sandbox.kube_url(cluster),
+            ca_data=sandbox.ca_data,
         )
         for arn, _node in principals
     ]

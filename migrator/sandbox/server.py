@@ -1,10 +1,14 @@
-"""The sandbox server: moto (IAM, STS, EKS) plus our EKS extension and Kubernetes API, on one local port.
+"""The sandbox server: moto (IAM, STS, EKS) plus our EKS extension and Kubernetes API, on two local ports.
 
     with Sandbox(load_scenario("plans/examples/demo.yaml")) as sandbox:
         env = sandbox.env()   # AWS_ENDPOINT_URL, credentials of the scenario's caller, region, KUBECONFIG
 
-Requests under `/k8s/{account}/{region}/{cluster}` go to the Kubernetes simulator; everything else to the
-EKS extension, which answers what it implements and passes the rest to moto's own server app.
+The AWS APIs answer plain http on one port (AWS_ENDPOINT_URL, honoured by boto3 and the AWS CLI). The
+Kubernetes API answers https on another, under `/k8s/{account}/{region}/{cluster}`, with a CA made for the
+run (`tls.py`) that DescribeCluster returns and the printed kubeconfig carries, as EKS does: kubectl and
+client-go send no credentials to an http server. The AWS port refuses Kubernetes paths, so no client can
+send a bearer token in the clear by mistake. Everything else goes to the EKS extension, which answers
+what it implements and passes the rest to moto's own server app.
 
 moto keeps its state in process-wide globals, so one process runs one sandbox at a time: `start()`
 resets moto and refuses while another sandbox of this process is running.
@@ -46,6 +50,7 @@ from migrator.sandbox.kube.api import make_kube_app, seed_cluster
 from migrator.sandbox.recorder import Call, Recorder
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.state import SimCluster, World
+from migrator.sandbox.tls import ServerTls, make_server_tls
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -70,7 +75,7 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class _Dispatcher:
-    """The one WSGI app on the port: finishes due cluster updates, then routes by path."""
+    """The WSGI app of both ports: finishes due cluster updates, then routes by path and port."""
 
     def __init__(
         self, world: World, kube: WSGIApplication, aws: WSGIApplication, recorder: Recorder, token: str = ""
@@ -87,12 +92,34 @@ class _Dispatcher:
             body = json.dumps({"pid": os.getpid(), "token": self.token}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        is_kube = str(environ.get("PATH_INFO", "")).startswith("/k8s/")
+        if is_kube != (environ.get("wsgi.url_scheme") == "https"):
+            return _wrong_port(environ, start_response, self.world.kube_base_url if is_kube else "")
         self.recorder.record(environ)
         # Updates finish lazily; settling first means the Kubernetes side sees a mode as soon as EKS does.
         eks_clusters.settle(self.world)
-        if str(environ.get("PATH_INFO", "")).startswith("/k8s/"):
-            return self.kube(environ, start_response)
-        return self.aws(environ, start_response)
+        return (self.kube if is_kube else self.aws)(environ, start_response)
+
+
+def _wrong_port(environ: WSGIEnvironment, start_response: StartResponse, kube_base_url: str) -> Iterable[bytes]:
+    """The AWS port refuses Kubernetes paths (a token must not travel in the clear), the https port AWS's."""
+    if kube_base_url:
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "reason": "BadRequest",
+            "code": 400,
+            "message": f"the sandbox serves the Kubernetes API over https only: use {kube_base_url}"
+            + str(environ.get("PATH_INFO", "")),
+        }
+        headers = [("Content-Type", "application/json")]
+    else:
+        body = {"message": "this port serves the Kubernetes API only; AWS requests go to AWS_ENDPOINT_URL"}
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidRequestException")]
+    data = json.dumps(body).encode()
+    start_response("400 Bad Request", [*headers, ("Content-Length", str(len(data)))])
+    return [data]
 
 
 class Sandbox:
@@ -101,14 +128,19 @@ class Sandbox:
     _running: ClassVar[Sandbox | None] = None
     _running_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0, token: str = "") -> None:
+    def __init__(
+        self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0, token: str = "", kube_port: int = 0
+    ) -> None:
         self.token = token  # answered on WHOAMI_PATH, so `sandbox stop` knows the pid is this server
         self.scenario = scenario
         self.host = host
         self._requested_port = port
+        self._requested_kube_port = kube_port
         self.world = World(settings=dataclasses.replace(scenario.simulation))  # a copy tests may change
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._kube_server: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._tls: ServerTls | None = None
         self._credentials: dict[str, str] | None = None
         self._probe_credentials: dict[tuple[str, str], dict[str, str]] = {}
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -124,6 +156,9 @@ class Sandbox:
             Sandbox._running = self
         try:
             self._seed()
+            # Private (0700) for the run: the kubeconfig and the server's TLS key live here.
+            self._tempdir = tempfile.TemporaryDirectory(prefix="aws-auth-migrate-sandbox-")
+            self._tls = make_server_tls(Path(self._tempdir.name), self.host)
             app = _Dispatcher(
                 self.world,
                 make_kube_app(self.world),
@@ -134,23 +169,36 @@ class Sandbox:
             self._server = make_server(
                 self.host, self._requested_port, app, threaded=True, request_handler=_QuietHandler
             )
-            self.world.kube_base_url = self.endpoint_url
-            server = self._server
-            # A short poll interval makes stop() quick; serve_forever checks for shutdown at each poll.
-            self._thread = threading.Thread(target=lambda: server.serve_forever(0.05), name="sandbox", daemon=True)
-            self._thread.start()
+            self._kube_server = make_server(
+                self.host,
+                self._requested_kube_port,
+                app,
+                threaded=True,
+                request_handler=_QuietHandler,
+                ssl_context=self._tls.context,
+            )
+            self.world.kube_base_url = self.kube_endpoint_url
+            self.world.kube_ca_data = self._tls.ca_data
+            for name, server in (("sandbox-aws", self._server), ("sandbox-kube", self._kube_server)):
+                # A short poll interval makes stop() quick; serve_forever checks for shutdown at each poll.
+                thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        self.world.closed.set()
+        for server in (self._server, self._kube_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._server = self._kube_server = None
+        self._threads = []
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
@@ -181,7 +229,22 @@ class Sandbox:
 
     @property
     def endpoint_url(self) -> str:
+        """The AWS endpoint (http): what AWS_ENDPOINT_URL names."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def kube_endpoint_url(self) -> str:
+        """The Kubernetes API's base (https); each cluster is under /k8s/{account}/{region}/{name}."""
+        if self._kube_server is None:
+            raise RuntimeError("the sandbox is not running")
+        return f"https://{self.host}:{self._kube_server.server_port}"
+
+    @property
+    def ca_data(self) -> str:
+        """The run's CA, base64 of the PEM, as DescribeCluster returns it."""
+        if self._tls is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._tls.ca_data
 
     @property
     def region(self) -> str:
@@ -320,7 +383,8 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         """Environment variables for a client of this sandbox (boto3, the kubernetes client, the CLI)."""
         if self._kubeconfig is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="aws-auth-migrate-sandbox-")
+            if self._tempdir is None:
+                raise RuntimeError("the sandbox is not running")
             self.write_kubeconfig(Path(self._tempdir.name) / "kubeconfig")
         assert self._kubeconfig is not None
         return {
@@ -339,16 +403,18 @@ class Sandbox:
         return f"{cluster.account}/{cluster.region}/{cluster.name}"
 
     def kube_url(self, cluster: ScenarioCluster) -> str:
-        return f"{self.endpoint_url}/k8s/{cluster.account}/{cluster.region}/{cluster.name}"
+        return f"{self.kube_endpoint_url}/k8s/{cluster.account}/{cluster.region}/{cluster.name}"
 
     def write_kubeconfig(self, path: str | Path) -> Path:
-        """A kubeconfig with one context per cluster; tokens come from `python -m migrator.aws.token`."""
+        """A kubeconfig with one context per cluster, trusting the run's CA; tokens come from
+        `python -m migrator.aws.token` (the same as `aws eks get-token`)."""
         clusters: list[dict[str, Any]] = []
         contexts: list[dict[str, Any]] = []
         users: list[dict[str, Any]] = []
         for cluster in self.scenario.clusters:
             name = self.context_name(cluster)
-            clusters.append({"name": name, "cluster": {"server": self.kube_url(cluster)}})
+            server = {"server": self.kube_url(cluster), "certificate-authority-data": self.ca_data}
+            clusters.append({"name": name, "cluster": server})
             contexts.append({"name": name, "context": {"cluster": name, "user": name}})
             exec_config = {
                 "apiVersion": EXEC_API_VERSION,
@@ -370,7 +436,10 @@ class Sandbox:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = io.StringIO()
-        YAML(typ="safe", pure=True).dump(config, text)
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False  # block style, and no folded lines: as kubectl writes kubeconfigs
+        yaml.width = 1 << 16
+        yaml.dump(config, text)
         atomic_write(target, text.getvalue().encode("utf-8"))
         self._kubeconfig = target
         return target

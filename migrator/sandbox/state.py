@@ -8,7 +8,7 @@ here. Every read or write happens under `World.lock`, so the two HTTP front ends
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,19 @@ class KubeObject:
     body: dict[str, Any]
 
 
+WATCH_HISTORY = 4096  # events kept for watches; an older resourceVersion gets 410 Gone, as from etcd compaction
+
+
+@dataclass(frozen=True)
+class KubeEvent:
+    """One change of a stored object, for watches: ADDED, MODIFIED or DELETED, with the object as it became."""
+
+    resource_version: int
+    type: str
+    key: tuple[str, str, str, str]
+    body: dict[str, Any]
+
+
 @dataclass
 class SimCluster:
     name: str
@@ -65,6 +78,7 @@ class SimCluster:
     # Kubernetes side: (apiVersion group path, kind plural, namespace or "", name) -> object
     objects: dict[tuple[str, str, str, str], KubeObject] = field(default_factory=dict)
     resource_version: int = 1000
+    kube_events: deque[KubeEvent] = field(default_factory=lambda: deque(maxlen=WATCH_HISTORY))
     uses_hybrid_nodes: bool = False
 
     def next_resource_version(self) -> str:
@@ -108,7 +122,9 @@ class World:
     settings: SimulationSettings = field(default_factory=SimulationSettings)
     lock: threading.RLock = field(default_factory=threading.RLock)
     stats: Counter[str] = field(default_factory=Counter)  # EKS requests, throttles and injected faults
-    kube_base_url: str = ""  # where the Kubernetes API simulator listens; DescribeCluster reports it
+    closed: threading.Event = field(default_factory=threading.Event)  # set when the sandbox stops: ends watches
+    kube_base_url: str = ""  # where the Kubernetes API simulator listens (https); DescribeCluster reports it
+    kube_ca_data: str = ""  # base64 PEM of the run's CA, DescribeCluster's certificateAuthority.data
 
     def cluster(self, account: str, region: str, name: str) -> SimCluster | None:
         return self.clusters.get((account, region, name))

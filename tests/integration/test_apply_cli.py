@@ -143,7 +143,8 @@ def probe_all(sandbox: Sandbox, cluster: str, region: str, principals: list[str]
                 sandbox.credentials_for(arn, PROBE_SESSION_NAME),
                 cluster=cluster,
                 region=region,
-                endpoint=f"{sandbox.endpoint_url}/k8s/{ACCOUNT}/{region}/{cluster}",
+                endpoint=f"{sandbox.kube_endpoint_url}/k8s/{ACCOUNT}/{region}/{cluster}",
+                ca_data=sandbox.ca_data,
             )
         review = _PROBES[key].review()
         policies = ()

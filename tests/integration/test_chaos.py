@@ -199,7 +199,8 @@ class Prober:
                     self.sandbox.credentials_for(arn, SESSION),
                     cluster=CLUSTER,
                     region=REGION,
-                    endpoint=f"{self.sandbox.endpoint_url}/k8s/{ACCOUNT}/{REGION}/{CLUSTER}",
+                    endpoint=f"{self.sandbox.kube_endpoint_url}/k8s/{ACCOUNT}/{REGION}/{CLUSTER}",
+                    ca_data=self.sandbox.ca_data,
                 )
             review = self._probes[arn].review()
             policies = [PolicyAssociation(p) for p in entries[arn][3]] if arn in entries else []

@@ -82,7 +82,8 @@ def test_describe_cluster_reports_access_config_versions_and_simulator_endpoint(
         "bootstrapClusterCreatorAdminPermissions": True,
     }
     assert (cluster["version"], cluster["platformVersion"], cluster["status"]) == ("1.30", "eks.8", "ACTIVE")
-    assert cluster["endpoint"] == f"{sandbox.endpoint_url}/k8s/{ACCOUNT}/{REGION}/legacy"
+    assert cluster["endpoint"] == f"{sandbox.kube_endpoint_url}/k8s/{ACCOUNT}/{REGION}/legacy"
+    assert cluster["certificateAuthority"]["data"] == sandbox.ca_data
     assert cluster["arn"] == f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/legacy"
     assert sorted(eks.list_clusters()["clusters"]) == ["legacy", "modern", "old-platform"]
     assert eks.list_nodegroups(clusterName="legacy")["nodegroups"] == ["linux", "windows"]
@@ -701,7 +702,8 @@ def kube_identity(sandbox: Sandbox, context: str) -> dict[str, Any]:
 
 def test_kubeconfig_reaches_the_kubernetes_simulator_and_sees_mode_changes(sandbox: Sandbox, eks: Any) -> None:
     kubeconfig = Path(sandbox.env()["KUBECONFIG"]).read_text()
-    assert f"server: {sandbox.endpoint_url}/k8s/{ACCOUNT}/{REGION}/legacy" in kubeconfig
+    assert f"server: {sandbox.kube_endpoint_url}/k8s/{ACCOUNT}/{REGION}/legacy" in kubeconfig
+    assert f"certificate-authority-data: {sandbox.ca_data}" in kubeconfig
     # CONFIG_MAP: the creator's hidden bootstrap mapping.
     assert kube_identity(sandbox, "legacy") == {
         "username": "kubernetes-admin",

@@ -233,7 +233,7 @@ def forget_cluster(world: World, ctx: RequestContext, name: str) -> None:
 
 
 def augment_cluster(world: World, ctx: RequestContext, cluster_json: dict[str, Any]) -> None:
-    """Add to moto's cluster what moto does not know: access config, versions, the simulator endpoint."""
+    """Add to moto's cluster what moto does not know: access config, versions, the simulator endpoint and CA."""
     cluster = world.cluster(ctx.account, ctx.region, str(cluster_json.get("name")))
     if cluster is None:
         return
@@ -245,6 +245,8 @@ def augment_cluster(world: World, ctx: RequestContext, cluster_json: dict[str, A
     cluster_json["platformVersion"] = cluster.platform_version
     if world.kube_base_url:
         cluster_json["endpoint"] = f"{world.kube_base_url}/k8s/{cluster.account}/{cluster.region}/{cluster.name}"
+    if world.kube_ca_data:
+        cluster_json["certificateAuthority"] = {"data": world.kube_ca_data}
     if any(u.status == "InProgress" for u in cluster.updates.values()):
         cluster_json["status"] = "UPDATING"
 

@@ -32,7 +32,9 @@ from werkzeug.wrappers import Request, Response
 
 from migrator.errors import InputError
 from migrator.rules.identity import Identity
+from migrator.sandbox.kube import schema as kube_schema
 from migrator.sandbox.kube import store as kube_store
+from migrator.sandbox.kube import watch as kube_watch
 from migrator.sandbox.kube.auth import TokenRejected, identify, is_cluster_admin_identity, resolve_caller
 from migrator.sandbox.kube.store import RESOURCES, KubeError, Resource
 from migrator.sandbox.state import SimCluster, World
@@ -42,7 +44,7 @@ _log = logging.getLogger(__name__)
 AUTHENTICATION = "authentication.k8s.io"
 REVIEW_VERSIONS = ("v1", "v1beta1")
 ANONYMOUS_ENDPOINTS = frozenset({"version", "health"})
-VERBS = ["create", "delete", "get", "list", "patch", "update"]
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 _PREFIX = "/k8s/<account>/<region>/<cluster>"
 _ROUTES = Map(
@@ -51,6 +53,8 @@ _ROUTES = Map(
         Rule(f"{_PREFIX}/healthz", endpoint="health"),
         Rule(f"{_PREFIX}/livez", endpoint="health"),
         Rule(f"{_PREFIX}/readyz", endpoint="health"),
+        Rule(f"{_PREFIX}/openapi/v3", endpoint="openapi_index"),
+        Rule(f"{_PREFIX}/openapi/v3/<path:group_version>", endpoint="openapi"),
         Rule(f"{_PREFIX}/api", endpoint="core_versions"),
         Rule(f"{_PREFIX}/apis", endpoint="groups"),
         Rule(f"{_PREFIX}/api/<version>", endpoint="resources", defaults={"group": ""}),
@@ -91,6 +95,16 @@ def _body(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise kube_store.bad_request(f"the request body is not JSON: {error}") from error
+
+
+def _checked_fields(request: Request, resource: Resource, body: Any) -> Any:
+    """`fieldValidation=Strict` (what kubectl sends): a field the kind does not have is refused, not dropped."""
+    if request.args.get("fieldValidation") == "Strict" and (unknown := kube_schema.unknown_fields(resource.kind, body)):
+        raise kube_store.bad_request(
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+            f"strict decoding error: {', '.join(unknown)}"
+        )
+    return body
 
 
 def _forbidden(identity: Identity, verb: str, resource: Resource, namespace: str, name: str | None) -> KubeError:
@@ -146,6 +160,7 @@ def _resource_list(group: str, version: str) -> dict[str, Any]:
             "kind": r.kind,
             "verbs": VERBS,
         }
+        | ({"shortNames": list(r.short_names)} if r.short_names else {})
         for r in RESOURCES
         if (r.group, r.version) == (group, version)
     ]
@@ -266,6 +281,13 @@ class KubeApp:
             return _json({"kind": "APIGroup", "apiVersion": "v1"} | _group_info(args["group"], versions))
         if endpoint == "resources":
             return _json(_resource_list(args["group"], args["version"]))
+        if endpoint == "openapi_index":
+            return _json(kube_schema.index(request.script_root + request.path.removesuffix("/openapi/v3")))
+        if endpoint == "openapi":
+            document = kube_schema.group_version_document(args["group_version"])
+            if document is None:
+                raise UNKNOWN_PATH
+            return _json(document)
         group, version, plural = args["group"], args["version"], args["plural"]
         if group == AUTHENTICATION and version in REVIEW_VERSIONS and plural == "selfsubjectreviews":
             if endpoint != "collection" or request.method != "POST":
@@ -291,15 +313,20 @@ class KubeApp:
     ) -> Response:
         if request.method == "GET":
             if request.args.get("watch") in ("1", "true"):
-                raise KubeError(405, "MethodNotAllowed", "watch is not supported by the sandbox")
-            selector = request.args.get("labelSelector")
-            return _json(kube_store.list_objects(cluster, resource, namespace, selector))
+                watch = kube_watch.WatchRequest.from_args(resource, namespace, dict(request.args.items()))
+                events = kube_watch.start(cluster, watch, self.world.lock, self.world.closed)
+                return Response(events, mimetype="application/json", direct_passthrough=True)
+            fields = kube_watch.FieldSelector.parse(request.args.get("fieldSelector"))
+            listed = kube_store.list_objects(cluster, resource, namespace, request.args.get("labelSelector"))
+            listed["items"] = [item for item in listed["items"] if fields.matches(item)]
+            return _json(listed)
         if request.method == "POST":
             if namespace is None and resource.namespaced:
                 raise KubeError(405, "MethodNotAllowed", f"create {resource.plural} in a namespace")
             self._require_admin(identity, "create", resource, namespace or "", None)
             dry_run = request.args.get("dryRun") == "All"
-            return _json(kube_store.create(cluster, resource, namespace or "", _body(request), dry_run=dry_run), 201)
+            body = _checked_fields(request, resource, _body(request))
+            return _json(kube_store.create(cluster, resource, namespace or "", body, dry_run=dry_run), 201)
         raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on a collection here")
 
     def _item(
@@ -313,10 +340,14 @@ class KubeApp:
             raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported here")
         self._require_admin(identity, verb, resource, namespace, name)
         if verb == "update":
-            return _json(kube_store.replace(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
+            body = _checked_fields(request, resource, _body(request))
+            return _json(kube_store.replace(cluster, resource, namespace, name, body, dry_run=dry_run))
         if verb == "patch":
             content_type = (request.mimetype or "").lower()
-            result = kube_store.patch(cluster, resource, namespace, name, _body(request), content_type, dry_run=dry_run)
+            body = _body(request)
+            if content_type != "application/json-patch+json":
+                _checked_fields(request, resource, body)
+            result = kube_store.patch(cluster, resource, namespace, name, body, content_type, dry_run=dry_run)
             return _json(result)
         return _json(kube_store.delete(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
 

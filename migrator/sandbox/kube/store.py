@@ -27,7 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from migrator.errors import InputError
 from migrator.sandbox.kube.patch import PatchError, has_directive, json_patch, merge_patch
-from migrator.sandbox.state import KubeObject, SimCluster
+from migrator.sandbox.state import KubeEvent, KubeObject, SimCluster
 
 RBAC = "rbac.authorization.k8s.io"
 COORDINATION = "coordination.k8s.io"
@@ -41,6 +41,7 @@ class Resource:
     plural: str
     kind: str
     namespaced: bool
+    short_names: tuple[str, ...] = ()  # what `kubectl get cm` resolves through discovery
 
     @property
     def api_version(self) -> str:
@@ -48,7 +49,7 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("", "v1", "configmaps", "ConfigMap", True),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     Resource(RBAC, "v1", "roles", "Role", True),
     Resource(RBAC, "v1", "rolebindings", "RoleBinding", True),
     Resource(RBAC, "v1", "clusterroles", "ClusterRole", False),
@@ -240,7 +241,7 @@ def get(cluster: SimCluster, resource: Resource, namespace: str, name: str) -> d
     return copy.deepcopy(_stored(cluster, resource, namespace, name).body)
 
 
-def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
+def selector_matches(selector: str, labels: dict[str, str]) -> bool:
     """Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`); set-based ones are refused."""
     for term in filter(None, (t.strip() for t in selector.split(","))):
         if " in " in term or " notin " in term or "(" in term:
@@ -272,7 +273,7 @@ def list_objects(
         if namespace is not None and resource.namespaced and item_namespace != namespace:
             continue
         labels = stored.body.get("metadata", {}).get("labels") or {}
-        if label_selector and not _selector_matches(label_selector, labels):
+        if label_selector and not selector_matches(label_selector, labels):
             continue
         item = copy.deepcopy(stored.body)
         item.pop("kind", None)
@@ -312,7 +313,13 @@ def create(
         return new
     metadata["resourceVersion"] = cluster.next_resource_version()
     cluster.objects[key] = KubeObject(new)
+    _event(cluster, "ADDED", key, new)
     return copy.deepcopy(new)
+
+
+def _event(cluster: SimCluster, kind: str, key: tuple[str, str, str, str], body: dict[str, Any]) -> None:
+    """Remember a change for watches (`kube_watch`); the body is copied, later writes must not change it."""
+    cluster.kube_events.append(KubeEvent(cluster.resource_version, kind, key, copy.deepcopy(body)))
 
 
 def _write(
@@ -329,6 +336,7 @@ def _write(
         return copy.deepcopy(new)
     metadata["resourceVersion"] = cluster.next_resource_version()
     stored.body = new
+    _event(cluster, "MODIFIED", _key(resource, str(metadata.get("namespace") or ""), metadata["name"]), new)
     return copy.deepcopy(new)
 
 
@@ -421,8 +429,10 @@ def delete(
         )
         raise conflict(resource, name, why)
     if not dry_run:
-        del cluster.objects[_key(resource, namespace, name)]
-        cluster.next_resource_version()
+        key = _key(resource, namespace, name)
+        gone = cluster.objects.pop(key).body
+        gone["metadata"]["resourceVersion"] = cluster.next_resource_version()
+        _event(cluster, "DELETED", key, gone)
     details = _details(resource, name) | {"uid": old["uid"]}
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
