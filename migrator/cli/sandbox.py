@@ -86,7 +86,8 @@ def serve(
             sys.stdout.write(_exports(env))
             sys.stdout.flush()
         print(
-            f"sandbox: {len(loaded.clusters)} cluster(s) on {sandbox.endpoint_url}; Ctrl-C to stop",
+            f"sandbox: {len(loaded.clusters)} cluster(s); AWS on {sandbox.endpoint_url}, Kubernetes on "
+            f"{sandbox.kube_endpoint_url} (https, the CA is in the kubeconfig); Ctrl-C to stop",
             file=sys.stderr,
         )
         stop.wait()
