@@ -13,7 +13,8 @@ from migrator.aws.session import AwsTarget, Session, make_session
 from migrator.aws.token import get_token
 from migrator.errors import InputError
 from migrator.kube.client import KubernetesGateway, api_client_for_eks, api_client_from_kubeconfig
-from migrator.ports import ClusterInfo, EksGateway, IamDirectory, KubeGateway
+from migrator.ports import ClusterInfo, EksGateway, IamDirectory, IdentityProber, KubeGateway
+from migrator.probe import AssumeRoleProber
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Connection:
     eks: EksGateway
     kube: KubeGateway
     iam: IamDirectory
+    prober: IdentityProber  # makes no call until asked to probe
 
 
 def parse_iam_roles(values: list[str]) -> dict[str, str]:
@@ -65,4 +67,11 @@ def connect(cluster_name: str, options: ConnectOptions) -> Connection:
         api_client = api_client_for_eks(
             info.endpoint, info.certificate_authority, lambda: get_token(session, cluster_name)
         )
-    return Connection(info=info, eks=eks, kube=KubernetesGateway(api_client), iam=iam)
+    prober = AssumeRoleProber(
+        session,
+        cluster=cluster_name,
+        region=options.region,
+        endpoint=info.endpoint,
+        ca_data=info.certificate_authority,
+    )
+    return Connection(info=info, eks=eks, kube=KubernetesGateway(api_client), iam=iam, prober=prober)

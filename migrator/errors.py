@@ -85,6 +85,12 @@ class ClusterLockedError(MigratorError):
     exit_code = 7
 
 
+class VerificationFailed(MigratorError):
+    """verify found a principal whose identity is not the one aws-auth gave it (or a probe disagreed)."""
+
+    exit_code = 8
+
+
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success (also: a run that stopped in front of an unapproved gate)"),
     (1, "internal error: a bug in aws-auth-migrate; please report it"),
@@ -94,5 +100,6 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (5, "AWS or Kubernetes API error after retries"),
     (6, "conflict: someone else's change (an access entry, aws-auth) stands where the plan would write"),
     (7, "cluster locked: another run is applying a plan to this cluster"),
+    (8, "verify found a difference: an identity is not what aws-auth gave (missing, differs, extra)"),
     (130, "interrupted (Ctrl-C); the journal holds where the run stopped"),
 )

@@ -111,3 +111,28 @@ class IamDirectory(Protocol):
     def lookup(self, arn: Arn) -> PrincipalLookup:
         """The principal's real ARN (with path) from IAM in its own account, NOT_FOUND, or UNRESOLVED + why."""
         ...
+
+
+@dataclass(frozen=True)
+class ProbeObservation:
+    """What the cluster said when asked, as a principal, who it is (SelfSubjectReview).
+
+    `authenticated` False: the cluster answered 401. `reason` set: the principal could not be probed at all
+    (an IAM user, a role the caller may not assume), which is never counted as a pass.
+    """
+
+    authenticated: bool = False
+    username: str = ""
+    groups: tuple[str, ...] = ()
+    session_name: str = ""
+    reason: str = ""
+
+    @property
+    def probed(self) -> bool:
+        return not self.reason
+
+
+class IdentityProber(Protocol):
+    def probe(self, principal_arn: str) -> ProbeObservation:
+        """Sign in to the cluster as the principal (assume the role, make an EKS token) and ask who it is."""
+        ...

@@ -12,15 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.aws.session import session_from_credentials
+from migrator.aws.session import Session, assume_role_credentials, session_from_credentials
 from migrator.aws.token import get_token
 from migrator.errors import NotAuthenticatedError
 from migrator.kube.client import KubernetesGateway, api_client_for_eks
 from migrator.model import PolicyAssociation
+from migrator.ports import ProbeObservation
 from migrator.rules import identity
+from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 
 # A session name that looks like an EC2 instance id, so node mappings ({{EC2PrivateDNSName}}) render too.
+# Only a simulator can use it: on EKS the authenticator asks EC2 about that instance.
 PROBE_SESSION_NAME = "i-0a1b2c3d4e5f60718"
+VERIFY_SESSION_NAME = "aws-auth-migrate-probe"  # what `verify --probe` signs in as, for CloudTrail readers
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,42 @@ def same_identity(before: ObservedIdentity | None, after: ObservedIdentity | Non
             ObservedIdentity(o.username, identity.node_groups_today(o.groups), o.cluster_admin) for o in (before, after)
         )
     return not identity.differences(before.template(), after.template())
+
+
+class AssumeRoleProber:
+    """`verify --probe`: for each role the caller may assume, assume it, make an EKS token, ask the cluster.
+
+    IAM users cannot be signed in as without their keys, and roles whose trust policy does not let the caller
+    in cannot be assumed: both are reported as not probed, with the reason.
+    """
+
+    def __init__(self, session: Session, *, cluster: str, region: str, endpoint: str | None, ca_data: str | None):
+        self._session = session
+        self._cluster = cluster
+        self._region = region
+        self._endpoint = endpoint
+        self._ca_data = ca_data
+
+    def probe(self, principal_arn: str) -> ProbeObservation:
+        try:
+            arn = parse_arn(principal_arn)
+        except ArnError as error:
+            return ProbeObservation(reason=f"not a principal ARN: {error}")
+        if arn.kind is not PrincipalKind.ROLE:
+            return ProbeObservation(reason="an IAM user: signing in as one needs its own access keys")
+        if not self._endpoint:
+            return ProbeObservation(reason="the cluster reports no Kubernetes endpoint")
+        credentials = assume_role_credentials(self._session, principal_arn, VERIFY_SESSION_NAME)
+        if isinstance(credentials, str):
+            return ProbeObservation(reason=f"cannot assume the role: {credentials}")
+        review = IdentityProbe(
+            credentials, cluster=self._cluster, region=self._region, endpoint=self._endpoint, ca_data=self._ca_data
+        ).review()
+        if review is None:
+            return ProbeObservation(authenticated=False, session_name=VERIFY_SESSION_NAME)
+        return ProbeObservation(
+            authenticated=True,
+            username=str(review.get("username", "")),
+            groups=tuple(sorted(str(g) for g in review.get("groups") or ())),
+            session_name=VERIFY_SESSION_NAME,
+        )

@@ -123,3 +123,20 @@ def session_from_credentials(credentials: dict[str, str], region: str) -> boto3.
         aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
         region_name=region,
     )
+
+
+def assume_role_credentials(session: boto3.Session, role_arn: str, session_name: str) -> dict[str, str] | str:
+    """Credentials of `role_arn` assumed from `session`, or why not (the role's trust policy, SCPs, ...)."""
+    try:
+        with _botocore_failures("AssumeRole"):
+            response = client(session, "sts").assume_role(
+                RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=900
+            )
+    except ClientError as error:
+        return f"AssumeRole: {error_code(error)}: {error_message(error)}"
+    credentials = response["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }

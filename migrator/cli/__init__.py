@@ -192,7 +192,9 @@ def print_internal_error(error: BaseException) -> None:
 
 
 def _register_subcommands() -> None:
-    import migrator.cli.run  # noqa: F401  (registers apply, status and rollback on `app`)
+    # Imported for their side effect: they register apply, status, rollback and verify on `app`.
+    import migrator.cli.run
+    import migrator.cli.verify  # noqa: F401
     from migrator.cli.sandbox import sandbox_app
 
     app.add_typer(sandbox_app, name="sandbox")

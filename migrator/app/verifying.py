@@ -1,0 +1,148 @@
+"""The verify use case: read the cluster once (read-only), compare with aws-auth, optionally probe.
+
+The reference aws-auth is the cluster's own, or a file, or a run's backup (once the migration deleted
+aws-auth). The cluster is read through the same ports the planner uses: DescribeCluster, ListAccessEntries
+(+ their policies), node groups and Fargate profiles, IAM lookups of the mapped principals, a GET of
+kube-system/aws-auth. `--probe` then signs in as each role the caller may assume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrator.app.planning import ClusterAccess
+from migrator.awsauth import load_aws_auth_file, parse_configmap_object
+from migrator.errors import InputError
+from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AwsAuth, ClusterRef, PrincipalLookup
+from migrator.plan.snapshot import IAM_LOOKUP_CONCURRENCY
+from migrator.ports import EksGateway, IamDirectory, IdentityProber, KubeGateway, ProbeObservation
+from migrator.proof.probes import ProbeVerdict, cannot_probe, judge
+from migrator.proof.report import VerifyReport
+from migrator.proof.verify import ClusterState, Verdict, verify
+from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn
+from migrator.run.backup import load_backup
+
+PROBE_CONCURRENCY = 4  # each probe is an AssumeRole plus one Kubernetes request
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where the expected identities come from: the cluster's aws-auth (both None), a file, or a backup."""
+
+    aws_auth_file: Path | None = None
+    backup: Path | None = None
+
+    def load(self) -> tuple[AwsAuth | None, str]:
+        if self.aws_auth_file is not None and self.backup is not None:
+            raise InputError("give --aws-auth-file or --backup, not both")
+        if self.aws_auth_file is not None:
+            return load_aws_auth_file(self.aws_auth_file), f"file {self.aws_auth_file}"
+        if self.backup is not None:
+            backup = load_backup(self.backup)
+            if backup is None:
+                raise InputError(f"{self.backup}: not an aws-auth backup written by apply, or edited since")
+            if backup.data is None:
+                raise InputError(f"{self.backup}: the backup records that aws-auth did not exist: nothing to verify")
+            body = {"metadata": {"name": backup.name, "namespace": backup.namespace}, "data": dict(backup.data)}
+            return parse_configmap_object(body, str(self.backup)), f"backup {self.backup}"
+        return None, "the cluster's aws-auth"
+
+
+def _lookups(iam: IamDirectory, aws_auths: Iterable[AwsAuth | None]) -> Mapping[str, PrincipalLookup]:
+    principals: dict[str, Arn] = {}
+    for aws_auth in aws_auths:
+        for mapping in aws_auth.mappings if aws_auth is not None else ():
+            try:
+                arn = parse_arn(mapping.arn)
+            except ArnError:
+                continue
+            if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+                principals.setdefault(arn.lookup_key, arn)
+    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
+        return dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
+
+
+def verify_ports(
+    eks: EksGateway,
+    kube: KubeGateway,
+    iam: IamDirectory,
+    reference: Reference,
+    *,
+    prober: IdentityProber | None = None,
+) -> VerifyReport:
+    """Read-only calls only; the probes assume roles and ask the cluster who they are, nothing more."""
+    expected, label = reference.load()  # bad input fails before any call
+    info = eks.describe_cluster()
+    config_map = kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+    live = (
+        parse_configmap_object(config_map.raw, f"{info.name}:{AWS_AUTH_NAMESPACE}/{AWS_AUTH_NAME}")
+        if config_map is not None
+        else None
+    )
+    if expected is None:
+        if live is None:
+            raise InputError(
+                "the cluster has no aws-auth ConfigMap to compare with",
+                hint="pass --backup with the backup apply wrote, or --aws-auth-file",
+            )
+        expected = live
+    entries = tuple(eks.list_entries()) if info.mode.reads_entries else ()
+    node_roles = {group.node_role for group in eks.list_nodegroups()}
+    node_roles |= {profile.pod_execution_role for profile in eks.list_fargate_profiles()}
+    state = ClusterState(
+        mode=info.mode,
+        live_aws_auth=live,
+        entries=entries,
+        node_roles=frozenset(key for arn in node_roles if (key := _key(arn)) is not None),
+        bootstrap_admin=info.bootstrap_admin,
+        iam=_lookups(iam, (expected, live)),
+    )
+    result = verify(expected, state)
+    probes: dict[str, ProbeVerdict] = {}
+    if prober is not None:
+        probes = _probe_all(prober, result.verdicts)
+    cluster = ClusterRef(info.name, info.region, info.account, info.partition)
+    return VerifyReport(cluster, info.mode, label, result, probes, probed=prober is not None)
+
+
+def _key(arn: str) -> str | None:
+    try:
+        return parse_arn(arn).lookup_key
+    except ArnError:
+        return None
+
+
+def _probe_all(prober: IdentityProber, verdicts: Iterable[Verdict]) -> dict[str, ProbeVerdict]:
+    wanted: list[Verdict] = []
+    found: dict[str, ProbeVerdict] = {}
+    for verdict in verdicts:
+        if verdict.expected is None and verdict.actual is None:
+            continue  # a dead mapping: nobody to ask about
+        if why := cannot_probe(verdict):
+            found[verdict.principal] = judge(verdict, ProbeObservation(reason=why))
+        else:
+            wanted.append(verdict)
+    with ThreadPoolExecutor(max_workers=PROBE_CONCURRENCY, thread_name_prefix="probe") as pool:
+        observations = list(pool.map(lambda v: prober.probe(v.principal), wanted))
+    for verdict, observation in zip(wanted, observations, strict=True):
+        found[verdict.principal] = judge(verdict, observation)
+    return found
+
+
+def verify_cluster(cluster: str, access: ClusterAccess, reference: Reference, *, probe: bool) -> VerifyReport:
+    """Connect to the cluster (as `plan` does) and verify it."""
+    from migrator.connect import ConnectOptions, connect
+
+    reference.load()  # refuse bad input before connecting
+    connection = connect(
+        cluster,
+        ConnectOptions(
+            access.region, access.profile, access.role_arn, access.kube_context, access.kubeconfig, access.iam_roles
+        ),
+    )
+    return verify_ports(
+        connection.eks, connection.kube, connection.iam, reference, prober=connection.prober if probe else None
+    )

@@ -1,0 +1,75 @@
+"""`aws-auth-migrate verify`: is every identity still the one aws-auth gave? Exit 8 when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrator.app import ClusterAccess
+from migrator.app.verifying import Reference, verify_cluster
+from migrator.cli import (
+    IamRoleOption,
+    KubeconfigOption,
+    KubeContextOption,
+    OutputFormat,
+    OutputOption,
+    ProfileOption,
+    RoleArnOption,
+    app,
+)
+from migrator.cli.render.verify import verify_json, verify_text
+from migrator.errors import VerificationFailed
+from migrator.rules.limits import check_cluster_name
+
+
+@app.command()
+def verify(
+    cluster: Annotated[str, typer.Option(help="EKS cluster name.")],
+    region: Annotated[
+        str, typer.Option(envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="The cluster's AWS region.")
+    ] = "us-east-1",
+    aws_auth_file: Annotated[
+        Path | None,
+        typer.Option(help="Compare with this aws-auth (kubectl get cm aws-auth -o yaml) instead of the cluster's."),
+    ] = None,
+    backup: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compare with the aws-auth backup apply wrote (<planId>.aws-auth.backup.json), e.g. "
+            "after aws-auth was deleted."
+        ),
+    ] = None,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            help="Also sign in as each role the caller may assume (session aws-auth-migrate-probe) and ask the "
+            "cluster who it is. Users and roles that cannot be assumed are reported not-probed."
+        ),
+    ] = False,
+    output: OutputOption = OutputFormat.TEXT,
+    profile: ProfileOption = None,
+    role_arn: RoleArnOption = None,
+    kube_context: KubeContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    iam_role: IamRoleOption = None,
+) -> None:
+    """Compare each principal's identity now with the one aws-auth gives it: equivalent, missing, differs,
+    extra, or made by EKS itself (node roles, the cluster creator). Works in every mode, and after aws-auth
+    was deleted (--backup). Read-only. Exit 0 when everything is equivalent, 8 when anything differs; run it
+    from CI on a schedule to catch entries changed out of band.
+    """
+    check_cluster_name(cluster, where="--cluster")
+    from migrator.connect import parse_iam_roles
+
+    access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
+    report = verify_cluster(cluster, access, Reference(aws_auth_file, backup), probe=probe)
+    print(verify_json(report) if output is OutputFormat.JSON else verify_text(report))
+    if not report.ok:
+        counts = report.counts()
+        wrong = ", ".join(f"{counts[name]} {name}" for name in ("missing", "differs", "extra") if counts.get(name))
+        disagreeing = counts.get("probe-disagrees", 0)
+        if disagreeing:
+            wrong = ", ".join(filter(None, (wrong, f"{disagreeing} probe(s) disagree")))
+        raise VerificationFailed(f"verify: identities differ from aws-auth ({wrong})")

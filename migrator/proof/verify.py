@@ -1,0 +1,269 @@
+"""`verify`: does every principal have, in the cluster's current mode, the identity aws-auth gave it?
+
+Pure: the application layer reads the cluster (mode, live aws-auth, access entries, node roles, IAM) and
+hands it here with the *reference* aws-auth (the live one, a file, or a run's backup once aws-auth is
+gone). The reference is always aws-auth, never a plan: a plan can be wrong, and verify exists to catch it.
+
+For each principal that the reference maps or that has an entry or a live mapping, two identities:
+- expected: what the reference aws-auth gives it (none for a dead mapping: a path in a role ARN, an STS
+  ARN, a user ARN without its real path, a principal IAM says does not exist);
+- actual: what the cluster gives it now: its access entry when the mode reads entries and it has one,
+  else the live aws-auth when the mode reads aws-auth, else nothing.
+and a category: equivalent, missing (expected, no actual), differs (which fields), extra (an identity the
+reference never gave), or eks-made (an entry EKS creates itself: node-group and Fargate roles, the
+cluster creator; reported apart, not a failure).
+
+mapAccounts cannot be enumerated: each listed account is one pseudo-principal `mapAccounts:<account>`,
+missing once the mode no longer reads aws-auth (or the live aws-auth dropped it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from migrator.model import (
+    AccessEntrySpec,
+    AuthMode,
+    AwsAuth,
+    EntryType,
+    LookupStatus,
+    PolicyAssociation,
+    PrincipalLookup,
+    ScopeType,
+)
+from migrator.rules import identity
+from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
+from migrator.rules.identity import IdentityTemplate
+
+NODE_USERNAMES = frozenset({identity.EC2_NODE_USERNAME, identity.SESSION_NODE_USERNAME})
+MAP_ACCOUNTS_PREFIX = "mapAccounts:"
+
+
+class Category(StrEnum):
+    EQUIVALENT = "equivalent"
+    MISSING = "missing"
+    DIFFERS = "differs"
+    EXTRA = "extra"
+    EKS_MADE = "eks-made"
+
+    @property
+    def passes(self) -> bool:
+        return self in (Category.EQUIVALENT, Category.EKS_MADE)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field in which the actual identity is not the expected one."""
+
+    field: str  # username | groups | cluster-admin | policies
+    expected: str
+    actual: str
+
+    def describe(self) -> str:
+        return f"{self.field}: aws-auth gives {self.expected}, the cluster gives {self.actual}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    principal: str  # the ARN as the entry or the reference names it (mapAccounts:<account> for an account)
+    category: Category
+    expected: IdentityTemplate | None
+    expected_via: str  # "aws-auth mapRoles[2]", ... ; "" when none
+    actual: IdentityTemplate | None
+    actual_via: str  # "access entry", "aws-auth mapUsers[0]", ... ; "" when none
+    differences: tuple[Difference, ...] = ()
+    note: str = ""  # why a mapping is dead, what made an eks-made entry
+    node: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What verify needs of the cluster, read once by the application layer."""
+
+    mode: AuthMode
+    live_aws_auth: AwsAuth | None  # None when the ConfigMap does not exist
+    entries: tuple[AccessEntrySpec, ...]  # () in CONFIG_MAP, where EKS refuses to list them
+    node_roles: frozenset[str] = frozenset()  # lookup keys of node-group roles and Fargate pod execution roles
+    bootstrap_admin: bool | None = None
+    iam: Mapping[str, PrincipalLookup] = field(default_factory=dict)  # lookup key -> what IAM said
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.category.passes for v in self.verdicts)
+
+    def count(self, category: Category) -> int:
+        return sum(v.category is category for v in self.verdicts)
+
+
+def _key(arn: str) -> str | None:
+    try:
+        return parse_arn(arn).lookup_key
+    except ArnError:
+        return None
+
+
+def _is_node_mapping(template: IdentityTemplate | None) -> bool:
+    return template is not None and template.username in NODE_USERNAMES
+
+
+def _mapped_arns(aws_auth: AwsAuth | None) -> Iterable[str]:
+    """ARNs of mappings that could authenticate someone: IAM roles and users (STS ARNs and sso blocks never do)."""
+    if aws_auth is None:
+        return
+    for mapping in (*aws_auth.map_roles, *aws_auth.map_users):
+        if mapping.sso:
+            continue
+        try:
+            kind = parse_arn(mapping.arn).kind
+        except ArnError:
+            continue
+        if kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+            yield mapping.arn
+
+
+def aws_auth_view(
+    aws_auth: AwsAuth | None, principal_arn: str, lookup: PrincipalLookup | None
+) -> tuple[IdentityTemplate | None, str, str]:
+    """(identity, via, why dead) that `aws_auth` gives the principal, with IAM's word on its real ARN.
+
+    The caller signs in as its real ARN: a role without its path (STS drops it), a user with its path. So a
+    user mapping without the user's real path, or a role mapping with a path, matches nobody.
+    """
+    if aws_auth is None:
+        return None, "", ""
+    if lookup is not None and lookup.status is LookupStatus.NOT_FOUND:
+        return None, "", "IAM says the principal does not exist"
+    real = lookup.arn if lookup is not None and lookup.status is LookupStatus.FOUND else None
+    template, via = identity.aws_auth_identity(aws_auth, real or principal_arn)
+    if template is None and _mentions(aws_auth, principal_arn):
+        return None, "", "the mapping's ARN is not the ARN the principal signs in with (an IAM path?)"
+    return template, via, ""
+
+
+def _mentions(aws_auth: AwsAuth, principal_arn: str) -> bool:
+    wanted = principal_arn.lower()
+    return any(m.arn.lower() == wanted for m in (*aws_auth.map_roles, *aws_auth.map_users))
+
+
+def _policy_text(policy: PolicyAssociation) -> str:
+    if policy.scope.type is ScopeType.CLUSTER:
+        return f"{policy.policy_name} (cluster)"
+    return f"{policy.policy_name} (namespaces {', '.join(policy.scope.namespaces)})"
+
+
+def _list(values: Iterable[str]) -> str:
+    items = sorted(values)
+    return ", ".join(items) if items else "none"
+
+
+def compare(expected: IdentityTemplate, actual: IdentityTemplate, *, node: bool) -> tuple[Difference, ...]:
+    """Each field in which `actual` is not `expected`; node identities need no system:bootstrappers."""
+    found: list[Difference] = []
+    if expected.username != actual.username:
+        found.append(Difference("username", repr(expected.username), repr(actual.username)))
+    expected_groups = identity.node_groups_today(expected.groups) if node else expected.groups
+    actual_groups = identity.node_groups_today(actual.groups) if node else actual.groups
+    if expected_groups != actual_groups:
+        found.append(Difference("groups", _list(expected_groups), _list(actual_groups)))
+    if expected.cluster_admin != actual.cluster_admin:
+        found.append(
+            Difference(
+                "cluster-admin", "yes" if expected.cluster_admin else "no", "yes" if actual.cluster_admin else "no"
+            )
+        )
+    if expected.other_policies != actual.other_policies:
+        found.append(
+            Difference(
+                "policies",
+                _list(_policy_text(p) for p in expected.other_policies),
+                _list(_policy_text(p) for p in actual.other_policies),
+            )
+        )
+    return tuple(found)
+
+
+def _eks_made(entry: AccessEntrySpec, state: ClusterState) -> str:
+    """Why EKS itself would have made this entry, or "" when it looks like somebody's."""
+    key = _key(entry.principal_arn)
+    if entry.type is not EntryType.STANDARD and key in state.node_roles:
+        return f"EKS creates {entry.type.value} entries for node-group and Fargate roles"
+    creator_shape = (
+        entry.type is EntryType.STANDARD
+        and entry.username in (None, identity.default_username(entry.principal_arn))  # EKS reports its default
+        and not entry.groups
+        and len(entry.policies) == 1
+        and identity.is_cluster_admin(entry.policies[0])
+    )
+    if creator_shape and state.bootstrap_admin:
+        return "the cluster creator's admin entry, by its shape (EKS makes it when the mode first reads entries)"
+    return ""
+
+
+def verify(reference: AwsAuth, state: ClusterState) -> VerifyResult:
+    entries = {key: entry for entry in state.entries if (key := _key(entry.principal_arn)) is not None}
+    names: dict[str, str] = {}
+    for arn in (*_mapped_arns(reference), *_mapped_arns(state.live_aws_auth)):
+        key = _key(arn)
+        if key is not None:
+            names.setdefault(key, arn)
+    for key, entry in entries.items():
+        names[key] = entry.principal_arn  # the entry names the principal with its real path
+    verdicts = [_principal_verdict(key, names[key], reference, state, entries.get(key)) for key in sorted(names)]
+    verdicts += _account_verdicts(reference, state)
+    return VerifyResult(tuple(v for v in verdicts if v is not None))
+
+
+def _principal_verdict(
+    key: str, arn: str, reference: AwsAuth, state: ClusterState, entry: AccessEntrySpec | None
+) -> Verdict | None:
+    lookup = state.iam.get(key)
+    expected, expected_via, dead = aws_auth_view(reference, arn, lookup)
+    actual: IdentityTemplate | None
+    if state.mode.reads_entries and entry is not None:
+        actual, actual_via = identity.from_entry(entry), "access entry"
+    elif state.mode.reads_aws_auth:
+        actual, actual_via, _ = aws_auth_view(state.live_aws_auth, arn, lookup)
+    else:
+        actual, actual_via = None, ""
+    node = _is_node_mapping(expected) or (entry is not None and entry.type.is_node)
+    if expected is None and actual is None:
+        return None if not dead else Verdict(arn, Category.EQUIVALENT, None, "", None, "", note=f"dead mapping: {dead}")
+    if expected is None:
+        made = _eks_made(entry, state) if entry is not None and actual_via == "access entry" else ""
+        category = Category.EKS_MADE if made else Category.EXTRA
+        note = made or (f"aws-auth gives it nothing ({dead})" if dead else "aws-auth gives it nothing")
+        return Verdict(arn, category, None, "", actual, actual_via, note=note, node=node)
+    if actual is None:
+        return Verdict(arn, Category.MISSING, expected, expected_via, None, "", node=node)
+    differences = compare(expected, actual, node=node)
+    category = Category.DIFFERS if differences else Category.EQUIVALENT
+    return Verdict(arn, category, expected, expected_via, actual, actual_via, differences, node=node)
+
+
+def _account_verdicts(reference: AwsAuth, state: ClusterState) -> list[Verdict]:
+    expected = {a.account for a in reference.map_accounts}
+    live = (
+        {a.account for a in state.live_aws_auth.map_accounts}
+        if state.mode.reads_aws_auth and state.live_aws_auth is not None
+        else set()
+    )
+    verdicts = []
+    for account in sorted(expected | live):
+        template = IdentityTemplate(username="<the principal's ARN>", groups=frozenset())
+        name = f"{MAP_ACCOUNTS_PREFIX}{account}"
+        if account in expected and account in live:
+            verdicts.append(Verdict(name, Category.EQUIVALENT, template, "aws-auth mapAccounts", template, "aws-auth"))
+        elif account in expected:
+            note = "principals of this account without their own access entry no longer sign in"
+            verdicts.append(Verdict(name, Category.MISSING, template, "aws-auth mapAccounts", None, "", note=note))
+        else:
+            note = "the live aws-auth lets every principal of this account in; the reference did not"
+            verdicts.append(Verdict(name, Category.EXTRA, None, "", template, "aws-auth mapAccounts", note=note))
+    return verdicts
