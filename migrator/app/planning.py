@@ -32,7 +32,7 @@ def now_iso() -> str:
 
 
 def plan_offline(
-    aws_auth_file: Path, *, cluster: str, region: str, account: str | None, mode: AuthMode, options: PlanOptions
+    aws_auth_file: Path, *, cluster: str, region: str | None, account: str | None, mode: AuthMode, options: PlanOptions
 ) -> Plan:
     """A plan for review from an aws-auth file alone: no AWS or Kubernetes call."""
     aws_auth = load_aws_auth_file(aws_auth_file)

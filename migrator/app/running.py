@@ -88,6 +88,11 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
     from migrator.connect import ConnectOptions, connect
 
     cluster = plan.cluster
+    if cluster.region is None:  # only offline plans made without --region, which apply and rollback refuse
+        raise InputError(
+            f"the plan for {cluster.name} names no region: it was made offline, for review only",
+            hint=f"plan against the cluster: aws-auth-migrate plan --cluster {cluster.name} --region REGION",
+        )
     connection = connect(
         cluster.name, ConnectOptions(cluster.region, access.profile, access.role_arn, access.kube_context)
     )

@@ -41,6 +41,9 @@ app = typer.Typer(
 )
 
 
+DEFAULT_LIVE_REGION = "us-east-1"  # what a live plan asks when neither --region nor AWS_REGION says
+
+
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -95,8 +98,15 @@ def plan(
         AuthMode, typer.Option(help="Offline only: the cluster's authentication mode today.")
     ] = AuthMode.CONFIG_MAP,
     region: Annotated[
-        str, typer.Option(envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="The cluster's AWS region.")
-    ] = "us-east-1",
+        str | None,
+        typer.Option(
+            envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
+            help=f"The cluster's AWS region; it decides the partition (aws, aws-cn, aws-us-gov, ...). Live default: "
+            f"{DEFAULT_LIVE_REGION}. Offline without it: the plan records no region and takes the partition from "
+            "aws-auth's ARNs (the node roles', else the most common).",
+            show_default=False,
+        ),
+    ] = None,
     account: Annotated[
         str | None,
         typer.Option(help="Offline only: the cluster's account id (default: inferred from the node roles)."),
@@ -137,7 +147,9 @@ def plan(
             )
         from migrator.connect import parse_iam_roles
 
-        access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
+        access = ClusterAccess(
+            region or DEFAULT_LIVE_REGION, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])
+        )
         built = plan_live(cluster, access, options)
     path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)

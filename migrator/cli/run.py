@@ -62,8 +62,9 @@ TimeoutOption = Annotated[
 ]
 
 
-def _access(profile: str | None, role_arn: str | None, kube_context: str | None, region: str) -> ClusterAccess:
-    return ClusterAccess(region, profile, role_arn, kube_context)
+def _access(profile: str | None, role_arn: str | None, kube_context: str | None, region: str | None) -> ClusterAccess:
+    # The region comes from the plan; connect_cluster refuses a plan without one (offline, for review).
+    return ClusterAccess(region or "", profile, role_arn, kube_context)
 
 
 def _interactive(yes: bool, dry_run: bool = False) -> bool:

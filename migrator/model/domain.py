@@ -189,8 +189,11 @@ class PrincipalLookup:
 
 @dataclass(frozen=True)
 class ClusterRef:
+    """Which cluster. `region` is None only in an offline plan made without --region (for review: the
+    partition was inferred from aws-auth's ARNs, and apply needs a live plan anyway)."""
+
     name: str
-    region: str
+    region: str | None
     account: str
     partition: str = "aws"
 

@@ -171,7 +171,12 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
     )
     steps = tuple(step_from_dict(s, entries) for s in data["steps"])
     plan = Plan(
-        cluster=ClusterRef(*(_text(cluster, key, "cluster") for key in ("name", "region", "account", "partition"))),
+        cluster=ClusterRef(
+            _text(cluster, "name", "cluster"),
+            _text(cluster, "region", "cluster", optional=bool(fingerprint["offline"])),  # offline: maybe unknown
+            _text(cluster, "account", "cluster"),
+            _text(cluster, "partition", "cluster"),
+        ),
         current_mode=AuthMode(cluster["authenticationMode"]),
         target=AuthMode(data["target"]),
         fingerprint=Fingerprint(

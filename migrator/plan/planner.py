@@ -76,6 +76,14 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
             )
         )
     findings.extend(_cluster_findings(snapshot, entries, options))
+    if snapshot.cluster.region is None:
+        findings.append(
+            finding(
+                "PARTITION_INFERRED",
+                f"no --region: the cluster's partition {snapshot.cluster.partition} is inferred from aws-auth's ARNs "
+                "and the plan records no region",
+            )
+        )
     if snapshot.mode is AuthMode.API:
         findings.append(finding("ALREADY_API", f"{snapshot.cluster.name} is already in API mode: aws-auth is ignored"))
     findings = _unique(findings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from migrator.awsauth import parse_configmap_object
@@ -18,39 +19,58 @@ from migrator.model import (
     Snapshot,
 )
 from migrator.ports import EksGateway, IamDirectory, KubeGateway
-from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
+from migrator.rules.arn import DEFAULT_PARTITION, Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
 
 IAM_LOOKUP_CONCURRENCY = 4  # IAM's request rate is low and account-wide; stay well under it
 
 
-def infer_account(aws_auth: AwsAuth) -> str | None:
-    """The cluster's account, guessed from aws-auth: node roles must live there, so they decide first."""
-    node_accounts: Counter[str] = Counter()
-    all_accounts: Counter[str] = Counter()
+def _infer(aws_auth: AwsAuth, part: Callable[[Arn], str], partition: str | None = None) -> str | None:
+    """The most common `part` of the mapped ARNs (of `partition`, if given): node roles must live in the
+    cluster's account and partition, so they decide first."""
+    node_counts: Counter[str] = Counter()
+    all_counts: Counter[str] = Counter()
     for mapping in aws_auth.mappings:
         try:
-            account = parse_arn(mapping.arn).account
+            arn = parse_arn(mapping.arn)
         except ArnError:
             continue
-        all_accounts[account] += 1
+        if partition is not None and arn.partition != partition:
+            continue
+        all_counts[part(arn)] += 1
         if (mapping.username or "").startswith("system:node:"):
-            node_accounts[account] += 1
-    for counter in (node_accounts, all_accounts):
+            node_counts[part(arn)] += 1
+    for counter in (node_counts, all_counts):
         if counter:
             return counter.most_common(1)[0][0]
     return None
+
+
+def infer_partition(aws_auth: AwsAuth) -> str | None:
+    """The cluster's partition, guessed from aws-auth like its account (mappings of other partitions are
+    PARTITION_MISMATCH blockers)."""
+    return _infer(aws_auth, lambda arn: arn.partition)
+
+
+def infer_account(aws_auth: AwsAuth, partition: str | None = None) -> str | None:
+    """The cluster's account, guessed from aws-auth's mappings in the cluster's partition."""
+    return _infer(aws_auth, lambda arn: arn.account, partition)
 
 
 def offline_snapshot(
     aws_auth: AwsAuth,
     *,
     cluster: str,
-    region: str,
+    region: str | None,
     account: str | None,
     mode: AuthMode = AuthMode.CONFIG_MAP,
 ) -> Snapshot:
-    """No AWS or Kubernetes call: IAM paths are unknown (PATH_UNRESOLVED info) and no entries exist."""
-    resolved_account = account or infer_account(aws_auth)
+    """No AWS or Kubernetes call: IAM paths are unknown (PATH_UNRESOLVED info) and no entries exist.
+
+    Without a region the partition comes from the ARNs (`aws` for an aws-auth without any) and the plan
+    records no region: it is for review, and apply needs a live plan.
+    """
+    partition = partition_of_region(region) if region is not None else infer_partition(aws_auth) or DEFAULT_PARTITION
+    resolved_account = account or infer_account(aws_auth, partition) or infer_account(aws_auth)
     if resolved_account is None:
         raise InputError("cannot tell the cluster's account from an aws-auth with no mappings", hint="pass --account")
     iam: dict[str, PrincipalLookup] = {}
@@ -61,7 +81,7 @@ def offline_snapshot(
             continue
         iam[key] = PrincipalLookup(LookupStatus.UNRESOLVED, reason="offline plan")
     return Snapshot(
-        cluster=ClusterRef(cluster, region, resolved_account, partition_of_region(region)),
+        cluster=ClusterRef(cluster, region, resolved_account, partition),
         mode=mode,
         aws_auth=aws_auth,
         iam=iam,

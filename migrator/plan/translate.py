@@ -105,6 +105,13 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
             f"{mapping.arn} includes the IAM path {arn.path!r}: aws-auth never matches it, so it gives no access "
             f"today and is not migrated ({remedy})",
         )
+    if arn.partition != ctx.cluster.partition:
+        note(
+            "PARTITION_MISMATCH",
+            f"{mapping.arn} is in partition {arn.partition}, but the cluster is in {ctx.cluster.partition}: EKS "
+            "rejects it as an access entry principal",
+        )
+        return Translation(mapping, None, tuple(notes), principal=arn)
     if arn.kind is PrincipalKind.ROLE and arn.name.startswith(SERVICE_LINKED_NAME_PREFIX):
         note("SERVICE_LINKED_ROLE", f"{mapping.arn} is a service-linked role, which cannot have an access entry")
         return Translation(mapping, None, tuple(notes), principal=arn)

@@ -133,20 +133,34 @@ def canonical_caller_arn(arn: Arn) -> Arn:
     return arn
 
 
+# Each partition's `regionRegex` from botocore's endpoints data (botocore/data/partitions.json), in its
+# order; tests/unit/test_partitions.py compares this table with the installed botocore. Copied, not read:
+# the rules stay pure, and a new partition must be a reviewed change (PARTITIONS, ARNs, findings).
+REGION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (partition, re.compile(pattern, re.ASCII))
+    for partition, pattern in (
+        ("aws", r"(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+"),
+        ("aws-cn", r"cn\-\w+\-\d+"),
+        ("aws-eusc", r"eusc\-(de)\-\w+\-\d+"),
+        ("aws-iso", r"us\-iso\-\w+\-\d+"),
+        ("aws-iso-b", r"us\-isob\-\w+\-\d+"),
+        ("aws-iso-e", r"eu\-isoe\-\w+\-\d+"),
+        ("aws-iso-f", r"us\-isof\-\w+\-\d+"),
+        ("aws-us-gov", r"us\-gov\-\w+\-\d+"),
+    )
+)
+DEFAULT_PARTITION = "aws"
+
+
 def partition_of_region(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("eu-isoe-"):
-        return "aws-iso-e"
-    if region.startswith("us-isof-"):
-        return "aws-iso-f"
-    return "aws"
+    """The partition a region belongs to, as botocore decides it; `aws` for a region no pattern knows.
+
+    The patterns do not overlap (`\\w` has no `-`, so `us-gov-west-1` is not an `aws` region).
+    """
+    for partition, pattern in REGION_PATTERNS:
+        if pattern.fullmatch(region):
+            return partition
+    return DEFAULT_PARTITION
 
 
 def entry_key(principal_arn: str) -> str:

@@ -98,6 +98,13 @@ RULES: dict[str, Rule] = {
              "report this: it is a gap in the translation rules"),
         Rule("NO_CALLER", _I, "the plan does not know who will run it, so it cannot check the caller keeps "
              "cluster-admin", "plan against the cluster; apply checks the caller before the API gate"),
+        Rule("PARTITION_MISMATCH", _B, "the principal's ARN is in another AWS partition than the cluster "
+             "(arn:aws-cn: on an aws cluster, ...); EKS rejects it as an access entry principal",
+             "check --region (offline plans); map the principal's ARN in the cluster's partition, or remove the "
+             "mapping"),
+        Rule("PARTITION_INFERRED", _I, "an offline plan made without --region: the region is unknown and the "
+             "cluster's partition was inferred from aws-auth's ARNs (the node roles', else the most common)",
+             "check the partition; pass --region to state it, and plan against the cluster before applying"),
         Rule("ALREADY_API", _I, "the cluster already authenticates through access entries only; aws-auth is "
              "ignored", "nothing to migrate"),
     )

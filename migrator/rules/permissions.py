@@ -181,18 +181,23 @@ def required_permissions(plan: Plan) -> RequiredPermissions:
 # --- IAM policy -------------------------------------------------------------------------------------------
 
 
+def _eks_arn_prefix(cluster: ClusterRef) -> str:
+    # An offline plan made without --region does not know the region: its policy (for review) says any.
+    return f"arn:{cluster.partition}:eks:{cluster.region or '*'}:{cluster.account}"
+
+
 def cluster_arn(cluster: ClusterRef) -> str:
-    return f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}:cluster/{cluster.name}"
+    return f"{_eks_arn_prefix(cluster)}:cluster/{cluster.name}"
 
 
 def access_entries_arn(cluster: ClusterRef) -> str:
-    return f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}:access-entry/{cluster.name}/*"
+    return f"{_eks_arn_prefix(cluster)}:access-entry/{cluster.name}/*"
 
 
 def resource_arn(kind: Resource, cluster: ClusterRef) -> str:
     """The resources of `kind` this plan's runner may touch: this cluster's, or IAM principals of its account
     (IAM paths are read in the principal's own account; other accounts through their own reader roles)."""
-    eks = f"arn:{cluster.partition}:eks:{cluster.region}:{cluster.account}"
+    eks = _eks_arn_prefix(cluster)
     return {
         Resource.CLUSTER: f"{eks}:cluster/{cluster.name}",
         Resource.ACCESS_ENTRY: f"{eks}:access-entry/{cluster.name}/*",

@@ -18,7 +18,9 @@ def offline_plan(cli: Cli, example: str, *extra: str) -> subprocess.CompletedPro
 
 
 def test_json_output_follows_the_contract(cli: Cli, tmp_path: Path) -> None:
-    result = offline_plan(cli, "aws-auth-large.yaml", "--target", "API", "--output", "json", *PINNED)
+    result = offline_plan(
+        cli, "aws-auth-large.yaml", "--target", "API", "--output", "json", "--region", "us-east-1", *PINNED
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["schema"] == "aws-auth-migrate/plan/v2"
@@ -105,3 +107,87 @@ def test_help_lists_exit_codes(cli: Cli) -> None:
     assert result.returncode == 0
     assert "Exit codes" in result.stdout
     assert "stale plan" in result.stdout
+
+
+CHINA_AWS_AUTH = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: aws-auth, namespace: kube-system}
+data:
+  mapRoles: |
+    - rolearn: arn:aws-cn:iam::111122223333:role/NodeRole
+      username: system:node:{{EC2PrivateDNSName}}
+      groups: [system:bootstrappers, system:nodes]
+    - rolearn: arn:aws-cn:iam::111122223333:role/Admin
+      username: admin
+      groups: [system:masters, ops]
+  mapUsers: |
+    - userarn: arn:aws-cn:iam::111122223333:user/alice
+      username: alice
+      groups: [system:masters]
+"""
+CN_ADMIN = "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def test_a_china_aws_auth_plans_offline_without_region_in_aws_cn(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "cn.yaml").write_text(CHINA_AWS_AUTH)
+    args = ("plan", "--cluster", "prod", "--offline", "--aws-auth-file", "cn.yaml", "--target", "API")
+    result = cli(*args, "--output", "json", "--out", "cn.plan.yaml", *PINNED)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["cluster"] == {
+        "name": "prod",
+        "region": None,
+        "account": "111122223333",
+        "partition": "aws-cn",
+        "authenticationMode": "CONFIG_MAP",
+    }
+    policies = {
+        e["principalArn"]: [p["policyArn"] for p in e["policies"]] for e in plan["entries"] if e["action"] == "create"
+    }
+    assert policies == {
+        "arn:aws-cn:iam::111122223333:role/NodeRole": [],
+        "arn:aws-cn:iam::111122223333:role/Admin": [CN_ADMIN],
+        "arn:aws-cn:iam::111122223333:user/alice": [CN_ADMIN],
+    }
+    associated = [s["params"]["policyArn"] for s in plan["steps"] if s["kind"] == "associate-policy"]
+    assert associated == [CN_ADMIN, CN_ADMIN]
+    assert "arn:aws:" not in result.stdout
+    assert [f["code"] for f in plan["findings"] if f["code"].startswith("PARTITION")] == ["PARTITION_INFERRED"]
+    assert not [f for f in plan["findings"] if f["severity"] == "blocker" and f["code"] != "CALLER_LOCKOUT"]
+
+    text = cli("show", "cn.plan.yaml")
+    assert text.returncode == 0, text.stderr
+    assert "region unknown, partition aws-cn inferred from aws-auth" in text.stdout
+    policy = cli("show", "cn.plan.yaml", "--iam-policy", "--output", "json")
+    assert policy.returncode == 0, policy.stderr
+    assert "arn:aws-cn:eks:*:111122223333:cluster/prod" in policy.stdout
+    assert "arn:aws:" not in policy.stdout
+    refused = cli("apply", "cn.plan.yaml", "--yes")
+    assert refused.returncode == 2
+    assert "offline plan is for review only" in refused.stderr
+
+
+def test_a_china_aws_auth_with_a_region_of_another_partition_is_blocked(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "cn.yaml").write_text(CHINA_AWS_AUTH)
+    result = cli(
+        "plan", "--cluster", "prod", "--offline", "--aws-auth-file", "cn.yaml", "--region", "eu-west-1", "-o", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert (plan["cluster"]["region"], plan["cluster"]["partition"]) == ("eu-west-1", "aws")
+    mismatched = sorted(f["principalArn"] for f in plan["findings"] if f["code"] == "PARTITION_MISMATCH")
+    assert mismatched == [
+        "arn:aws-cn:iam::111122223333:role/Admin",
+        "arn:aws-cn:iam::111122223333:role/NodeRole",
+        "arn:aws-cn:iam::111122223333:user/alice",
+    ]
+    assert {f["severity"] for f in plan["findings"] if f["code"] == "PARTITION_MISMATCH"} == {"blocker"}
+    assert all(e["action"] == "skip" for e in plan["entries"])
+
+
+def test_plan_help_says_what_an_offline_plan_without_region_records(cli: Cli) -> None:
+    result = cli("plan", "--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0
+    flat = " ".join(result.stdout.replace("│", " ").split())  # rich wraps help in a box
+    assert "Offline without it: the plan records no region" in flat

@@ -509,7 +509,7 @@ def test_update_and_policy_validation(eks: Any) -> None:
         (
             "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
             {"type": "cluster"},
-            "ResourceNotFoundException",
+            "InvalidParameterException",  # another partition's policy (tests/integration/test_sandbox_errors.py)
         ),
         (VIEW, {"type": "namespace"}, "InvalidParameterException"),
         (VIEW, {"type": "cluster", "namespaces": ["a"]}, "InvalidParameterException"),

@@ -79,4 +79,8 @@ def test_every_code_can_be_produced() -> None:
     seen |= codes(dataclasses.replace(live, mode=AuthMode.API))
     many = tuple(AccessEntrySpec(f"{role}/r{i}") for i in range(3001))
     seen |= codes(dataclasses.replace(in_between, entries=many))
+    china = Mapping(
+        Section.MAP_ROLES, f"arn:aws-cn:iam::{ACCOUNT}:role/Ops", "ops", (), SourceRef(Section.MAP_ROLES, 1)
+    )
+    seen |= codes(offline_snapshot(AwsAuth(map_roles=(china, *extra[:1])), cluster="c", region=None, account=None))
     assert seen >= set(RULES) - SAFETY_NETS, sorted(set(RULES) - SAFETY_NETS - seen)

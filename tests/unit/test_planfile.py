@@ -187,3 +187,26 @@ def test_a_rehashed_edit_with_wrong_types_is_refused_at_load_not_at_apply(
     with pytest.raises(PlanIntegrityError, match=re.escape(said)) as refused:
         load_plan(path)
     assert refused.value.exit_code == 2
+
+
+def test_an_offline_plan_without_region_keeps_its_null_region_and_a_live_plan_needs_one(tmp_path: Path) -> None:
+    aws_auth = AwsAuth(
+        (
+            Mapping(
+                Section.MAP_ROLES, "arn:aws-cn:iam::111122223333:role/A", "a", ("g",), SourceRef(Section.MAP_ROLES, 0)
+            ),
+        )
+    )
+    snapshot = offline_snapshot(aws_auth, cluster="c", region=None, account=None)
+    plan = build_plan(snapshot, PlanOptions(created_at="2026-01-01T00:00:00Z"))
+    path = write_plan(plan, tmp_path / "p.plan.yaml")
+    assert "  region: null\n" in path.read_text()
+    loaded = load_plan(path)
+    assert (loaded.cluster.region, loaded.cluster.partition) == (None, "aws-cn")
+
+    def live(data: dict[str, Any]) -> None:
+        data["fingerprint"]["offline"] = False
+
+    _rehashed(path, live)
+    with pytest.raises(PlanIntegrityError, match=r"cluster.region is None: a plan file holds a string there"):
+        load_plan(path)

@@ -115,13 +115,19 @@ def _steps_block(plan: Plan) -> list[RenderableType]:
     return parts
 
 
+def _where(plan: Plan) -> str:
+    if plan.cluster.region is None:
+        return f"region unknown, partition {plan.cluster.partition} inferred from aws-auth"
+    return plan.cluster.region
+
+
 def plan_renderable(plan: Plan) -> RenderableType:
     data: dict[str, Any] = plan_to_dict(plan)
     header = Text()
     header.append(f"Plan {data['planId']}", style="bold")
     header.append(
         clean(
-            f" for cluster {plan.cluster.name} ({plan.cluster.region}, account {plan.cluster.account}): "
+            f" for cluster {plan.cluster.name} ({_where(plan)}, account {plan.cluster.account}): "
             f"{plan.current_mode.value} -> {plan.target.value}"
         )
     )

@@ -5,6 +5,9 @@ rest-json shapes; the cluster, node group and Fargate profile operations go to m
 before or after (CreateCluster learns `accessConfig`, DescribeCluster gains it, UpdateClusterConfig returns
 an `update`); every other request goes to moto untouched.
 
+Every EKS request gets an AWS-shaped answer, whoever serves it: the region, the body (`eks_params`) and the
+cluster a path names are checked first, and an HTML page or an exception from moto becomes EKS's JSON error.
+
 Simulation (from `World.settings`) applies to the EKS operations this module *handles* (the `HANDLED`
 table, including the wrapped cluster operations), not to STS, IAM or plain pass-through calls:
 - `latency_ms`: sleep before answering;
@@ -38,7 +41,9 @@ from moto.iam.models import get_account_id_from
 from migrator.model import EntryType
 from migrator.sandbox.eks import access as eks_access
 from migrator.sandbox.eks import clusters as eks_clusters
+from migrator.sandbox.eks import params as eks_params
 from migrator.sandbox.eks.access import EksError, RequestContext
+from migrator.sandbox.eks.requests import check_max_results
 from migrator.sandbox.state import World
 
 if TYPE_CHECKING:
@@ -157,13 +162,17 @@ def _eks_regions() -> frozenset[str]:
     return frozenset(eks_backends[DEFAULT_ACCOUNT_ID].regions)
 
 
-def _unknown_region(environ: WSGIEnvironment) -> str | None:
-    """The region of an EKS request signed for a region EKS does not have (moto would answer an HTML 500)."""
+def _eks_credential(environ: WSGIEnvironment) -> re.Match[str] | None:
+    """The SigV4 credential scope of an EKS request; None for every other service (moto's alone)."""
     credential = _CREDENTIAL_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-    if credential is None or credential.group("service") != "eks":
-        return None
-    region = credential.group("region")
-    return None if region in _eks_regions() else region
+    return credential if credential is not None and credential.group("service") == "eks" else None
+
+
+def _named_cluster(method: str, segments: list[str]) -> str | None:
+    """The cluster a request path names (`/clusters/{name}...`); None for CreateCluster and ListClusters."""
+    if len(segments) >= 2 and segments[0] == "clusters" and not (method == "POST" and len(segments) == 1):
+        return unquote(segments[1])
+    return None
 
 
 def _raw_path(environ: WSGIEnvironment) -> str:
@@ -187,46 +196,57 @@ class EksExtension:
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        unknown = _unknown_region(environ)
-        if unknown is not None:
-            # AWS answers a request signed for a region it does not serve with a 403, not a 500.
-            response = _error(EksError("InvalidSignatureException", f"Credential should be scoped to a valid region. "
-                                       f"'{unknown}' is not a region EKS serves."))  # fmt: skip
-            start_response(f"{response.status} Forbidden", response.headers)
-            return [response.body]
-        request = self._parse(environ)
-        if request is None:
+        credential = _eks_credential(environ)
+        if credential is None:
             return self.fallback(environ, start_response)
+        access_key, region = credential.group("key"), credential.group("region")
+        ctx = RequestContext(request_account(environ, access_key), region, access_key)
+        try:
+            request = self._parse(environ, ctx)
+        except EksError as error:
+            return _send(start_response, _error(error))
+        if request is None:
+            return _send(start_response, self._unrouted(environ, ctx))
         try:
             response = self._serve(request)
         except _DropConnection:
             return self._drop(environ)
-        start_response(f"{response.status} {_reason(response.status)}", response.headers)
-        return [response.body]
+        return _send(start_response, response)
 
     # --- parsing --------------------------------------------------------------------------------------
 
-    def _parse(self, environ: WSGIEnvironment) -> _Request | None:
-        credential = _CREDENTIAL_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        if credential is None or credential.group("service") != "eks":
-            return None
-        route = _route(str(environ.get("REQUEST_METHOD", "GET")), _raw_path(environ).strip("/").split("/"))
+    def _parse(self, environ: WSGIEnvironment, ctx: RequestContext) -> _Request | None:
+        """The routed request, or None for an EKS path the extension does not route (moto's, or nobody's).
+
+        Raises EksError, answered as EKS would before looking any further: a region EKS does not serve, a
+        body that is not what the operation takes, a cluster that does not exist.
+        """
+        if ctx.region not in _eks_regions():
+            # AWS answers a request signed for a region it does not serve with a 403 (moto: an HTML 500).
+            raise EksError("InvalidSignatureException", f"Credential should be scoped to a valid region. "
+                           f"'{ctx.region}' is not a region EKS serves.")  # fmt: skip
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        segments = _raw_path(environ).strip("/").split("/")
+        query: dict[str, Any] = {k: v[-1] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
+        check_max_results(query)  # moto's list operations crash on a bad one
+        name = _named_cluster(method, segments)
+        if name is not None:
+            with self.world.lock:
+                known = self.world.cluster(ctx.account, ctx.region, name) is not None
+            if not known:
+                raise EksError("ResourceNotFoundException", f"No cluster found for name: {name}.")
+        route = _route(method, segments)
         if route is None:
             return None
         operation, labels = route
         body = _read_body(environ)
-        params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
-        if body:
-            try:
-                loaded = json.loads(body)
-            except ValueError:
-                loaded = None
-            if isinstance(loaded, dict):
-                params.update(loaded)
+        params = {**query, **eks_params.parse_body(operation, body)}
         params.update(labels)
-        access_key = credential.group("key")
-        ctx = RequestContext(request_account(environ, access_key), credential.group("region"), access_key)
         return _Request(environ, operation, params, body, ctx)
+
+    def _unrouted(self, environ: WSGIEnvironment, ctx: RequestContext) -> _Response:
+        """An EKS request for moto (node groups, add-ons, ...), its answer kept AWS-shaped."""
+        return self._moto(_Request(environ, "", {}, _read_body(environ), ctx))
 
     # --- simulation -----------------------------------------------------------------------------------
 
@@ -361,14 +381,17 @@ class EksExtension:
             captured["status"], captured["headers"] = status, headers
             return lambda _data: None
 
-        chunks = self.fallback(environ, start_response)
         try:
-            body = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        return _Response(int(str(captured["status"]).split()[0]), list(captured["headers"]), body)
+            chunks = self.fallback(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+        except Exception as error:  # moto's bugs and KeyErrors: EKS would answer JSON, not a traceback
+            return _error(EksError("ServerException", f"An internal error occurred: {type(error).__name__}."))
+        return _aws_shaped(_Response(int(str(captured["status"]).split()[0]), list(captured["headers"]), body))
 
 
 def _read_body(environ: WSGIEnvironment) -> bytes:
@@ -402,7 +425,34 @@ def _error(error: EksError) -> _Response:
     return _Response(error.status, _headers(body, [("x-amzn-ErrorType", error.code)]), body)
 
 
+def _aws_shaped(response: _Response) -> _Response:
+    """moto's answer, or the JSON error EKS would give where moto answers an HTML page (no route: 404)."""
+    if response.status < 400 or _is_json_object(response.body):
+        return response
+    if response.status in (404, 405):  # no such route, or not with this method
+        return _error(EksError("UnknownOperationException", "The requested operation is not supported."))
+    return _error(EksError("ServerException", "An internal error occurred."))
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+def _send(start_response: StartResponse, response: _Response) -> Iterable[bytes]:
+    start_response(f"{response.status} {_reason(response.status)}", response.headers)
+    return [response.body]
+
+
 def _reason(status: int) -> str:
-    return {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests"}.get(
-        status, "Internal Server Error" if status >= 500 else "Error"
-    )
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        409: "Conflict",
+        429: "Too Many Requests",
+    }
+    return reasons.get(status, "Internal Server Error" if status >= 500 else "Error")

@@ -21,6 +21,8 @@ from migrator.sandbox.state import SimCluster, SimEntry, World
 ERROR_STATUS: dict[str, int] = {
     "InvalidParameterException": 400,
     "InvalidRequestException": 400,
+    "SerializationException": 400,
+    "UnknownOperationException": 404,
     "ClientException": 400,
     "ResourceLimitExceededException": 400,
     "ResourceNotFoundException": 404,
@@ -105,8 +107,8 @@ def string_list(params: dict[str, Any], key: str) -> list[str] | None:
     return list(value)
 
 
-def paginate(keys: list[str], params: dict[str, Any]) -> tuple[list[str], str | None]:
-    """One page of sorted `keys`. The token names the next key, so a page survives deletions before it."""
+def check_max_results(params: dict[str, Any]) -> int:
+    """The page size a list request asks for (every EKS list operation takes 1 to 100; default 100)."""
     raw_max = params.get("maxResults")
     try:
         max_results = 100 if raw_max is None else int(raw_max)
@@ -114,6 +116,12 @@ def paginate(keys: list[str], params: dict[str, Any]) -> tuple[list[str], str | 
         raise EksError("InvalidParameterException", "maxResults must be an integer between 1 and 100.") from None
     if not 1 <= max_results <= 100:
         raise EksError("InvalidParameterException", "maxResults must be an integer between 1 and 100.")
+    return max_results
+
+
+def paginate(keys: list[str], params: dict[str, Any]) -> tuple[list[str], str | None]:
+    """One page of sorted `keys`. The token names the next key, so a page survives deletions before it."""
+    max_results = check_max_results(params)
     keys = sorted(keys)
     start = 0
     token = params.get("nextToken")

@@ -89,9 +89,15 @@ def policy_arn(partition: str, name: str) -> str:
 
 
 def check_policy_arn(text: str, partition: str) -> str:
-    """The policy's name, or RuleViolation when EKS does not know this policy ARN (in this partition)."""
+    """The policy's name, or RuleViolation: InvalidParameterException for an access policy ARN of another
+    partition than the cluster's (wording inferred), ResourceNotFoundException for one EKS does not have."""
     match = _POLICY_ARN_RE.fullmatch(text)
-    if not match or match.group("partition") != partition or match.group("name") not in ACCESS_POLICY_NAMES:
+    if match and match.group("partition") != partition:
+        raise invalid(
+            f"The specified policyArn {text} is invalid: its partition {match.group('partition')} is not the "
+            f"cluster's partition {partition}."
+        )
+    if not match or match.group("name") not in ACCESS_POLICY_NAMES:
         raise RuleViolation("ResourceNotFoundException", f"The specified policyArn {text} could not be found.")
     return match.group("name")
 
@@ -152,8 +158,13 @@ def check_principal_shape(text: str, entry_type: EntryType, cluster_account: str
         arn = parse_arn(text)
     except ArnError:
         raise invalid("The specified principalArn is invalid: invalid principal.") from None
-    if arn.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.ROOT) or arn.partition != cluster_partition:
+    if arn.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.ROOT):
         raise invalid("The specified principalArn is invalid: invalid principal.")
+    if arn.partition != cluster_partition:  # wording inferred: EKS's prefix, then which partitions differ
+        raise invalid(
+            f"The specified principalArn is invalid: its partition {arn.partition} is not the cluster's partition "
+            f"{cluster_partition}."
+        )
     if arn.is_service_linked:
         raise invalid(
             "The caller is not allowed to modify access entries with a principalArn value of a Service Linked Role"
