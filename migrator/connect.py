@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from migrator.aws.eks import BotoEksGateway
 from migrator.aws.iam import BotoIamDirectory
+from migrator.aws.logs import CloudWatchSignInLog
 from migrator.aws.session import AwsTarget, Session, make_session
 from migrator.aws.token import get_token
 from migrator.errors import InputError
 from migrator.kube.client import KubernetesGateway, api_client_for_eks, api_client_from_kubeconfig
-from migrator.ports import ClusterInfo, EksGateway, IamDirectory, KubeGateway
+from migrator.ports import ClusterInfo, EksGateway, IamDirectory, KubeGateway, SignInLog
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Connection:
     eks: EksGateway
     kube: KubeGateway
     iam: IamDirectory
+    sign_ins: SignInLog
 
 
 def parse_iam_roles(values: list[str]) -> dict[str, str]:
@@ -65,4 +67,10 @@ def connect(cluster_name: str, options: ConnectOptions) -> Connection:
         api_client = api_client_for_eks(
             info.endpoint, info.certificate_authority, lambda: get_token(session, cluster_name)
         )
-    return Connection(info=info, eks=eks, kube=KubernetesGateway(api_client), iam=iam)
+    return Connection(
+        info=info,
+        eks=eks,
+        kube=KubernetesGateway(api_client),
+        iam=iam,
+        sign_ins=CloudWatchSignInLog(session, cluster_name),
+    )

@@ -37,6 +37,7 @@ class ClusterInfo:
     endpoint: str | None = None
     certificate_authority: str | None = None  # base64 PEM, as DescribeCluster gives it
     uses_hybrid_nodes: bool = False
+    authenticator_logging: bool = False  # the authenticator control-plane log goes to CloudWatch Logs
 
 
 @dataclass(frozen=True)
@@ -110,4 +111,11 @@ class KubeGateway(Protocol):
 class IamDirectory(Protocol):
     def lookup(self, arn: Arn) -> PrincipalLookup:
         """The principal's real ARN (with path) from IAM in its own account, NOT_FOUND, or UNRESOLVED + why."""
+        ...
+
+
+class SignInLog(Protocol):
+    def authenticator_events(self, since: datetime, until: datetime) -> Sequence[tuple[datetime, str]] | None:
+        """(timestamp, message) of every event of the cluster's authenticator log streams in [since, until],
+        oldest first; None when the cluster's log group does not exist. Read-only."""
         ...
