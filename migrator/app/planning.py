@@ -44,10 +44,11 @@ def plan_offline(
 
 @dataclass(frozen=True)
 class UsageWindow:
-    """`--usage-since`: read who signed in over [since, until] from the authenticator log."""
+    """`--usage-since`: read who signed in over [since, until] from the authenticator log (until: when it is
+    read, after the plan's own reads, which sign in too)."""
 
     since: datetime.datetime
-    until: datetime.datetime
+    until: datetime.datetime | None = None
 
 
 def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None) -> Plan:
@@ -69,7 +70,7 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: 
             logging_enabled=connection.info.authenticator_logging,
             cluster=cluster,
             since=usage.since,
-            until=usage.until,
+            until=usage.until or datetime.datetime.now(datetime.UTC),
         )
         snapshot = dataclasses.replace(snapshot, usage=evidence)
     return build_plan(snapshot, options)

@@ -86,8 +86,7 @@ def _usage_window(usage_since: str | None, offline: bool) -> UsageWindow | None:
             "--usage-since reads the cluster's authenticator log; an --offline plan makes no AWS call",
             hint="drop --usage-since, or plan against the cluster",
         )
-    now = datetime.now(UTC).replace(microsecond=0)
-    return UsageWindow(parse_since(usage_since, now), now)
+    return UsageWindow(parse_since(usage_since, datetime.now(UTC).replace(microsecond=0)))
 
 
 @app.command()
