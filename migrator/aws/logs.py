@@ -47,6 +47,10 @@ class CloudWatchSignInLog:
         try:
             for page in pages:
                 for event in page.get("events", []):
+                    if not str(event.get("logStreamName", AUTHENTICATOR_STREAM_PREFIX)).startswith(
+                        AUTHENTICATOR_STREAM_PREFIX
+                    ):
+                        continue  # the prefix asked for it already; a service that ignores it is not trusted
                     received = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
                     events.append((received, str(event.get("message", ""))))
         except ClientError as error:

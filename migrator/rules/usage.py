@@ -23,7 +23,7 @@ SINCE_HINT = "use a duration (30d, 12h), a date (2026-10-01) or a UTC time (2026
 
 def parse_since(text: str, now: datetime) -> datetime:
     """The start of the window `--usage-since TEXT` names, at `now` (aware); InputError when it names none."""
-    value = text.strip()
+    value = text
     if match := _DURATION_RE.fullmatch(value):
         amount, unit = int(match.group(1)), match.group(2)
         span = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)

@@ -45,6 +45,7 @@ _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
 _VERSION_RE = re.compile(r"\d+\.\d+", re.ASCII)
 _PLATFORM_RE = re.compile(r"eks\.\d+", re.ASCII)
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _SESSION_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)  # STS RoleSessionName
 
 _CLUSTER_KEYS = (
@@ -212,7 +213,7 @@ def _moment(reader: ScenarioReader, node: CommentedMap, label: str) -> datetime:
     at = reader.line(node, "at") or reader.line(node)
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = date.fromisoformat(value) if _DAY_RE.fullmatch(value) else datetime.fromisoformat(value)
         except ValueError:
             raise reader.error(at, f"{label}.at {value!r} is not a time like 2026-10-01T12:00:00Z") from None
     if isinstance(value, datetime):
