@@ -127,6 +127,23 @@ def test_seeded_and_real_sign_ins_name_unused_mappings_and_map_accounts_principa
     assert actions <= set(plan_reads(usage=True)), sorted(actions - set(plan_reads(usage=True)))
 
 
+def test_the_text_plan_shows_the_evidence_and_apply_takes_a_plan_made_with_it(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(parse_scenario(usage_scenario(), "usage.yaml"))
+    out = tmp_path / "usage.plan.yaml"
+
+    made = run_cli("plan", "--cluster", "usage", "--usage-since", "7d", "--out", str(out), cwd=tmp_path,
+                   env=sandbox.env())  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "Usage evidence (" in made.stdout and "MAP_ACCOUNTS_SIGN_IN" in made.stdout
+    assert "role/Dev" in made.stdout and "dev:i-0a1b2c3d4e5f60718" in made.stdout
+
+    # apply plans the cluster again without reading the log: the usage findings must not make it stale
+    dry = run_cli("apply", str(out), "--dry-run", "--yes", cwd=tmp_path, env=sandbox.env())
+    assert dry.returncode == 0, dry.stderr
+
+
 def test_every_authentication_is_one_line_in_the_authenticators_format(make_sandbox: SandboxFactory) -> None:
     sandbox = make_sandbox(parse_scenario(usage_scenario(), "usage.yaml"))
     sign_in_as(sandbox, BOB)
