@@ -181,3 +181,23 @@ def test_a_cluster_without_the_authenticator_log_gives_usage_unavailable(
 
 def _is_after_2026() -> bool:
     return datetime.now(UTC) > datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_turning_the_authenticator_log_on_later_logs_from_then_on(make_sandbox: SandboxFactory) -> None:
+    sandbox = make_sandbox(parse_scenario(usage_scenario(), "usage.yaml"))
+    eks, logs = client(sandbox), client(sandbox, "logs")
+    probe = IdentityProbe(
+        sandbox.credentials_for(ADMIN, PROBE_SESSION_NAME),
+        cluster="quiet",
+        region=REGION,
+        endpoint=f"{sandbox.kube_endpoint_url}/k8s/{ACCOUNT}/{REGION}/quiet",
+        ca_data=sandbox.ca_data,
+    )
+    assert probe.review() is not None  # logging is off: nothing is written, no log group is made
+
+    eks.update_cluster_config(name="quiet", logging={"clusterLogging": [{"types": ["authenticator"], "enabled": True}]})
+    assert probe.review() is not None
+
+    events = logs.filter_log_events(logGroupName="/aws/eks/quiet/cluster")["events"]
+    assert [parse_line(e["message"]) is not None and "access granted" in e["message"] for e in events] == [True]
+    assert f'arn="{ADMIN}"' in events[0]["message"] and "username=admin" in events[0]["message"]
