@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from migrator.aws.eks import BotoEksGateway
 from migrator.aws.iam import BotoIamDirectory
+from migrator.aws.logs import CloudWatchSignInLog
 from migrator.aws.session import AwsTarget, Session, make_session
 from migrator.aws.token import get_token
 from migrator.errors import InputError
 from migrator.kube.client import KubernetesGateway, api_client_for_eks, api_client_from_kubeconfig
-from migrator.ports import ClusterInfo, EksGateway, IamDirectory, IdentityProber, KubeGateway
+from migrator.ports import ClusterInfo, EksGateway, IamDirectory, IdentityProber, KubeGateway, SignInLog
 from migrator.probe import AssumeRoleProber
 
 
@@ -34,6 +35,7 @@ class Connection:
     kube: KubeGateway
     iam: IamDirectory
     prober: IdentityProber  # makes no call until asked to probe
+    sign_ins: SignInLog
 
 
 def parse_iam_roles(values: list[str]) -> dict[str, str]:
@@ -74,4 +76,11 @@ def connect(cluster_name: str, options: ConnectOptions) -> Connection:
         endpoint=info.endpoint,
         ca_data=info.certificate_authority,
     )
-    return Connection(info=info, eks=eks, kube=KubernetesGateway(api_client), iam=iam, prober=prober)
+    return Connection(
+        info=info,
+        eks=eks,
+        kube=KubernetesGateway(api_client),
+        iam=iam,
+        prober=prober,
+        sign_ins=CloudWatchSignInLog(session, cluster_name),
+    )

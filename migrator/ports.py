@@ -37,6 +37,7 @@ class ClusterInfo:
     endpoint: str | None = None
     certificate_authority: str | None = None  # base64 PEM, as DescribeCluster gives it
     uses_hybrid_nodes: bool = False
+    authenticator_logging: bool = False  # the authenticator control-plane log goes to CloudWatch Logs
 
 
 @dataclass(frozen=True)
@@ -135,4 +136,11 @@ class ProbeObservation:
 class IdentityProber(Protocol):
     def probe(self, principal_arn: str) -> ProbeObservation:
         """Sign in to the cluster as the principal (assume the role, make an EKS token) and ask who it is."""
+        ...
+
+
+class SignInLog(Protocol):
+    def authenticator_events(self, since: datetime, until: datetime) -> Sequence[tuple[datetime, str]] | None:
+        """(timestamp, message) of every event of the cluster's authenticator log streams in [since, until],
+        oldest first; None when the cluster's log group does not exist. Read-only."""
         ...

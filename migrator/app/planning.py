@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import default_plan_path, load_plan, plan_to_dict, write_plan
 from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import live_snapshot, offline_snapshot
+from migrator.plan.usage import read_usage
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,17 @@ def plan_offline(
     return build_plan(snapshot, options)
 
 
-def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions) -> Plan:
-    """A plan from the cluster's state, read once with read-only calls."""
+@dataclass(frozen=True)
+class UsageWindow:
+    """`--usage-since`: read who signed in over [since, until] from the authenticator log (until: when it is
+    read, after the plan's own reads, which sign in too)."""
+
+    since: datetime.datetime
+    until: datetime.datetime | None = None
+
+
+def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None) -> Plan:
+    """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`)."""
     from migrator.connect import ConnectOptions, connect
 
     connection = connect(
@@ -53,6 +64,15 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions) -> Plan
     snapshot = live_snapshot(
         connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
     )
+    if usage is not None:
+        evidence = read_usage(
+            connection.sign_ins,
+            logging_enabled=connection.info.authenticator_logging,
+            cluster=cluster,
+            since=usage.since,
+            until=usage.until or datetime.datetime.now(datetime.UTC),
+        )
+        snapshot = dataclasses.replace(snapshot, usage=evidence)
     return build_plan(snapshot, options)
 
 

@@ -30,6 +30,14 @@ def _pages(paginator_client: Any, operation: str, key: str, **params: Any) -> It
         yield from page.get(key, [])
 
 
+def _logs_authenticator(logging: dict[str, Any]) -> bool:
+    """DescribeCluster's `logging.clusterLogging`: groups of log types, each enabled or not."""
+    return any(
+        group.get("enabled") and "authenticator" in (group.get("types") or [])
+        for group in logging.get("clusterLogging") or []
+    )
+
+
 def policies_from(associated: Sequence[dict[str, Any]]) -> tuple[PolicyAssociation, ...]:
     return tuple(
         sorted(
@@ -96,6 +104,7 @@ class BotoEksGateway:
             endpoint=cluster.get("endpoint"),
             certificate_authority=(cluster.get("certificateAuthority") or {}).get("data"),
             uses_hybrid_nodes=bool((cluster.get("remoteNetworkConfig") or {}).get("remoteNodeNetworks")),
+            authenticator_logging=_logs_authenticator(cluster.get("logging") or {}),
         )
 
     def list_nodegroups(self) -> Sequence[NodeGroup]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +19,14 @@ from rich.text import Text
 
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
+from migrator.app.planning import UsageWindow
 from migrator.cli.render import clean
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
 from migrator.rules.limits import check_cluster_name
+from migrator.rules.usage import parse_since
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -77,6 +80,18 @@ def _emit_plan(plan: Plan, output: OutputFormat) -> None:
         print_plan(plan, stdout)
 
 
+def _usage_window(usage_since: str | None, offline: bool) -> UsageWindow | None:
+    """Checked before anything is read: a bad --usage-since is exit 2 with no call made."""
+    if usage_since is None:
+        return None
+    if offline:
+        raise InputError(
+            "--usage-since reads the cluster's authenticator log; an --offline plan makes no AWS call",
+            hint="drop --usage-since, or plan against the cluster",
+        )
+    return UsageWindow(parse_since(usage_since, datetime.now(UTC).replace(microsecond=0)))
+
+
 @app.command()
 def plan(
     cluster: Annotated[str, typer.Option(help="EKS cluster name (also the folder under --plans-dir).")],
@@ -124,6 +139,13 @@ def plan(
     kube_context: KubeContextOption = None,
     kubeconfig: KubeconfigOption = None,
     iam_role: IamRoleOption = None,
+    usage_since: Annotated[
+        str | None,
+        typer.Option(
+            help="Live only: read who signed in since then (30d, 12h, 2026-10-01) from the cluster's "
+            "authenticator log in CloudWatch Logs, and add it to the plan's findings."
+        ),
+    ] = None,
 ) -> None:
     """Read aws-auth (and, live, the cluster's mode, entries, node groups and IAM paths) and write a plan.
 
@@ -131,6 +153,7 @@ def plan(
     Kubernetes GET of kube-system/aws-auth.
     """
     check_cluster_name(cluster, where="--cluster")
+    usage = _usage_window(usage_since, offline)
     options = PlanOptions(
         target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or now_iso()
     )
@@ -150,7 +173,7 @@ def plan(
         access = ClusterAccess(
             region or DEFAULT_LIVE_REGION, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])
         )
-        built = plan_live(cluster, access, options)
+        built = plan_live(cluster, access, options, usage)
     path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)
     stderr.print(Text(clean(f"Plan written to {path}")), highlight=False)

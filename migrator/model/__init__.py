@@ -44,6 +44,7 @@ from migrator.model.steps import (
     StepKind,
     Verify,
 )
+from migrator.model.usage import PrincipalUsage, SignInEvent, UsageEvidence
 
 __all__ = [
     "AWS_AUTH_NAME",
@@ -75,6 +76,7 @@ __all__ = [
     "PlannedEntry",
     "PolicyAssociation",
     "PrincipalLookup",
+    "PrincipalUsage",
     "RemoveAwsAuth",
     "RepairNodeEntry",
     "RestoreAwsAuth",
@@ -82,9 +84,11 @@ __all__ = [
     "Section",
     "SetMode",
     "Severity",
+    "SignInEvent",
     "Snapshot",
     "SourceRef",
     "Step",
     "StepKind",
+    "UsageEvidence",
     "Verify",
 ]

@@ -10,6 +10,8 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from migrator.model.usage import UsageEvidence
+
 
 class AuthMode(StrEnum):
     CONFIG_MAP = "CONFIG_MAP"
@@ -216,6 +218,7 @@ class Snapshot:
     offline: bool = False
     uses_hybrid_nodes: bool = False
     bootstrap_admin: bool | None = None  # EKS gives the (hidden) cluster creator an admin entry on leaving CONFIG_MAP
+    usage: UsageEvidence | None = None  # who signed in lately (--usage-since); None: not asked
 
 
 @dataclass(frozen=True)

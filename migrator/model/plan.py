@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from migrator.model.domain import AuthMode, ClusterRef, Finding, PlannedEntry, Severity
 from migrator.model.steps import SetMode, Step
+from migrator.model.usage import UsageEvidence
 
 PLAN_SCHEMA = "aws-auth-migrate/plan/v2"
 
@@ -37,6 +38,7 @@ class Plan:
     created_at: str = ""
     tool_version: str = ""
     schema: str = PLAN_SCHEMA
+    usage: UsageEvidence | None = None  # the sign-in evidence the plan was made with (--usage-since)
 
     @property
     def offline(self) -> bool:

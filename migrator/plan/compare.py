@@ -8,6 +8,7 @@ from typing import Any
 
 from migrator.model import Plan
 from migrator.plan.contract import entry_to_dict, step_to_dict
+from migrator.rules.findings import USAGE_CODES
 
 MAX_SHOWN = 5
 
@@ -28,8 +29,9 @@ def plan_differences(written: Plan, derived: Plan) -> list[str]:
         elif mine[arn] != theirs[arn]:
             changed = sorted(k for k in mine[arn] if mine[arn][k] != theirs[arn].get(k))
             found.append(f"the entry of {arn} differs in {', '.join(changed)}")
-    codes = sorted((f.code, f.principal_arn or "") for f in written.findings)
-    derived_codes = sorted((f.code, f.principal_arn or "") for f in derived.findings)
+    # Usage evidence is not re-read when apply plans again: its findings (never blockers) are left out.
+    codes = sorted((f.code, f.principal_arn or "") for f in written.findings if f.code not in USAGE_CODES)
+    derived_codes = sorted((f.code, f.principal_arn or "") for f in derived.findings if f.code not in USAGE_CODES)
     if codes != derived_codes:
         extra = [" ".join(c).strip() for c in codes if c not in derived_codes]
         missing = [" ".join(c).strip() for c in derived_codes if c not in codes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from migrator.model import (
@@ -17,15 +18,18 @@ from migrator.model import (
     Plan,
     PlannedEntry,
     PolicyAssociation,
+    PrincipalUsage,
     RemoveAwsAuth,
     RepairNodeEntry,
     ScopeType,
     SetMode,
     Step,
     StepKind,
+    UsageEvidence,
     Verify,
 )
 from migrator.plan.build_steps import permissions_for
+from migrator.rules.usage import iso
 
 
 def policy_to_dict(policy: PolicyAssociation) -> dict[str, Any]:
@@ -119,3 +123,75 @@ def _planned_spec(entries: Sequence[PlannedEntry], principal_arn: str) -> Access
         if entry.action is EntryAction.CREATE and entry.spec.principal_arn == principal_arn:
             return entry.spec
     raise ValueError(f"no planned entry to create for {principal_arn}")
+
+
+# --- usage evidence ----------------------------------------------------------------------------------------
+# Written only by plans made with --usage-since, so every other plan file stays as it was.
+
+
+def usage_to_dict(usage: UsageEvidence) -> dict[str, Any]:
+    return {
+        "since": iso(usage.since),
+        "until": iso(usage.until),
+        "available": usage.available,
+        "reason": usage.reason,
+        "linesRead": usage.lines,
+        "malformedLines": usage.malformed,
+        "refusedTokens": usage.refused,
+        "principals": [
+            {
+                "principalArn": p.arn,
+                "firstSeen": iso(p.first_seen),
+                "lastSeen": iso(p.last_seen),
+                "count": p.count,
+                "denied": p.denied,
+                "usernames": list(p.usernames),
+                "groups": list(p.groups),
+            }
+            for p in usage.principals
+        ],
+    }
+
+
+def _moment(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a time")
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{values!r} is not a list of strings")
+    return tuple(values)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
+
+
+def usage_from_dict(data: Mapping[str, Any]) -> UsageEvidence:
+    """ValueError/KeyError/TypeError when it is not usage evidence as `usage_to_dict` writes it."""
+    principals = tuple(
+        PrincipalUsage(
+            arn=str(p["principalArn"]),
+            first_seen=_moment(p["firstSeen"]),
+            last_seen=_moment(p["lastSeen"]),
+            count=_count(p["count"]),
+            usernames=_strings(p["usernames"]),
+            groups=_strings(p["groups"]),
+            denied=_count(p["denied"]),
+        )
+        for p in data["principals"]
+    )
+    return UsageEvidence(
+        since=_moment(data["since"]),
+        until=_moment(data["until"]),
+        available=bool(data["available"]),
+        reason=str(data["reason"]),
+        principals=principals,
+        lines=_count(data["linesRead"]),
+        malformed=_count(data["malformedLines"]),
+        refused=_count(data["refusedTokens"]),
+    )

@@ -35,7 +35,16 @@ from migrator.model import (
     Severity,
     SourceRef,
 )
-from migrator.plan.contract import DERIVED_STEP_KEYS, entry_to_dict, policy_from_dict, step_from_dict, step_to_dict
+from migrator.plan.contract import (
+    DERIVED_STEP_KEYS,
+    entry_to_dict,
+    policy_from_dict,
+    step_from_dict,
+    step_to_dict,
+    usage_from_dict,
+    usage_to_dict,
+)
+from migrator.rules.findings import RULES, USAGE_CODES
 from migrator.rules.limits import check_cluster_name
 from migrator.rules.permissions import preflight_permissions
 
@@ -100,6 +109,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "preflightPermissions": preflight_permissions(),
         "steps": [step_to_dict(plan, s) for s in plan.steps],
     }
+    if plan.usage is not None:
+        body["usage"] = usage_to_dict(plan.usage)
     body["planId"] = plan_id(body)
     body["integrity"] = {"sha256": body_sha256(body)}
     return body
@@ -203,7 +214,14 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         created_at=data["createdAt"],
         tool_version=data["toolVersion"],
         schema=data["schema"],
+        usage=usage_from_dict(data["usage"]) if data.get("usage") is not None else None,
     )
+    for found in plan.findings:
+        if found.code in USAGE_CODES and found.severity is not RULES[found.code].severity:
+            # Usage findings are left out when apply plans again; a blocker among them would be unchecked.
+            raise PlanIntegrityError(
+                f"finding {found.code} says {found.severity.value}; it is always {RULES[found.code].severity.value}"
+            )
     if data.get("preflightPermissions") != preflight_permissions():
         raise PlanIntegrityError(
             f"`preflightPermissions` says {data.get('preflightPermissions')!r}, but this version's apply and "

@@ -29,6 +29,7 @@ from migrator.model import (
 )
 from migrator.plan.build_steps import build_steps
 from migrator.plan.translate import Translation, TranslationContext, translate
+from migrator.plan.usage import usage_findings
 from migrator.rules import identity
 from migrator.rules.arn import ArnError, parse_arn
 from migrator.rules.findings import finding
@@ -86,6 +87,7 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         )
     if snapshot.mode is AuthMode.API:
         findings.append(finding("ALREADY_API", f"{snapshot.cluster.name} is already in API mode: aws-auth is ignored"))
+    findings.extend(usage_findings(snapshot, translations, winners))
     findings = _unique(findings)
     steps = build_steps(snapshot, options.target, options.remove_aws_auth, entries)
     return Plan(
@@ -100,6 +102,7 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         caller_arn=snapshot.caller_arn,
         created_at=options.created_at,
         tool_version=options.tool_version,
+        usage=snapshot.usage,
     )
 
 

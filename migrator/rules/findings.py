@@ -107,8 +107,28 @@ RULES: dict[str, Rule] = {
              "check the partition; pass --region to state it, and plan against the cluster before applying"),
         Rule("ALREADY_API", _I, "the cluster already authenticates through access entries only; aws-auth is "
              "ignored", "nothing to migrate"),
+        # Usage evidence (--usage-since): what the authenticator's control-plane log says about sign-ins.
+        Rule("USAGE_EVIDENCE_UNAVAILABLE", _W, "usage evidence unavailable: the authenticator control-plane log "
+             "is off or its log group does not exist", "enable the authenticator control-plane log (aws eks "
+             "update-cluster-config --logging ...) and plan again once it has covered the window"),
+        Rule("UNUSED_MAPPING", _I, "nobody signed in through this mapping in the usage window",
+             "check whether the mapping is still needed; the migration keeps it either way"),
+        Rule("MAP_ACCOUNTS_SIGN_IN", _W, "a principal signed in only through mapAccounts in the usage window; "
+             "access entries cannot express mapAccounts", "if it should keep access, paste the mapping the "
+             "finding shows into aws-auth and plan again"),
+        Rule("DEAD_MAPPING_SIGN_IN", _W, "a principal signed in that only a mapping this plan skips as dead "
+             "could have matched", "report this: it is a gap in the translation rules"),
+        Rule("USAGE_LOG_MALFORMED", _I, "some authenticator log lines could not be read",
+             "nothing, unless there are many: then report the lines"),
     )
 }  # fmt: skip
+
+# Codes that come from usage evidence, not from the cluster's configuration: apply does not read the log
+# when it plans again, so the plan comparison leaves them out; none of them may ever block a gate.
+USAGE_CODES = frozenset(
+    {"USAGE_EVIDENCE_UNAVAILABLE", "UNUSED_MAPPING", "MAP_ACCOUNTS_SIGN_IN", "DEAD_MAPPING_SIGN_IN",
+     "USAGE_LOG_MALFORMED"}
+)  # fmt: skip
 
 
 def finding(

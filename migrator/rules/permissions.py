@@ -110,6 +110,18 @@ APPLY_PREFLIGHT_KUBE = ("get",)
 ROLLBACK_PREFLIGHT = ("eks:DescribeCluster",)
 
 
+# What `plan` reads (live): the cluster, its entries, node groups and Fargate profiles, IAM paths, the caller;
+# with --usage-since also the authenticator log (migrator/aws/logs.py: FilterLogEvents on the log group
+# /aws/eks/<cluster>/cluster, nothing else). An integration test checks a live plan's calls against these.
+PLAN_READS = ("eks:DescribeCluster", *LIST_ENTRIES, *REPLAN_READS)
+USAGE_READS = ("logs:FilterLogEvents",)
+
+
+def plan_reads(*, usage: bool) -> tuple[str, ...]:
+    """The IAM actions of a live `plan` (with `--usage-since` when `usage`), sorted."""
+    return tuple(sorted({*PLAN_READS, *(USAGE_READS if usage else ())}))
+
+
 def preflight_permissions() -> dict[str, list[str]]:
     """The reads apply and rollback make before any step, as the plan file declares them."""
     return {"apply": sorted(APPLY_PREFLIGHT), "rollback": sorted(ROLLBACK_PREFLIGHT)}

@@ -101,6 +101,8 @@ def identify(environ: WSGIEnvironment) -> Call:
     if credential is None:
         return Call("unsigned", f"{method} {path}")
     service, region = credential.group("service"), credential.group("region")
+    if target := str(environ.get("HTTP_X_AMZ_TARGET", "")):  # JSON-protocol services (CloudWatch Logs)
+        return Call(service, target.rsplit(".", 1)[-1], region=region)
     if service != "eks":
         return Call(service, _query_action(environ), region=region)
     segments = path.strip("/").split("/")

@@ -46,6 +46,7 @@ from migrator.rules.arn import PrincipalKind, parse_arn
 from migrator.sandbox.eks import access as eks_access
 from migrator.sandbox.eks import clusters as eks_clusters
 from migrator.sandbox.eks.ext import EksExtension
+from migrator.sandbox.kube import authlog
 from migrator.sandbox.kube.api import make_kube_app, seed_cluster
 from migrator.sandbox.recorder import Call, Recorder
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
@@ -338,6 +339,7 @@ class Sandbox:
         for entry in spec.access_entries:
             eks_access.seed_entry(cluster, entry, now)
         seed_cluster(self.world, cluster, spec.aws_auth_text, spec.rbac_text)
+        authlog.seed(cluster, spec.log_types, spec.sign_ins)
 
     # --- what clients need ----------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
-from migrator.awsauth import load_aws_auth_file
+from migrator.awsauth import load_aws_auth_file, parse_aws_auth
 from migrator.model import (
     AccessEntrySpec,
     AuthMode,
@@ -16,9 +17,11 @@ from migrator.model import (
     Mapping,
     NodeGroup,
     PrincipalLookup,
+    PrincipalUsage,
     Section,
     Snapshot,
     SourceRef,
+    UsageEvidence,
 )
 from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import offline_snapshot
@@ -83,4 +86,33 @@ def test_every_code_can_be_produced() -> None:
         Section.MAP_ROLES, f"arn:aws-cn:iam::{ACCOUNT}:role/Ops", "ops", (), SourceRef(Section.MAP_ROLES, 1)
     )
     seen |= codes(offline_snapshot(AwsAuth(map_roles=(china, *extra[:1])), cluster="c", region=None, account=None))
+    seen |= _usage_codes()
     assert seen >= set(RULES) - SAFETY_NETS, sorted(set(RULES) - SAFETY_NETS - seen)
+
+
+def _usage_codes() -> set[str]:
+    aws_auth = parse_aws_auth(
+        f"""\
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: aws-auth, namespace: kube-system}}
+data:
+  mapRoles: |
+    - {{rolearn: "arn:aws:iam::{ACCOUNT}:role/teams/Pathy", username: p}}
+    - {{rolearn: "arn:aws:iam::{ACCOUNT}:role/Quiet", username: q}}
+  mapAccounts: |
+    - "444455556666"
+""",
+        file="aws-auth.yaml",
+    )
+    snapshot = offline_snapshot(aws_auth, cluster="c", region="us-east-1", account=ACCOUNT)
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    outsider = "arn:aws:iam::444455556666:role/Outsider"
+    signed_in = (
+        PrincipalUsage(f"arn:aws:iam::{ACCOUNT}:role/teams/Pathy", day, day, 1, ("p",), ()),
+        PrincipalUsage(outsider, day, day, 1, (outsider,), ()),
+    )
+    usage = UsageEvidence(day, day, True, principals=signed_in, lines=3, malformed=1)
+    return codes(dataclasses.replace(snapshot, usage=usage)) | codes(
+        dataclasses.replace(snapshot, usage=UsageEvidence(day, day, False, "logging is off"))
+    )

@@ -327,3 +327,60 @@ def test_node_entries_as_eks_reports_them_load_and_dump_without_their_fixed_iden
     dumped = dump_scenario(replace(loaded, clusters=(exported, *loaded.clusters[1:])))
     assert "system:nodes" not in dumped.split("awsAuth:")[0]
     assert parse_scenario(dumped, "d.yaml").clusters[0].version == "1.30"
+
+
+SIGN_INS = f"""\
+    logging: {{authenticator: true, audit: false}}
+    signIns:
+      - {{arn: "arn:aws:iam::{ACCOUNT}:role/Dev", at: 2026-10-01T12:00:00Z, count: 3}}
+      - {{arn: "arn:aws:iam::{ACCOUNT}:user/ghost", at: "2026-09-30", session: ignored-for-users}}
+"""
+
+
+def with_sign_ins(block: str = SIGN_INS) -> str:
+    return VALID.replace(f"    creator: {ADMIN}\n", f"    creator: {ADMIN}\n{block}", 1)
+
+
+def test_logging_and_seeded_sign_ins_load_sorted_by_time_and_round_trip() -> None:
+    from datetime import UTC, datetime
+
+    from migrator.sandbox.scenario.model import SEED_SESSION_NAME, SeededSignIn
+
+    cluster = parse_scenario(with_sign_ins(), FILE).clusters[0]
+    assert cluster.log_types == ("authenticator",)
+    assert cluster.sign_ins == (
+        SeededSignIn(f"arn:aws:iam::{ACCOUNT}:user/ghost", datetime(2026, 9, 30, tzinfo=UTC), 1, "ignored-for-users"),
+        SeededSignIn(f"arn:aws:iam::{ACCOUNT}:role/Dev", datetime(2026, 10, 1, 12, tzinfo=UTC), 3, SEED_SESSION_NAME),
+    )
+    assert parse_scenario(VALID, FILE).clusters[0].log_types == ()  # EKS's default: no control-plane logs
+    scenario = parse_scenario(with_sign_ins(), FILE)
+    assert parse_scenario(dump_scenario(scenario), "dumped.yaml") == scenario
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("authenticator: true, audit: false", "authenticator: yes please", "logging.authenticator must be true or"),
+        ("authenticator: true, audit: false", "authenticator: true, kubelet: true", "unknown key 'kubelet'"),
+        ('role/Dev", at', 'role/Dev", when', "unknown key 'when' in clusters[0].signIns[0]"),
+        ("at: 2026-10-01T12:00:00Z", "at: 2026-10-01T12:00:00", "signIns[0].at has no time zone"),
+        ("at: 2026-10-01T12:00:00Z", "at: last tuesday", "is not a time like"),
+        ("count: 3", "count: 0", "count must be 1 to 10000"),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/Dev",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev/s",
+            "must be an IAM role or user",
+        ),
+        (f"arn:aws:iam::{ACCOUNT}:role/Dev", f"arn:aws-cn:iam::{ACCOUNT}:role/Dev", "must be an IAM role or user"),
+        ("session: ignored-for-users", "session: has spaces in it", "is not an STS session name"),
+        ("authenticator: true, audit: false", "audit: true", "seeds signIns but does not send the authenticator log"),
+    ],
+)
+def test_sign_in_errors_name_the_line(old: str, new: str, message: str) -> None:
+    text = with_sign_ins(SIGN_INS.replace(old, new, 1))
+    problem = error(text)
+    assert message in str(problem), str(problem)
+    assert problem.file == FILE and problem.line is not None
+    changed = next(i for i, line in enumerate(text.splitlines(), 1) if new.split(",")[0].strip() in line)
+    expected = line_of(text, "    signIns:") if "seeds signIns" in message else changed
+    assert problem.line == expected, (problem.line, str(problem))

@@ -14,6 +14,7 @@ from migrator.cli.render import clean
 from migrator.model import EntryAction, Plan, PlannedEntry, SetMode, Severity
 from migrator.plan.planfile import plan_to_dict
 from migrator.rules.findings import RULES
+from migrator.rules.usage import iso
 
 SEVERITY_STYLE = {Severity.BLOCKER: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ACTION_TITLES = {
@@ -97,6 +98,37 @@ def _findings_block(plan: Plan) -> list[RenderableType]:
     return parts
 
 
+def _usage_block(plan: Plan) -> list[RenderableType]:
+    """Who signed in during the --usage-since window, per principal, from the authenticator log."""
+    usage = plan.usage
+    if usage is None:
+        return []
+    window = f"{iso(usage.since)} to {iso(usage.until)}"
+    if not usage.available:
+        return [Text(clean(f"Usage evidence ({window}): unavailable, {usage.reason}"), style="yellow")]
+    heading = f"Usage evidence ({window}): {len(usage.principals)} principals in {usage.lines} log lines"
+    if usage.malformed:
+        heading += f", {usage.malformed} unreadable"
+    if usage.refused:
+        heading += f", {usage.refused} refused tokens"
+    table = Table(title=heading, title_justify="left", expand=False)
+    table.add_column(f"principal (account {plan.cluster.account} unless shown)", overflow="fold", ratio=3)
+    for column in ("sign-ins", "denied", "first seen", "last seen", "usernames", "groups"):
+        table.add_column(column, overflow="fold")
+    for principal in usage.principals:
+        row = (
+            short_principal(principal.arn, plan.cluster.account),
+            str(principal.count),
+            str(principal.denied),
+            iso(principal.first_seen),
+            iso(principal.last_seen),
+            ", ".join(principal.usernames) or "-",
+            ", ".join(principal.groups) or "-",
+        )
+        table.add_row(*(Text(clean(cell)) for cell in row))
+    return [table]
+
+
 def _steps_block(plan: Plan) -> list[RenderableType]:
     parts: list[RenderableType] = [Text("Steps", style="bold")]
     if not plan.steps:
@@ -142,6 +174,7 @@ def plan_renderable(plan: Plan) -> RenderableType:
         )
     parts.append(Text(summary_line(plan)))
     parts.extend(_entries_tables(plan))
+    parts.extend(_usage_block(plan))
     parts.extend(_findings_block(plan))
     parts.extend(_steps_block(plan))
     return Group(*parts)

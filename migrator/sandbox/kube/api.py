@@ -32,6 +32,7 @@ from werkzeug.wrappers import Request, Response
 
 from migrator.errors import InputError
 from migrator.rules.identity import Identity
+from migrator.sandbox.kube import authlog
 from migrator.sandbox.kube import schema as kube_schema
 from migrator.sandbox.kube import store as kube_store
 from migrator.sandbox.kube import watch as kube_watch
@@ -79,6 +80,10 @@ UNKNOWN_PATH = KubeError(404, "NotFound", "the server could not find the request
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, sort_keys=False) + "\n", status=status, mimetype="application/json")
+
+
+def _client(request: Request) -> str:
+    return f"{request.remote_addr}:{request.environ.get('REMOTE_PORT', 0)}"
 
 
 def _bearer(request: Request) -> str | None:
@@ -253,8 +258,10 @@ class KubeApp:
         except TokenRejected as error:
             # The API server tells the client nothing more than "Unauthorized"; the reason goes to the log.
             _log.info("%s: token rejected: %s", cluster.name, error)
+            authlog.record_refused(cluster, _client(request), str(error))
             raise KubeError(401, "Unauthorized", "Unauthorized") from None
         identity = identify(cluster, caller)
+        authlog.record(cluster, _client(request), caller, identity)
         if identity is None:
             _log.info("%s: %s is not mapped in mode %s", cluster.name, caller.arn, cluster.mode.value)
             raise KubeError(401, "Unauthorized", "Unauthorized")

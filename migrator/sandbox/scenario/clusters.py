@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,21 @@ from migrator.rules.identity import NODE_IDENTITIES
 from migrator.rules.limits import MAX_ENTRIES_PER_CLUSTER
 from migrator.sandbox.eks import rules as eks_rules
 from migrator.sandbox.kube.store import resource_for_kind
-from migrator.sandbox.scenario.model import DEFAULT_AMI_TYPE, DEFAULT_VERSION, ScenarioCluster
+from migrator.sandbox.scenario.model import (
+    DEFAULT_AMI_TYPE,
+    DEFAULT_VERSION,
+    SEED_SESSION_NAME,
+    ScenarioCluster,
+    SeededSignIn,
+)
 from migrator.sandbox.scenario.reader import ScenarioReader
 
 _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
 _VERSION_RE = re.compile(r"\d+\.\d+", re.ASCII)
 _PLATFORM_RE = re.compile(r"eks\.\d+", re.ASCII)
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_SESSION_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)  # STS RoleSessionName
 
 _CLUSTER_KEYS = (
     "name",
@@ -54,7 +63,12 @@ _CLUSTER_KEYS = (
     "awsAuth",
     "awsAuthFile",
     "rbac",
+    "logging",
+    "signIns",
 )
+# EKS control-plane log types (DescribeCluster `logging.clusterLogging[].types`).
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+MAX_SEEDED_PER_ITEM = 10_000
 
 
 def read_cluster(
@@ -156,6 +170,14 @@ def read_cluster(
     rbac = reader.optional_text(node, "rbac", what)
     if rbac is not None:
         _check_rbac(reader, rbac, reader.line(node, "rbac"))
+    log_types = _log_types(reader, node, what)
+    sign_ins = _sign_ins(reader, node, what, partition)
+    if sign_ins and "authenticator" not in log_types:
+        raise reader.error(
+            reader.line(node, "signIns"),
+            f"{what} seeds signIns but does not send the authenticator log anywhere",
+            hint="add logging: {authenticator: true}",
+        )
     return ScenarioCluster(
         name=name,
         region=region,
@@ -171,7 +193,61 @@ def read_cluster(
         aws_auth_text=aws_auth_text,
         rbac_text=rbac,
         aws_auth=aws_auth,
+        log_types=log_types,
+        sign_ins=sign_ins,
     )
+
+
+def _log_types(reader: ScenarioReader, node: CommentedMap, what: str) -> tuple[str, ...]:
+    """`logging: {authenticator: true, ...}`: the control-plane log types turned on (EKS's default: none)."""
+    raw = node.get("logging")
+    if raw is None:
+        return ()
+    label = f"{what}.logging"
+    logging = reader.mapping(raw, reader.line(node, "logging"), label, LOG_TYPES)
+    return tuple(kind for kind in LOG_TYPES if reader.flag(logging, kind, label, False))
+
+
+def _moment(reader: ScenarioReader, node: CommentedMap, label: str) -> datetime:
+    value = node.get("at")
+    at = reader.line(node, "at") or reader.line(node)
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value) if _DAY_RE.fullmatch(value) else datetime.fromisoformat(value)
+        except ValueError:
+            raise reader.error(at, f"{label}.at {value!r} is not a time like 2026-10-01T12:00:00Z") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise reader.error(at, f"{label}.at has no time zone", hint="end it with Z for UTC")
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise reader.error(at, f"{label} needs 'at', a time like 2026-10-01T12:00:00Z")
+
+
+def _sign_ins(reader: ScenarioReader, node: CommentedMap, what: str, partition: str) -> tuple[SeededSignIn, ...]:
+    """`signIns[]`: past sign-ins {arn, at, count, session} the cluster's authenticator log starts with."""
+    seeded = []
+    for i, (item, line) in enumerate(reader.seq(node, "signIns", what)):
+        label = f"{what}.signIns[{i}]"
+        entry = reader.mapping(item, line, label, ("arn", "at", "count", "session"))
+        text = reader.text(entry, "arn", label)
+        try:
+            arn = parse_arn(text)
+        except ArnError as exc:
+            raise reader.error(reader.line(entry, "arn"), str(exc)) from None
+        if arn.kind not in (PrincipalKind.ROLE, PrincipalKind.USER) or arn.partition != partition:
+            raise reader.error(
+                reader.line(entry, "arn"), f"{label}.arn must be an IAM role or user ARN in partition {partition}"
+            )
+        count = reader.integer(entry, "count", label, 1)
+        if not 1 <= count <= MAX_SEEDED_PER_ITEM:
+            raise reader.error(reader.line(entry, "count"), f"{label}.count must be 1 to {MAX_SEEDED_PER_ITEM}")
+        session = reader.text(entry, "session", label, SEED_SESSION_NAME)
+        if not _SESSION_RE.fullmatch(session):
+            raise reader.error(reader.line(entry, "session"), f"{label}.session {session!r} is not an STS session name")
+        seeded.append(SeededSignIn(text, _moment(reader, entry, label), count, session))
+    return tuple(sorted(seeded, key=lambda s: s.at))
 
 
 def _access_entry(

@@ -65,6 +65,13 @@ def _cluster_data(cluster: ScenarioCluster) -> dict[str, Any]:
         data["awsAuth"] = _block(cluster.aws_auth_text)
     if cluster.rbac_text is not None:
         data["rbac"] = _block(cluster.rbac_text)
+    if cluster.log_types:
+        data["logging"] = {kind: True for kind in cluster.log_types}
+    if cluster.sign_ins:
+        data["signIns"] = [
+            {"arn": s.arn, "at": s.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "count": s.count, "session": s.session}
+            for s in cluster.sign_ins
+        ]
     return data
 
 
