@@ -66,6 +66,7 @@ class SimCluster:
     objects: dict[tuple[str, str, str, str], KubeObject] = field(default_factory=dict)
     resource_version: int = 1000
     uses_hybrid_nodes: bool = False
+    rbac_bootstrapped: bool = False  # the API server's bootstrap roles and bindings are stored (kube_bootstrap)
 
     def next_resource_version(self) -> str:
         self.resource_version += 1
