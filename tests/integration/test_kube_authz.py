@@ -249,3 +249,23 @@ def test_authorization_group_is_discoverable(kube: KubeSandbox) -> None:  # noqa
     # anonymous: /version is public (system:public-info-viewer), everything else needs a token
     assert requests.get(f"{kube.host}/version", timeout=60).status_code == 200
     assert requests.get(f"{kube.host}/apis", timeout=60).status_code == 401
+
+
+def test_local_subject_access_review_is_bound_to_its_namespace(kube: KubeSandbox) -> None:  # noqa: F811
+    admin = k8s.AuthorizationV1Api(kube.api(kube.token("Admin", "ops")))
+
+    def local(namespace: str, in_spec: str) -> Any:
+        attributes = k8s.V1ResourceAttributes(verb="create", resource="configmaps", namespace=in_spec)
+        spec = k8s.V1SubjectAccessReviewSpec(user="bob", groups=["team"], resource_attributes=attributes)
+        return admin.create_namespaced_local_subject_access_review(
+            namespace, k8s.V1LocalSubjectAccessReview(metadata=k8s.V1ObjectMeta(namespace=namespace), spec=spec)
+        )
+
+    assert local("team", "team").status.allowed is True
+    assert local("other", "other").status.allowed is False
+    with pytest.raises(ApiException) as caught:
+        local("team", "other")
+    assert caught.value.status == 422
+    assert json.loads(caught.value.body)["message"].endswith(
+        "spec.resourceAttributes.namespace: must match namespace: team"
+    )
