@@ -257,6 +257,11 @@ class Subject:
             return user == f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{self.name}"
         return False
 
+    def describe(self, binding_namespace: str) -> str:
+        if self.kind == "ServiceAccount":
+            return f'{self.kind} "{self.name}/{self.namespace or binding_namespace}"'
+        return f'{self.kind} "{self.name}"'
+
 
 @dataclass(frozen=True)
 class Binding:
@@ -288,9 +293,10 @@ class Binding:
     def kind(self) -> str:
         return "RoleBinding" if self.namespace else "ClusterRoleBinding"
 
-    def describe(self) -> str:
-        where = f' in namespace "{self.namespace}"' if self.namespace else ""
-        return f'{self.kind} "{self.name}"{where} of {self.role_kind} "{self.role_name}"'
+    def describe(self, subject: Subject) -> str:
+        """As the API server names the binding that allowed a request (rbac's binding describers)."""
+        name = f"{self.name}/{self.namespace}" if self.namespace else self.name
+        return f'{self.kind} "{name}" of {self.role_kind} "{self.role_name}" to {subject.describe(self.namespace)}'
 
 
 @dataclass(frozen=True)
@@ -382,7 +388,7 @@ class RbacPolicy:
                 continue
             if rules_allow(request, found):
                 subject = next(s for s in binding.subjects if s.applies_to(user, groups, binding.namespace))
-                return Decision(True, f'RBAC: allowed by {binding.describe()} to {subject.kind} "{subject.name}"')
+                return Decision(True, f"RBAC: allowed by {binding.describe(subject)}")
         return Decision(False, _errors_reason(errors))
 
 

@@ -213,7 +213,7 @@ def test_subject_access_review_of_another_user(kube: KubeSandbox, entry_with_edi
     status = review("bob", ["team"], "team")
     assert (status.allowed, status.reason) == (
         True,
-        'RBAC: allowed by RoleBinding "team-edit" in namespace "team" of ClusterRole "edit" to Group "team"',
+        'RBAC: allowed by RoleBinding "team-edit/team" of ClusterRole "edit" to Group "team"',
     )
     # The EKS authorizer finds the access entry through the authenticator's extra fields, and only so.
     assert review("entry-role", [], "dev-a").allowed is False

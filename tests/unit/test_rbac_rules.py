@@ -194,7 +194,9 @@ def test_role_binding_to_a_role_and_to_a_service_account() -> None:
         binding("RoleBinding", "rb", "Role", "lease-writer", ("ServiceAccount", "runner"), namespace="kube-system"),
     )
     request = ResourceRequest("create", "coordination.k8s.io", "leases", "kube-system")
-    assert policy.decide("system:serviceaccount:kube-system:runner", [], request).allowed
+    assert policy.decide("system:serviceaccount:kube-system:runner", [], request).reason == (
+        'RBAC: allowed by RoleBinding "rb/kube-system" of Role "lease-writer" to ServiceAccount "runner/kube-system"'
+    )
     assert not policy.decide("system:serviceaccount:default:runner", [], request).allowed
     assert not policy.decide("runner", [], request).allowed
 
