@@ -80,6 +80,7 @@ class SimCluster:
     resource_version: int = 1000
     kube_events: deque[KubeEvent] = field(default_factory=lambda: deque(maxlen=WATCH_HISTORY))
     uses_hybrid_nodes: bool = False
+    rbac_bootstrapped: bool = False  # the API server's bootstrap roles and bindings are stored (kube_bootstrap)
 
     def next_resource_version(self) -> str:
         self.resource_version += 1

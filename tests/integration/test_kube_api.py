@@ -626,7 +626,14 @@ def test_rbac_crud(kube: KubeSandbox) -> None:
         subjects=[k8s.RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="Group", name="readers")],
     )
     rbac.create_cluster_role_binding(binding)
-    assert {b.metadata.name for b in rbac.list_cluster_role_binding().items} == {"developers-view", "reader"}
+    assert {b.metadata.name for b in rbac.list_cluster_role_binding().items} == {
+        "cluster-admin",  # the API server's bootstrap bindings are in every cluster
+        "developers-view",
+        "reader",
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+    }
 
     ns_role = k8s.V1Role(
         metadata=k8s.V1ObjectMeta(name="cm", namespace="team"),
@@ -664,7 +671,12 @@ def test_discovery(kube: KubeSandbox) -> None:
     assert (version.git_version, version.major, version.minor) == ("v1.29.0-eks-sandbox", "1", "29+")
     assert k8s.CoreApi(api).get_api_versions().versions == ["v1"]
     groups = {g.name for g in k8s.ApisApi(api).get_api_versions().groups}
-    assert groups == {"rbac.authorization.k8s.io", "coordination.k8s.io", "authentication.k8s.io"}
+    assert groups == {
+        "rbac.authorization.k8s.io",
+        "coordination.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+    }
     resources = k8s.CoreV1Api(api).get_api_resources().resources
     assert [(r.name, r.kind, r.namespaced) for r in resources] == [("configmaps", "ConfigMap", True)]
 

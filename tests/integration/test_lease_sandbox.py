@@ -1,6 +1,6 @@
 """The sandbox's Leases through the tool's own Kubernetes gateway (the real kubernetes client over HTTP):
 create refuses an existing one (409), updates and deletes against a stale resourceVersion are refused (409),
-and writes need cluster-admin (403), as for ConfigMaps."""
+and reads and writes need an RBAC grant (403 without), as for ConfigMaps."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from migrator.connect import ConnectOptions, connect
 from migrator.errors import ConflictError, ForbiddenError
 from migrator.ports import KubeGateway, LeaseState
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE
+from migrator.sandbox.kube import store as kube_store
 from migrator.sandbox.scenario import load_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES
@@ -57,9 +58,25 @@ def test_lease_round_trip_and_optimistic_concurrency(
     kube.delete_lease(renewed)  # gone already: fine
 
 
-def test_lease_writes_need_cluster_admin(make_sandbox: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lease_needs_an_rbac_grant(make_sandbox: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     developer = gateway(sandbox, monkeypatch, sandbox.credentials_for(DEVELOPER, "dev"))
-    assert developer.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None  # reads are open
+    # The developer's group app-developers is bound to nothing: reads are authorized like writes.
+    with pytest.raises(ForbiddenError, match="403"):
+        developer.read_lease(LEASE_NAMESPACE, LEASE_NAME)
     with pytest.raises(ForbiddenError, match="403"):
         developer.create_lease(lease("dev"))
+    # The upstream `edit` ClusterRole (aggregate-to-edit) grants leases; bound in kube-system, it is enough.
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "developers-edit", "namespace": LEASE_NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "app-developers"}],
+    }
+    cluster = sandbox.world.cluster("111122223333", "eu-west-1", "team")
+    assert cluster is not None
+    with sandbox.world.lock:
+        kube_store.seed(cluster, [binding])
+    assert developer.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None
+    assert developer.create_lease(lease("dev")).holder == "dev"

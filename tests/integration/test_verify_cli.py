@@ -25,6 +25,9 @@ MAP_ROLES = f"""\
 - rolearn: {role("Admin")}
   username: admin:{{{{SessionName}}}}
   groups: [system:masters, platform]
+- rolearn: {role("Breakglass")}
+  username: breakglass:{{{{SessionName}}}}
+  groups: [system:masters]
 - rolearn: {role("nodes")}
   username: system:node:{{{{EC2PrivateDNSName}}}}
   groups: [system:bootstrappers, system:nodes]
@@ -47,6 +50,8 @@ def _entries() -> str:
     return f"""\
 - {{principalArn: "{role("Admin")}", username: "admin:{{{{SessionName}}}}", kubernetesGroups: [platform],
    policies: [{{policyArn: "{ADMIN_POLICY}"}}]}}
+- {{principalArn: "{role("Breakglass")}", username: "breakglass:{{{{SessionName}}}}",
+   policies: [{{policyArn: "{ADMIN_POLICY}"}}]}}
 - {{principalArn: "{role("nodes")}", type: EC2_LINUX}}
 - {{principalArn: "{role("Dev")}", username: "dev:{{{{SessionName}}}}", kubernetesGroups: [developers]}}
 - {{principalArn: "{role("Ops")}", username: "ops:{{{{SessionName}}}}", kubernetesGroups: [operators]}}
@@ -63,7 +68,7 @@ def _scenario(mode: str) -> str:
         f"    accessEntries:\n{indent(_entries(), 6)}"
         f"    awsAuth: |\n{indent(AWS_AUTH, 6)}"
     )
-    roles = [role(n) for n in ("Admin", "nodes", "Dev", "Ops", "Viewer", "Stranger")]
+    roles = [role(n) for n in ("Admin", "Breakglass", "nodes", "Dev", "Ops", "Viewer", "Stranger")]
     return scenario_yaml(cluster, roles=roles, users=[ALICE], caller=role("Admin"), simulation="updateSeconds: 1")
 
 
@@ -83,6 +88,7 @@ def test_a_migrated_cluster_verifies_equivalent_and_each_drift_is_named_with_exi
     assert code == 0
     assert {p: v["category"] for p, v in before.items()} == {
         role("Admin"): "equivalent",
+        role("Breakglass"): "equivalent",
         role("nodes"): "equivalent",
         role("Dev"): "equivalent",
         role("Ops"): "equivalent",
@@ -94,7 +100,8 @@ def test_a_migrated_cluster_verifies_equivalent_and_each_drift_is_named_with_exi
     name = {"clusterName": "migrated"}
     eks.delete_access_entry(**name, principalArn=role("Dev"))  # missing
     eks.update_access_entry(**name, principalArn=role("Ops"), kubernetesGroups=["admins"])  # wrong group
-    eks.disassociate_access_policy(**name, principalArn=role("Admin"), policyArn=ADMIN_POLICY)  # lost admin
+    # Lost cluster-admin (not the caller's own: verify must still read aws-auth).
+    eks.disassociate_access_policy(**name, principalArn=role("Breakglass"), policyArn=ADMIN_POLICY)
     eks.associate_access_policy(  # a policy aws-auth never gave
         **name,
         principalArn=role("Viewer"),
@@ -108,13 +115,13 @@ def test_a_migrated_cluster_verifies_equivalent_and_each_drift_is_named_with_exi
     assert code == 8
     assert after[role("Dev")]["category"] == "missing" and after[role("Dev")]["actual"] is None
     assert after[role("Ops")]["differences"] == [{"field": "groups", "expected": "operators", "actual": "admins"}]
-    assert after[role("Admin")]["differences"] == [{"field": "cluster-admin", "expected": "yes", "actual": "no"}]
+    assert after[role("Breakglass")]["differences"] == [{"field": "cluster-admin", "expected": "yes", "actual": "no"}]
     assert after[role("Viewer")]["differences"] == [
         {"field": "policies", "expected": "none", "actual": "AmazonEKSViewPolicy (namespaces prod)"}
     ]
     assert after[ALICE]["differences"] == [{"field": "username", "expected": "'alice'", "actual": "'alice-renamed'"}]
     assert after[role("Stranger")]["category"] == "extra"
-    assert after[role("nodes")]["category"] == "equivalent"
+    assert after[role("nodes")]["category"] == after[role("Admin")]["category"] == "equivalent"
 
 
 def test_an_aws_auth_edit_in_api_and_config_map_shows_against_the_original_and_text_output_names_it(
@@ -132,7 +139,7 @@ def test_an_aws_auth_edit_in_api_and_config_map_shows_against_the_original_and_t
         stored["data"]["mapRoles"] = stored["data"]["mapRoles"].replace("[developers]", "[developers, ops]")
     code, report = verify_json(sandbox, tmp_path, "--aws-auth-file", str(original))
     assert code == 8
-    assert report[role("Dev")]["actualVia"] == "aws-auth mapRoles[2]"
+    assert report[role("Dev")]["actualVia"] == "aws-auth mapRoles[3]"
     assert report[role("Dev")]["differences"] == [
         {"field": "groups", "expected": "developers", "actual": "developers, ops"}
     ]

@@ -4,17 +4,22 @@ Each cluster is served under `/k8s/{account}/{region}/{cluster}`; point a client
 appends `/api/v1/...` itself. Served: discovery (`/version`, `/api`, `/apis`, resource lists), core/v1
 ConfigMaps, rbac.authorization.k8s.io/v1 Roles, RoleBindings, ClusterRoles and ClusterRoleBindings,
 coordination.k8s.io/v1 Leases (get, list, create, replace, patch, delete; semantics, resourceVersion conflicts
-included, in `kube_store`), and authentication.k8s.io SelfSubjectReview.
+included, in `kube_store`), authentication.k8s.io SelfSubjectReview, and the authorization.k8s.io/v1 access
+reviews (`kube_reviews`: SubjectAccessReview, LocalSubjectAccessReview, SelfSubjectAccessReview,
+SelfSubjectRulesReview).
 
 Authentication is EKS's (see `kube_auth`): an `Authorization: Bearer k8s-aws-v1...` token, checked and
 resolved through moto's STS/IAM, then `identity.authenticate` with the cluster's *current* mode, access
 entries and stored aws-auth, so a mode change or an aws-auth edit counts from the next request on. Missing
 or bad tokens get 401; only /version and the health endpoints answer anonymous requests.
 
-Authorization is a deliberate simplification, not RBAC: every authenticated identity may read (get, list,
-discovery, SelfSubjectReview); writes need cluster-admin, i.e. the group system:masters or an
-AmazonEKSClusterAdminPolicy association at cluster scope, and get 403 otherwise. RBAC objects are stored
-and served but not evaluated, and namespaced access policies grant nothing here.
+Every request is authorized as on EKS (`kube_authorize`): RBAC over the stored Roles, ClusterRoles (with
+aggregation), RoleBindings and ClusterRoleBindings, then the access policies of the caller's access entry
+within their scopes; either may allow. Reads need get/list/watch like writes need create/update/patch/delete,
+discovery needs GET on its path (/api, /apis/..., /version), and an anonymous request is decided as
+system:anonymous in system:unauthenticated. Each cluster holds the API server's bootstrap RBAC
+(`kube_bootstrap`: cluster-admin for system:masters, discovery and self-reviews for system:authenticated,
+admin/edit/view). A "no" is the API server's 403 Status with its message.
 
 Every request runs under `World.lock`; every error is a Kubernetes `Status` object, never a traceback.
 """
@@ -32,11 +37,15 @@ from werkzeug.wrappers import Request, Response
 
 from migrator.errors import InputError
 from migrator.rules.identity import Identity
+from migrator.rules.rbac import NonResourceRequest, ResourceRequest
 from migrator.sandbox.kube import authlog
+from migrator.sandbox.kube import reviews as kube_reviews
 from migrator.sandbox.kube import schema as kube_schema
 from migrator.sandbox.kube import store as kube_store
 from migrator.sandbox.kube import watch as kube_watch
-from migrator.sandbox.kube.auth import TokenRejected, identify, is_cluster_admin_identity, resolve_caller
+from migrator.sandbox.kube.auth import TokenRejected, identify, resolve_caller
+from migrator.sandbox.kube.authorize import authorize, resource_request
+from migrator.sandbox.kube.bootstrap import ensure_bootstrap
 from migrator.sandbox.kube.store import RESOURCES, KubeError, Resource
 from migrator.sandbox.state import SimCluster, World
 
@@ -45,6 +54,7 @@ _log = logging.getLogger(__name__)
 AUTHENTICATION = "authentication.k8s.io"
 REVIEW_VERSIONS = ("v1", "v1beta1")
 ANONYMOUS_ENDPOINTS = frozenset({"version", "health"})
+DISCOVERY_ENDPOINTS = frozenset({"core_versions", "groups", "group", "resources", "openapi_index", "openapi"})
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 _PREFIX = "/k8s/<account>/<region>/<cluster>"
@@ -112,21 +122,6 @@ def _checked_fields(request: Request, resource: Resource, body: Any) -> Any:
     return body
 
 
-def _forbidden(identity: Identity, verb: str, resource: Resource, namespace: str, name: str | None) -> KubeError:
-    subject = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-    what = f'{subject} "{name}"' if name else subject
-    where = f'in the namespace "{namespace}"' if resource.namespaced and namespace else "at the cluster scope"
-    message = (
-        f'{what} is forbidden: User "{identity.username}" cannot {verb} resource "{resource.plural}" in API group '
-        f'"{resource.group}" {where}: the sandbox allows writes to cluster-admins only (system:masters or '
-        "AmazonEKSClusterAdminPolicy at cluster scope)"
-    )
-    details: dict[str, Any] = {"kind": resource.plural} | ({"name": name} if name else {})
-    if resource.group:
-        details["group"] = resource.group
-    return KubeError(403, "Forbidden", message, details)
-
-
 def _version(cluster: SimCluster) -> dict[str, Any]:
     major, minor, patch = [*cluster.kubernetes_version.lstrip("v").split("."), "0", "0"][:3]
     return {
@@ -148,6 +143,7 @@ def _group_versions() -> dict[str, list[str]]:
         if resource.group:
             groups.setdefault(resource.group, []).append(resource.version)
     groups[AUTHENTICATION] = list(REVIEW_VERSIONS)
+    groups[kube_reviews.AUTHORIZATION] = [kube_reviews.VERSION]
     return {name: sorted(set(versions), key=versions.index) for name, versions in groups.items()}
 
 
@@ -179,6 +175,8 @@ def _resource_list(group: str, version: str) -> dict[str, Any]:
                 "verbs": ["create"],
             }
         )
+    if (group, version) == (kube_reviews.AUTHORIZATION, kube_reviews.VERSION):
+        resources.extend(kube_reviews.discovery_resources())
     if not resources:
         raise UNKNOWN_PATH
     return {
@@ -235,11 +233,16 @@ class KubeApp:
     def dispatch(self, request: Request) -> Response:
         endpoint, matched = _ROUTES.bind_to_environ(request.environ).match()
         args = dict(matched)
+        prefix = f"/k8s/{args['account']}/{args['region']}/{args['cluster']}"
         with self.world.lock:
             cluster = self.world.cluster(args.pop("account"), args.pop("region"), args.pop("cluster"))
             if cluster is None:
                 raise KubeError(404, "NotFound", "no such cluster in the sandbox", {})
+            ensure_bootstrap(cluster)  # clusters made through CreateCluster get theirs on first use
             identity = self._authenticate(request, cluster, anonymous_ok=endpoint in ANONYMOUS_ENDPOINTS)
+            if endpoint in ANONYMOUS_ENDPOINTS or endpoint in DISCOVERY_ENDPOINTS:
+                path = request.path.removeprefix(prefix) or "/"
+                authorize(cluster, identity, NonResourceRequest(request.method.lower(), path))
             if endpoint == "version":
                 return _json(_version(cluster))
             if endpoint == "health":
@@ -296,10 +299,15 @@ class KubeApp:
                 raise UNKNOWN_PATH
             return _json(document)
         group, version, plural = args["group"], args["version"], args["plural"]
+        # As in the API server, authorization comes before routing: an unknown resource is a 403 for
+        # those who may not touch it and a 404 for those who may.
+        authorize(cluster, identity, _resource_request(request, endpoint, args))
         if group == AUTHENTICATION and version in REVIEW_VERSIONS and plural == "selfsubjectreviews":
             if endpoint != "collection" or request.method != "POST":
                 raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on selfsubjectreviews")
             return _json(self_subject_review(identity, version), 201)
+        if (group, version) == (kube_reviews.AUTHORIZATION, kube_reviews.VERSION) and plural in kube_reviews.REVIEWS:
+            return self._review(request, cluster, identity, endpoint, args)
         resource = kube_store.find_resource(group, version, plural)
         if resource is None or (endpoint == "item" and resource.namespaced != bool(args["namespace"])):
             raise UNKNOWN_PATH
@@ -309,11 +317,19 @@ class KubeApp:
             return self._collection(request, cluster, identity, resource, args["namespace"])
         return self._item(request, cluster, identity, resource, args["namespace"], args["name"])
 
-    def _require_admin(
-        self, identity: Identity, verb: str, resource: Resource, namespace: str, name: str | None
-    ) -> None:
-        if not is_cluster_admin_identity(identity):
-            raise _forbidden(identity, verb, resource, namespace, name)
+    def _review(
+        self, request: Request, cluster: SimCluster, identity: Identity, endpoint: str, args: dict[str, Any]
+    ) -> Response:
+        plural, namespace = args["plural"], args["namespace"]
+        _, namespaced = kube_reviews.REVIEWS[plural]
+        if endpoint != "collection" or request.method != "POST" or namespaced != bool(namespace):
+            raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on {plural} here")
+        body = _body(request)
+        if plural == "selfsubjectaccessreviews":
+            return _json(kube_reviews.self_subject_access_review(cluster, identity, body), 201)
+        if plural == "selfsubjectrulesreviews":
+            return _json(kube_reviews.self_subject_rules_review(cluster, identity, body), 201)
+        return _json(kube_reviews.subject_access_review(cluster, body, namespace or ""), 201)
 
     def _collection(
         self, request: Request, cluster: SimCluster, identity: Identity, resource: Resource, namespace: str | None
@@ -330,7 +346,6 @@ class KubeApp:
         if request.method == "POST":
             if namespace is None and resource.namespaced:
                 raise KubeError(405, "MethodNotAllowed", f"create {resource.plural} in a namespace")
-            self._require_admin(identity, "create", resource, namespace or "", None)
             dry_run = request.args.get("dryRun") == "All"
             body = _checked_fields(request, resource, _body(request))
             return _json(kube_store.create(cluster, resource, namespace or "", body, dry_run=dry_run), 201)
@@ -345,7 +360,6 @@ class KubeApp:
         verb = {"PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method)
         if verb is None:
             raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported here")
-        self._require_admin(identity, verb, resource, namespace, name)
         if verb == "update":
             body = _checked_fields(request, resource, _body(request))
             return _json(kube_store.replace(cluster, resource, namespace, name, body, dry_run=dry_run))
@@ -359,18 +373,39 @@ class KubeApp:
         return _json(kube_store.delete(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
 
 
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def _resource_request(request: Request, endpoint: str, args: dict[str, Any]) -> ResourceRequest:
+    """The authorizer attributes of a request for an object or a collection (the API server's RequestInfo)."""
+    namespace, name = args["namespace"] or "", args.get("name", "")
+    if request.method in _VERBS:
+        verb = _VERBS[request.method]
+    elif request.method == "DELETE":
+        verb = "delete" if endpoint == "item" else "deletecollection"
+    elif endpoint == "item":
+        verb = "get"
+    else:
+        verb = "watch" if request.args.get("watch") in ("1", "true") else "list"
+    if args["plural"] == "namespaces" and endpoint == "item" and not namespace:
+        namespace = name  # a namespace is in itself, as far as RBAC is concerned
+    return resource_request(verb, args["group"], args["plural"], namespace, name)
+
+
 def make_kube_app(world: World) -> KubeApp:
     """The WSGI app serving the Kubernetes API of every cluster in `world`."""
     return KubeApp(world)
 
 
 def seed_cluster(world: World, cluster: SimCluster, aws_auth_text: str | None, rbac_text: str | None) -> None:
-    """Store the aws-auth ConfigMap and RBAC objects (YAML as `kubectl get -o yaml` prints them) in `cluster`.
+    """Store the bootstrap RBAC, then the aws-auth ConfigMap and RBAC objects (YAML as `kubectl get -o yaml`
+    prints them) in `cluster`.
 
     Server-made metadata (resourceVersion, uid, managedFields, ...) is dropped and assigned afresh. Both texts
     may hold one object, several YAML documents, or a `kind: List`.
     """
     with world.lock:
+        ensure_bootstrap(cluster)  # first, so that the scenario's objects of the same name replace them
         if aws_auth_text is not None:
             objects = kube_store.load_objects(aws_auth_text, "aws-auth")
             if len(objects) != 1 or objects[0].get("kind") != "ConfigMap":

@@ -32,7 +32,7 @@ from migrator import awsauth
 from migrator.errors import SourceError
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccessEntrySpec, AwsAuth, Section
 from migrator.rules.arn import ArnError, parse_arn
-from migrator.rules.identity import MASTERS_GROUP, Caller, Identity, authenticate, is_cluster_admin
+from migrator.rules.identity import Caller, Identity, authenticate
 from migrator.sandbox.kube import store as kube_store
 from migrator.sandbox.state import SimCluster
 
@@ -279,8 +279,3 @@ def identify(cluster: SimCluster, caller: Caller) -> Identity | None:
     creator = cluster.creator_arn if cluster.bootstrap_admin else None
     entries = live_entries(cluster, caller)
     return authenticate(caller, cluster.mode, current_aws_auth(cluster), entries, creator_arn=creator)
-
-
-def is_cluster_admin_identity(identity: Identity) -> bool:
-    """The sandbox's whole authorizer for writes: system:masters, or cluster-scoped AmazonEKSClusterAdminPolicy."""
-    return MASTERS_GROUP in identity.groups or any(is_cluster_admin(p) for p in identity.policies)

@@ -8,6 +8,8 @@ does and we copy, because the tool's optimistic concurrency and backup/restore c
 - create refuses a resourceVersion (HTTP 500, as the API server does) and an existing name (409);
 - update and patch with a stale metadata.resourceVersion, and delete with stale preconditions, get 409;
 - errors are `Status` objects with the real messages and `details.kind` set to the plural resource name.
+- a ClusterRole with an `aggregationRule` gets its `rules` filled from the ClusterRoles its selectors match
+  after every ClusterRole write, as the clusterrole-aggregation controller does (`reconcile_aggregation`).
 Patch formats are in `kube_patch`.
 """
 
@@ -26,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from migrator.errors import InputError
+from migrator.rules.rbac import ClusterRole, aggregate
 from migrator.sandbox.kube.patch import PatchError, has_directive, json_patch, merge_patch
 from migrator.sandbox.state import KubeEvent, KubeObject, SimCluster
 
@@ -57,6 +60,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(COORDINATION, "v1", "leases", "Lease", True),
 )
 CONFIGMAPS = RESOURCES[0]
+ROLES, ROLEBINDINGS, CLUSTERROLES, CLUSTERROLEBINDINGS, LEASES = RESOURCES[1:]
 
 
 def find_resource(group: str, version: str, plural: str) -> Resource | None:
@@ -314,6 +318,7 @@ def create(
     metadata["resourceVersion"] = cluster.next_resource_version()
     cluster.objects[key] = KubeObject(new)
     _event(cluster, "ADDED", key, new)
+    _after_write(cluster, resource)
     return copy.deepcopy(new)
 
 
@@ -337,6 +342,7 @@ def _write(
     metadata["resourceVersion"] = cluster.next_resource_version()
     stored.body = new
     _event(cluster, "MODIFIED", _key(resource, str(metadata.get("namespace") or ""), metadata["name"]), new)
+    _after_write(cluster, resource)
     return copy.deepcopy(new)
 
 
@@ -433,8 +439,45 @@ def delete(
         gone = cluster.objects.pop(key).body
         gone["metadata"]["resourceVersion"] = cluster.next_resource_version()
         _event(cluster, "DELETED", key, gone)
+        _after_write(cluster, resource)
     details = _details(resource, name) | {"uid": old["uid"]}
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def objects_of(cluster: SimCluster, resource: Resource) -> list[dict[str, Any]]:
+    """The stored bodies of one resource in every namespace, by key order (not copies: do not change them)."""
+    return [
+        stored.body
+        for (api_version, plural, _, _), stored in sorted(cluster.objects.items())
+        if (api_version, plural) == (resource.api_version, resource.plural)
+    ]
+
+
+def exists(cluster: SimCluster, body: dict[str, Any]) -> bool:
+    resource = resource_for_kind(str(body.get("apiVersion")), str(body.get("kind")))
+    metadata = body.get("metadata") or {}
+    namespace = str(metadata.get("namespace") or "default")
+    return resource is not None and _key(resource, namespace, str(metadata.get("name", ""))) in cluster.objects
+
+
+def _after_write(cluster: SimCluster, resource: Resource) -> None:
+    if resource is CLUSTERROLES:
+        reconcile_aggregation(cluster)
+
+
+def reconcile_aggregation(cluster: SimCluster) -> None:
+    """Fill the `rules` of every aggregated ClusterRole from the roles its selectors match, as the
+    clusterrole-aggregation controller does (a change is a write: a new resourceVersion)."""
+    bodies = objects_of(cluster, CLUSTERROLES)
+    effective = aggregate([ClusterRole.from_object(body) for body in bodies])
+    for body in bodies:
+        if not isinstance(body.get("aggregationRule"), dict):
+            continue
+        rules = [rule.to_object() for rule in effective[str(body["metadata"].get("name", ""))]]
+        if body.get("rules") != rules:
+            body["rules"] = rules
+            body["metadata"]["resourceVersion"] = cluster.next_resource_version()
+            _event(cluster, "MODIFIED", _key(CLUSTERROLES, "", str(body["metadata"].get("name", ""))), body)
 
 
 def load_objects(text: str, what: str) -> list[dict[str, Any]]:
