@@ -77,7 +77,9 @@ def check_cluster_name_expr(expression: str) -> str:
 
 def export_terraform(selected: ExportSet, *, cluster_name_expr: str | None = None) -> TerraformExport:
     cluster = selected.cluster
-    cluster_value = check_cluster_name_expr(cluster_name_expr) if cluster_name_expr else hcl.string(cluster.name)
+    cluster_value = (
+        hcl.string(cluster.name) if cluster_name_expr is None else check_cluster_name_expr(cluster_name_expr)
+    )
     names = terraform_names((e.spec.principal_arn for e in selected.entries), cluster.account)
     pairs = [(e, p) for e in selected.entries for p in e.spec.policies]
     association_names = unique_names(
