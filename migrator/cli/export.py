@@ -12,17 +12,12 @@ from typing import Annotated
 
 import typer
 
-from migrator.app import open_plan
+from migrator.app.exporting import export_selection
 from migrator.cli import app
 from migrator.cli.render import clean
+from migrator.cli.run import PlansDirOption
 from migrator.errors import InputError
-from migrator.export import (
-    ExportSet,
-    check_cluster_name_expr,
-    export_cloudformation,
-    export_terraform,
-    select_entries,
-)
+from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
 from migrator.files import atomic_write
 
 IMPORTS_SUFFIX = ".resources-to-import.json"
@@ -65,6 +60,7 @@ def export_plan(
             "(otherwise they are listed in a comment)."
         ),
     ] = False,
+    plans_dir: PlansDirOption = None,
 ) -> None:
     """Hand the migrated entries to Terraform or CloudFormation.
 
@@ -74,17 +70,14 @@ def export_plan(
     owns the entries and the next apply no longer fails with "already in use". For CloudFormation, create a
     change set of type IMPORT with the template and --resources-to-import file://<the list>, then execute it.
     Entries EKS makes for managed node groups and Fargate profiles stay EKS's unless --include-eks-managed.
-    Nothing is read from AWS: the plan is the whole input.
+    Nothing is read from AWS: the plan is the input, and its journal says which planned entry apply kept as
+    EKS made it (the cluster creator's admin entry).
     """
     if cluster_name_expr is not None:
         if export_format is not ExportFormat.TERRAFORM:
             raise InputError("--cluster-name-expr is for --format terraform (CloudFormation names the cluster)")
         check_cluster_name_expr(cluster_name_expr)
-    plan = open_plan(plan_file)
-    try:
-        selected = select_entries(plan, include_eks_managed=include_eks_managed)
-    except InputError as error:
-        raise InputError(f"{plan_file}: {error}", hint=error.hint) from None
+    selected = export_selection(plan_file, plans_dir, include_eks_managed=include_eks_managed)
     if export_format is ExportFormat.TERRAFORM:
         _terraform(selected, out, cluster_name_expr)
     else:

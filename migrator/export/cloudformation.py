@@ -35,6 +35,7 @@ _ORIGIN_NOTES = {
     Origin.ADOPTED: "existed before the migration, which kept it as it is",
     Origin.REPAIRED: "a Windows managed node group role's entry, replaced by the migration with EC2_WINDOWS",
     Origin.EKS_MANAGED: "made by EKS for a managed node group or Fargate profile, which deletes it with them",
+    Origin.CREATOR: "the cluster creator's admin entry, made by EKS at the first switch and kept by the migration",
 }
 
 

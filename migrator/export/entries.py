@@ -10,8 +10,13 @@ ones exists exactly as its `spec` says, which is what an export describes.
 Entries EKS makes itself for managed node groups and Fargate profiles are EKS's to keep: it creates them with
 the node group or profile (terraform-aws-eks docs/security/cluster-access.md: "EKS will automatically create
 an access entry for the IAM role(s) used by managed node group(s) and Fargate profile(s)"), so they are
-listed apart and exported only when asked. The cluster creator's admin entry is not in a plan (EKS does not
-say who created a cluster), so it is not exported either.
+listed apart and exported only when asked.
+
+The cluster creator's admin entry is not in a plan: EKS does not say who created a cluster. When the
+creator is mapped in aws-auth, the plan creates an entry for it, but EKS makes one at the first switch and
+apply keeps that one instead (journaled as `eksCreated`, README "The cluster creator"). The caller passes
+those principals from the journal (`creator_entries`); their entry is exported as EKS makes it (STANDARD,
+EKS's default username, no groups, AmazonEKSClusterAdminPolicy at cluster scope), which is what is live.
 
 The plan was checked when it was read (integrity and each step's kind); this module checks again what ends
 up inside Terraform or JSON strings, so an edited-and-rehashed plan cannot smuggle text into them: principal
@@ -27,7 +32,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from migrator.errors import InputError
-from migrator.model import AccessEntrySpec, ClusterRef, EntryAction, Plan, PlannedEntry, ScopeType
+from migrator.model import (
+    AccessEntrySpec,
+    ClusterRef,
+    EntryAction,
+    EntryType,
+    Plan,
+    PlannedEntry,
+    PolicyAssociation,
+    ScopeType,
+)
+from migrator.rules import identity
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.limits import check_cluster_name
 
@@ -42,6 +57,7 @@ class Origin(StrEnum):
     ADOPTED = "adopted"  # it existed before the plan and is kept as it is
     REPAIRED = "repaired"  # a Windows node role's EC2_LINUX entry, re-created as EC2_WINDOWS by apply
     EKS_MANAGED = "eks-managed"  # EKS makes it at the switch for a managed node group or Fargate profile
+    CREATOR = "creator"  # EKS made it for the cluster creator at the first switch, and apply kept it
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,9 @@ class ExportSet:
     skipped: int
 
 
-def select_entries(plan: Plan, *, include_eks_managed: bool = False) -> ExportSet:
+def select_entries(
+    plan: Plan, *, include_eks_managed: bool = False, creator_entries: frozenset[str] = frozenset()
+) -> ExportSet:
     if plan.offline:
         raise InputError(
             "the plan is an offline plan: its principal ARNs were not checked against IAM and apply refuses it, "
@@ -75,6 +93,8 @@ def select_entries(plan: Plan, *, include_eks_managed: bool = False) -> ExportSe
         if planned.action is EntryAction.SKIP:
             continue
         exported = ExportedEntry(planned.spec, _origin(planned, made_by_eks))
+        if planned.action is EntryAction.CREATE and planned.spec.principal_arn in creator_entries:
+            exported = ExportedEntry(creator_entry(planned.spec.principal_arn, plan.cluster), Origin.CREATOR)
         check_entry(exported.spec, plan.cluster)
         _add_once(chosen, exported)
     ordered = sorted(chosen.values(), key=lambda e: e.spec.principal_arn)
@@ -86,6 +106,12 @@ def select_entries(plan: Plan, *, include_eks_managed: bool = False) -> ExportSe
         tuple(e for e in ordered if e.origin is Origin.EKS_MANAGED),
         _skipped(plan.entries),
     )
+
+
+def creator_entry(principal_arn: str, cluster: ClusterRef) -> AccessEntrySpec:
+    """The admin entry EKS makes for the cluster creator (eks-facts.md sections 1 and 5b)."""
+    admin = PolicyAssociation(identity.policy_arn(cluster.partition, identity.CLUSTER_ADMIN_POLICY))
+    return AccessEntrySpec(principal_arn, EntryType.STANDARD, None, (), (admin,))
 
 
 def _origin(planned: PlannedEntry, made_by_eks: set[str | None]) -> Origin:

@@ -142,6 +142,10 @@ def _origin_note(entry: ExportedEntry) -> str:
             "with EC2_WINDOWS. If the node group is re-created, check that EKS did not make EC2_LINUX again."
         ),
         Origin.EKS_MANAGED: "EKS made it for a managed node group or Fargate profile and deletes it with them.",
+        Origin.CREATOR: (
+            "the cluster creator's admin entry, made by EKS at the first switch and kept by the\n"
+            "migration (the creator was cluster-admin before, through EKS's hidden bootstrap mapping)."
+        ),
     }
     lines = [f"{spec.principal_arn}: {notes[entry.origin]}"]
     if spec.type.is_node:

@@ -255,3 +255,17 @@ def test_every_association_carries_the_replacement_note() -> None:
     entries_tf, _ = terraform()
     assert "forces replacement" in entries_tf and "destroy-then-create" in entries_tf
     assert entries_tf.count("Any change to this resource replaces it (destroy, then create)") == 3
+
+
+def test_a_planned_entry_apply_kept_as_eks_made_it_for_the_creator_is_exported_as_eks_made_it() -> None:
+    exported = export_terraform(select_entries(PLAN, creator_entries=frozenset({role("Admin")})))
+    resources, imports = parse_terraform(exported.combined())
+    # STANDARD, EKS's default username (left out: the provider reads it back), no groups, cluster-admin only.
+    assert resources[ENTRY]["role_admin"] == {
+        "cluster_name": "prod",
+        "principal_arn": role("Admin"),
+        "type": "STANDARD",
+    }
+    assert resources[ASSOC]["role_admin__cluster_admin"]["policy_arn"] == ADMIN_POLICY
+    assert imports["aws_eks_access_entry.role_admin"] == f"prod:{role('Admin')}"
+    assert "the cluster creator's admin entry" in exported.entries_tf
