@@ -106,3 +106,11 @@ def test_an_offline_plan_is_refused(cli: Cli, tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     result = cli("export", str(out), "--format", "terraform")
     assert result.returncode == 2 and "offline plan" in result.stderr
+
+
+def test_help_explains_the_adoption_workflow(cli: Cli) -> None:
+    result = cli("export", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for phrase in ("terraform plan", "shows only imports", "terraform apply", "IMPORT", "--include-eks-managed"):
+        assert phrase in text, phrase
