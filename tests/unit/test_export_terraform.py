@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from migrator.errors import InputError
-from migrator.export import export_terraform, select_entries
+from migrator.export import export_terraform, hcl, select_entries
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -269,3 +272,17 @@ def test_a_planned_entry_apply_kept_as_eks_made_it_for_the_creator_is_exported_a
     assert resources[ASSOC]["role_admin__cluster_admin"]["policy_arn"] == ADMIN_POLICY
     assert imports["aws_eks_access_entry.role_admin"] == f"prod:{role('Admin')}"
     assert "the cluster creator's admin entry" in exported.entries_tf
+
+
+TRICKY = st.text(alphabet='${}%\\"\n\r\t\x00\x7f\x85 a:', max_size=20)
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TRICKY, ANY_TEXT))
+def test_any_string_reads_back_from_hcl_as_written(text: str) -> None:
+    # python-hcl2 reads `$${` and `%%{` only when a `}` follows (its grammar: /\$\$\{[^}]*\}/); HCL itself
+    # does not need one (hashicorp/hcl scan_tokens.rl: TemplateNotInterp = '$' (^'{' | TemplateInterp)).
+    assume(not re.search(r"[$%]\{[^}]*\Z", text))
+    resources, _ = parse_terraform(f'resource "t" "n" {{\n  x = {hcl.string(text)}\n}}\n')
+    assert resources["t"]["n"]["x"] == text
