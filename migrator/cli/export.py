@@ -18,7 +18,7 @@ from migrator.cli.render import clean
 from migrator.cli.run import PlansDirOption
 from migrator.errors import InputError
 from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
-from migrator.files import atomic_write
+from migrator.files import atomic_write, check_writable_target
 
 IMPORTS_SUFFIX = ".resources-to-import.json"
 
@@ -91,8 +91,7 @@ def _terraform(selected: ExportSet, out: Path | None, cluster_name_expr: str | N
         sys.stdout.write(exported.combined())
         return
     _check_directory(out)
-    for name, text in exported.files().items():
-        atomic_write(out / name, text.encode("utf-8"))
+    _write({out / name: text for name, text in exported.files().items()})
     _say(
         f"Wrote {out / 'access_entries.tf'} ({exported.resources} resources) and {out / 'imports.tf'} "
         f"({exported.imports} import blocks)"
@@ -105,13 +104,20 @@ def _cloudformation(selected: ExportSet, out: Path | None) -> None:
         sys.stdout.write(exported.combined())
         return
     imports = out.with_name(out.name.removesuffix(out.suffix) + IMPORTS_SUFFIX)
-    atomic_write(out, exported.template.encode("utf-8"))
-    atomic_write(imports, exported.resources_to_import.encode("utf-8"))
+    _write({out: exported.template, imports: exported.resources_to_import})
     _say(f"Wrote {out} ({exported.resources} AWS::EKS::AccessEntry resources) and {imports}")
     _say(
         "Adopt them with: aws cloudformation create-change-set --change-set-type IMPORT --stack-name STACK "
         f"--change-set-name adopt-access-entries --template-body file://{out} --resources-to-import file://{imports}"
     )
+
+
+def _write(files: dict[Path, str]) -> None:
+    """Every target is checked before the first is written, so a refused one leaves no half export."""
+    for path in files:
+        check_writable_target(path)
+    for path, text in files.items():
+        atomic_write(path, text.encode("utf-8"))
 
 
 def _check_directory(out: Path) -> None:

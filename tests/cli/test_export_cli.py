@@ -114,3 +114,18 @@ def test_help_explains_the_adoption_workflow(cli: Cli) -> None:
     text = " ".join(result.stdout.split())
     for phrase in ("terraform plan", "shows only imports", "terraform apply", "IMPORT", "--include-eks-managed"):
         assert phrase in text, phrase
+
+
+def test_a_planted_symlink_or_a_device_is_refused_not_followed(cli: Cli, plan_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tf"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (out / "imports.tf").symlink_to(victim)
+    planted = cli("export", str(plan_file), "--format", "terraform", "--out", str(out))
+    assert planted.returncode == 2 and "symbolic link" in planted.stderr and victim.read_text() == "keep"
+    assert not (out / "access_entries.tf").exists()  # nothing half written
+    device = cli("export", str(plan_file), "--format", "cloudformation", "--out", "/dev/full")
+    assert device.returncode == 2 and "/dev/full" in device.stderr
+    not_a_directory = cli("export", str(plan_file), "--format", "terraform", "--out", str(victim))
+    assert not_a_directory.returncode == 2 and "is not a directory" in not_a_directory.stderr
