@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +133,77 @@ def test_an_export_after_a_sandbox_migration_matches_the_live_entries_exactly(
     assert from_template == comparable(live, set(from_template))
     assert role("NodeRole") not in template_file.read_text() and "1 entries EKS manages" in formation.stderr
     assert ACCOUNT in template["Description"]
+
+
+# --- real Terraform, when this machine has it and a local mirror of the AWS provider -----------------------
+
+PLUGINS = Path(os.environ.get("AWS_AUTH_MIGRATE_TF_PLUGINS", "/opt/tf-plugins"))
+AWS_PROVIDER = PLUGINS / "registry.terraform.io" / "hashicorp" / "aws"
+
+
+def _provider_version() -> str | None:
+    versions = sorted(p.parent.name for p in AWS_PROVIDER.glob("*/linux_amd64")) if AWS_PROVIDER.is_dir() else []
+    return versions[-1] if versions else None
+
+
+def terraform(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Terraform with the provider from the local mirror only (no registry, no network but the sandbox)."""
+    config = work.parent / "terraform.rc"
+    config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{PLUGINS}"\n  }}\n}}\n')
+    environment = {**os.environ, **env, "TF_CLI_CONFIG_FILE": str(config), "CHECKPOINT_DISABLE": "1"}
+    environment.update(TF_IN_AUTOMATION="1", TF_INPUT="0")
+    return subprocess.run(
+        ["terraform", *args, "-no-color"], cwd=work, env=environment, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None or _provider_version() is None, reason="no terraform/provider")
+def test_terraform_plans_only_imports_after_the_migration_and_then_no_change(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox()
+    plan = make_plan(sandbox, tmp_path, "legacy", REGION, "--target", "API")
+    applied = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+    assert applied.returncode == 0, applied.stderr
+    work = tmp_path / "tf"
+    work.mkdir()
+    exported = cli(sandbox, tmp_path, "export", str(plan), "--format", "terraform", "--out", str(work),
+                   "--include-eks-managed", "--cluster-name-expr", "var.cluster_name")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    endpoint = sandbox.env()["AWS_ENDPOINT_URL"]
+    (work / "main.tf").write_text(
+        f"""terraform {{
+  required_providers {{
+    aws = {{ source = "hashicorp/aws", version = "{_provider_version()}" }}
+  }}
+}}
+
+variable "cluster_name" {{
+  default = "legacy"
+}}
+
+provider "aws" {{
+  region                      = "{REGION}"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {{
+    eks = "{endpoint}"
+    iam = "{endpoint}"
+    sts = "{endpoint}"
+  }}
+}}
+"""
+    )
+    env = sandbox.env()
+    init = terraform(work, env, "init")
+    assert init.returncode == 0, init.stdout + init.stderr
+    first = terraform(work, env, "plan")
+    assert first.returncode == 0, first.stdout + first.stderr
+    # The three entries aws-auth maps (the node group's too: --include-eks-managed) and the admin policy.
+    assert "Plan: 4 to import, 0 to add, 0 to change, 0 to destroy." in first.stdout, first.stdout
+    adopted = terraform(work, env, "apply", "-auto-approve")
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    assert "Apply complete! Resources: 4 imported, 0 added, 0 changed, 0 destroyed." in adopted.stdout
+    after = terraform(work, env, "plan", "-detailed-exitcode")
+    assert after.returncode == 0 and "No changes." in after.stdout, after.stdout + after.stderr
