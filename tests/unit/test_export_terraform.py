@@ -278,11 +278,15 @@ TRICKY = st.text(alphabet='${}%\\"\n\r\t\x00\x7f\x85 a:', max_size=20)
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
-@settings(max_examples=300, deadline=None)
+# python-hcl2 reads `$${...}` and `%%{...}` as one token (its grammar: /\$\$\{[^}]*\}/): it needs the `}` and
+# does not decode escapes inside; HCL itself does both (hashicorp/hcl scan_tokens.rl: TemplateNotInterp =
+# '$' (^'{' | TemplateInterp), then ordinary literal characters). Such strings are left to the examples above.
+_HCL2_LIMITS = re.compile(r'[$%]\{(?:[^}]*[\\"\x00-\x1f\x7f-\x9f]|[^}]*\Z)')
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(st.one_of(TRICKY, ANY_TEXT))
 def test_any_string_reads_back_from_hcl_as_written(text: str) -> None:
-    # python-hcl2 reads `$${` and `%%{` only when a `}` follows (its grammar: /\$\$\{[^}]*\}/); HCL itself
-    # does not need one (hashicorp/hcl scan_tokens.rl: TemplateNotInterp = '$' (^'{' | TemplateInterp)).
-    assume(not re.search(r"[$%]\{[^}]*\Z", text))
+    assume(not _HCL2_LIMITS.search(text))
     resources, _ = parse_terraform(f'resource "t" "n" {{\n  x = {hcl.string(text)}\n}}\n')
     assert resources["t"]["n"]["x"] == text
