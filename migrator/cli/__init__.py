@@ -227,7 +227,8 @@ def print_internal_error(error: BaseException) -> None:
 
 
 def _register_subcommands() -> None:
-    # Imported for their side effect: they register apply, status, rollback and verify on `app`.
+    # Imported for their side effect: they register apply, status, rollback, verify and export on `app`.
+    import migrator.cli.export
     import migrator.cli.run
     import migrator.cli.verify  # noqa: F401
     from migrator.cli.sandbox import sandbox_app
