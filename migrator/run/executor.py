@@ -19,7 +19,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from migrator.errors import ConflictError, InputError, LockoutError, MigratorError, StalePlanError
+from migrator.errors import (
+    ConflictError,
+    ForbiddenError,
+    InputError,
+    LockoutError,
+    MigratorError,
+    NotAuthenticatedError,
+    StalePlanError,
+)
 from migrator.model import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,
@@ -34,7 +42,7 @@ from migrator.model import (
     SetMode,
     Snapshot,
 )
-from migrator.ports import EksGateway, KubeGateway
+from migrator.ports import ConfigMapState, EksGateway, KubeGateway
 from migrator.run.freshness import (
     check_same_cluster,
     config_map_seen,
@@ -107,6 +115,7 @@ class Executor:
         self._runnable = steps_until(plan.steps, until)
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
+        self._started = False  # the journal's run-started record is written (early, when a resume repairs first)
         self._interrupts = InterruptGuard(self._record.say)
         self._calls_made: set[str] = set()  # plan steps whose mutating call this run made (or may have)
         self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
@@ -130,15 +139,17 @@ class Executor:
         else:
             info = self.eks.describe_cluster()
             check_same_cluster(self.plan, info)
-            config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
             mode = info.mode
             if prior.any_progress:
+                prior, config_map = self._aws_auth_on_resume(prior, mode)
                 raise_if_stale(resume_problems(self.plan, prior, info.mode, config_map), self.plan)
             else:
+                config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
                 entries = tuple(self.eks.list_entries()) if info.mode.reads_entries else ()
                 raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
         ctx = self._context(prior, mode)
-        self._record.start("apply", len(self.plan.steps))
+        if not self._started:
+            self._record.start("apply", len(self.plan.steps))
         try:
             with self._interrupts.sigterm_as_ctrl_c():
                 self._run_all(ctx)
@@ -150,6 +161,37 @@ class Executor:
         if report.result is RunResult.FAILED and rollback_on_failure and not self.dry_run:
             return self._rolled_back_after(report)
         return report
+
+    def _aws_auth_on_resume(self, prior: JournalState, mode: AuthMode) -> tuple[JournalState, ConfigMapState | None]:
+        """aws-auth as a resumed run first reads it, after finishing what a killed run left half done if the
+        cluster refuses us.
+
+        A run killed (SIGKILL, power loss) between a create-entry and its policies leaves that principal a
+        bare entry, which grants no Kubernetes access on EKS. When that principal is the runner itself, every
+        Kubernetes read answers 401/403 and the resume could never reach the step that fixes it. Those
+        units' remaining steps need EKS only, and they are what the resume would do next anyway: finish them
+        (each through the one step loop, with its checks and journal), then read again. Only then, as
+        always, does the run compare the cluster with the plan."""
+        try:
+            return prior, self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+        except (ForbiddenError, NotAuthenticatedError) as refused:
+            interrupted = [unit for unit in build_units(self.plan.steps) if _interrupted(unit, prior)]
+            if not interrupted or self.dry_run or not mode.reads_entries:
+                raise
+            self._record.say(
+                f"the cluster refuses us ({refused}); first finishing {len(interrupted)} principal(s) a killed "
+                "run left with an entry but without its policies"
+            )
+            self._record.start("apply", len(self.plan.steps))
+            self._started = True
+            ctx = self._context(prior, mode)
+            for unit in interrupted:
+                with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn}"):
+                    for step in unit.steps[1:]:
+                        if not prior.of(step.id).done and not self._run_step(ctx, step):
+                            raise refused from None
+            prior = self._record.read_journal()
+            return prior, self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
 
     def _context(self, prior: JournalState, mode: AuthMode) -> RunContext:
         return RunContext(
@@ -546,3 +588,13 @@ class AwsAuthWatch:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _interrupted(unit: Unit, prior: JournalState) -> bool:
+    """A unit whose entry a previous run created but whose policies it did not all associate."""
+    first = unit.steps[0]
+    return (
+        isinstance(first, CreateEntry)
+        and prior.of(first.id).done
+        and any(not prior.of(step.id).done for step in unit.steps[1:])
+    )

@@ -280,12 +280,9 @@ def test_sigkill_anywhere_then_resume_equals_an_uninterrupted_run(make_sandbox: 
     assert not [r for r in creates if r.get("detail", {}).get("adopted")], "one of our own creates was adopted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a kill between the caller's create-entry and associate-policy leaves it a bare entry, "
-    "which grants no Kubernetes access on EKS, and the resume reads aws-auth (403) before it can finish the unit",
-)
 def test_resume_after_a_kill_inside_the_callers_own_unit(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
+    # Regression: a kill between the caller's create-entry and associate-policy left it a bare entry, which
+    # grants no Kubernetes access on EKS; the resume read aws-auth first (403) and could never finish the unit.
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))  # caller: ClusterAdmin, system:masters
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
     steps = {s["id"]: s for s in plan_steps(plan)}
@@ -303,7 +300,15 @@ def test_resume_after_a_kill_inside_the_callers_own_unit(make_sandbox: SandboxFa
     )
     resumed = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
     assert resumed.returncode == 0, resumed.stderr
+    said = " ".join(resumed.stderr.split())  # the console wraps long lines
+    assert "first finishing 1 principal(s) a killed run left with an entry but without its policies" in said
     assert mode_of(sandbox, "team", "eu-west-1") == "API"
+    policies = client(sandbox, region="eu-west-1").list_associated_access_policies(
+        clusterName="team", principalArn=admin
+    )
+    assert [p["policyArn"] for p in policies["associatedAccessPolicies"]] == [
+        steps["05-associate-policy"]["params"]["policyArn"]
+    ]
 
 
 # --- faults, staleness, conflicts ----------------------------------------------------------------------------
