@@ -195,9 +195,11 @@ def _register_subcommands() -> None:
     # Imported for their side effect: they register apply, status, rollback and verify on `app`.
     import migrator.cli.run
     import migrator.cli.verify  # noqa: F401
+    from migrator.cli.batch import batch_app
     from migrator.cli.sandbox import sandbox_app
 
     app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(batch_app, name="batch")
 
 
 _register_subcommands()

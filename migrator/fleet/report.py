@@ -35,7 +35,8 @@ class Outcome(StrEnum):
     NOT_RUN = "not-run"  # no plan to run, or the canaries did not all succeed
 
 
-OK_OUTCOMES = frozenset({Outcome.PLANNED, Outcome.COMPLETED, Outcome.AT_GATE, Outcome.NOT_STARTED})
+# A rollback that `batch rollback` asked for succeeded; one after a failure carries that failure's error.
+OK_OUTCOMES = frozenset({Outcome.PLANNED, Outcome.COMPLETED, Outcome.AT_GATE, Outcome.NOT_STARTED, Outcome.ROLLED_BACK})
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class ClusterResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in OK_OUTCOMES and (self.verified is None or bool(self.verified.get("ok")))
+        verified = self.verified is None or bool(self.verified.get("ok"))
+        return self.error is None and self.outcome in OK_OUTCOMES and verified
 
     @property
     def identity(self) -> str:
