@@ -248,3 +248,66 @@ def test_a_fleet_run_isolates_each_cluster_resumes_and_merges_shards(
     merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shard_files, "-o", "json"))
     assert merged["mergedFrom"] == ["1/3", "2/3", "3/3"]
     assert comparable(merged) == comparable(whole)
+
+
+def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batch_did(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    bad = INVENTORY.replace("  - {name: echo,", "  - {name: echo, colour: red,")
+    (tmp_path / "bad.yaml").write_text(bad)
+    refused = batch(sandbox, tmp_path, "plan", "bad.yaml")
+    assert refused.returncode == 2
+    assert "error: bad.yaml:8: unknown key 'colour' in clusters[4]" in refused.stderr
+    assert sandbox.calls() == [] and not (tmp_path / "plans").exists()
+
+    # Shards 1/3..3/3 of batch plan, merged, are the unsharded report (plans are deterministic: same files).
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    pinned = ("--created-at", "2026-01-01T00:00:00Z")
+    whole = report_of(batch(sandbox, tmp_path, "plan", "fleet.yaml", *pinned, "-o", "json"))
+    for index in (1, 2, 3):
+        result = batch(sandbox, tmp_path, "plan", "fleet.yaml", *pinned, "--shard", f"{index}/3")
+        assert result.returncode == 0, result.stderr
+    shards = [str(tmp_path / "plans" / f"batch-plan-shard-{i}-of-3.json") for i in (1, 2, 3)]
+    merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shards, "-o", "json"))
+    assert comparable(merged) == comparable(whole)
+
+    # The canary (alpha, first in the inventory) is stale: nobody else starts.
+    edit_aws_auth(sandbox, "alpha")
+    sandbox.clear_calls()
+    held = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, "--canary", "1", "-o", "json")
+    assert held.returncode == 5, held.stderr
+    outcomes = {n: c["outcome"] for n, c in by_name(report_of(held)).items()}
+    assert outcomes == {"alpha": "stale", **dict.fromkeys(["bravo", "charlie", "delta", "echo", "foxtrot"], "not-run")}
+    assert calls_to(sandbox, {"bravo", "charlie", "delta", "echo", "foxtrot"}) == []
+
+    # The first phase for two selected clusters: both stop in front of the API gate, which nobody approved.
+    first = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
+                  "--select", "bravo", "--select", "charlie", "-o", "json")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    phase = by_name(report_of(first))
+    assert {n: (c["outcome"], c["mode"], c["verified"]["ok"]) for n, c in phase.items()} == {
+        "bravo": ("at-gate", "API_AND_CONFIG_MAP", True),
+        "charlie": ("at-gate", "API_AND_CONFIG_MAP", True),
+    }
+    assert role("Dev", OTHER_ACCOUNT) in live_entries(sandbox, "charlie")
+
+    # batch rollback: what the batch did on bravo and charlie is undone; the others are left alone.
+    sandbox.clear_calls()
+    undone = batch(sandbox, tmp_path, "rollback", "fleet.yaml", "--yes", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    rolled = by_name(report_of(undone))
+    assert {n: c["outcome"] for n, c in rolled.items()} == {
+        "alpha": "not-started", "bravo": "rolled-back", "charlie": "rolled-back",
+        "delta": "not-started", "echo": "not-started", "foxtrot": "not-started",
+    }  # fmt: skip
+    assert calls_to(sandbox, {"alpha", "delta", "echo", "foxtrot"}) == []
+    for name in ("bravo", "charlie"):
+        account = CLUSTERS[name][0]
+        assert set(live_entries(sandbox, name)) == {role("nodes", account)}  # only the one EKS made at the switch
+        assert mode_of(sandbox, name) == "API_AND_CONFIG_MAP"  # one way
+
+    text = batch(sandbox, tmp_path, "status", "fleet.yaml")
+    assert text.returncode == 0
+    assert "rolled-back" in text.stdout and "6 cluster(s): " in text.stdout
+    assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
