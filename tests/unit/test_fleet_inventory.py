@@ -129,3 +129,16 @@ def test_select_picks_by_name_glob_or_label_in_inventory_order(selectors: tuple[
 def test_a_selector_that_matches_nothing_is_bad_input() -> None:
     with pytest.raises(InputError, match="matches no cluster"):
         select(parse_inventory(VALID, FILE), ("staging-*",))
+
+
+def test_the_readme_inventory_example_is_a_valid_inventory() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = next(block for block in readme.split("```yaml\n")[1:] if "inventory/v1" in block).split("```")[0]
+    clusters = parse_inventory(example, "README.md").clusters
+    assert [(c.name, c.region, c.account, c.role_arn) for c in clusters] == [
+        ("prod-eu", "eu-west-1", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
+        ("prod-us", "us-west-2", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
+        ("data-eu", "eu-west-1", "444455556666", "arn:aws:iam::444455556666:role/migrator"),
+    ]
