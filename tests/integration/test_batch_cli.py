@@ -20,7 +20,7 @@ from migrator.sandbox.eks.access import seed_entry
 from migrator.sandbox.scenario import Scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import inherited_env
-from tests.integration.conftest import SandboxFactory, client
+from tests.integration.conftest import SandboxFactory, client, end_updates, hold_updates
 from tests.support.arns import ACCOUNT, OTHER_ACCOUNT, role
 from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
 
@@ -311,3 +311,57 @@ def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batc
     assert text.returncode == 0
     assert "rolled-back" in text.stdout and "6 cluster(s): " in text.stdout
     assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
+
+
+def _journal_shows(out_dir: Path, cluster: str, event: str, step_part: str) -> bool:
+    """Has the cluster's journal recorded `event` for a step whose id contains `step_part`? (A torn last line
+    just means: not yet.)"""
+    for journal in (out_dir / cluster).glob("*.journal.jsonl"):
+        for line in journal.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == event and step_part in str(record.get("step")):
+                return True
+    return False
+
+
+def test_a_batch_killed_mid_switch_resumes_every_cluster_from_its_journal(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    picked = ("--select", "alpha", "--select", "charlie", "--select", "foxtrot")
+    assert batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked).returncode == 0
+    hold_updates(sandbox)  # every mode switch now lasts until the test ends it: the kill lands inside it
+    environment = {**inherited_env(), **sandbox.env()}
+    args = ["apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, *picked, "-o", "json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "batch", *args],
+        cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # generous: a loaded machine; the wait ends on the journals, not a time
+        names = ("alpha", "charlie", "foxtrot")
+        while not all(_journal_shows(tmp_path / "plans", n, "step-started", "set-mode") for n in names):
+            assert process.poll() is None, "the batch ended before every cluster started its first switch"
+            assert time.monotonic() < deadline, "no switch started"
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    with sandbox.world.lock:
+        sandbox.world.settings.update_seconds = 1.0
+    for name in ("alpha", "charlie", "foxtrot"):
+        account, region, _ = CLUSTERS[name]
+        end_updates(sandbox, name, region, account)
+
+    status = by_name(report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", *picked, "-o", "json")))
+    assert {n: c["outcome"] for n, c in status.items()} == dict.fromkeys(["alpha", "charlie", "foxtrot"], "interrupted")
+    resumed = batch(sandbox, tmp_path, *args)
+    assert resumed.returncode == 0, resumed.stderr
+    report = by_name(report_of(resumed))
+    for name in ("alpha", "charlie", "foxtrot"):
+        assert (report[name]["outcome"], report[name]["verified"]["ok"]) == ("completed", True), report[name]
+        assert mode_of(sandbox, name) == "API"
