@@ -391,8 +391,9 @@ def batch_status(clusters: Sequence[InventoryCluster], settings: BatchSettings) 
             outcome = _STATUS.get(status.result, Outcome.INTERRUPTED)
             if status.result is RunResult.STOPPED:  # the fleet stops so only in front of a blocked gate
                 outcome = Outcome.BLOCKED if _reach(run.plan, frozenset(AuthMode)).blocked else Outcome.INTERRUPTED
-            if outcome is Outcome.COMPLETED and any(s.status is not StepStatus.DONE for s in status.steps):
-                outcome = Outcome.ROLLED_BACK if status.steps and status.result is RunResult.NOTHING_TO_DO else outcome
+            if status.result is RunResult.NOTHING_TO_DO and any(s.status is not StepStatus.DONE for s in status.steps):
+                undone = any(s.status is StepStatus.UNDONE for s in status.steps)
+                outcome = Outcome.ROLLED_BACK if undone else Outcome.AT_GATE
             return _described(cluster, run, outcome, status.message)
 
         return _guarded(cluster, work, NullFleetObserver())
