@@ -68,6 +68,7 @@ class BatchSettings:
     out_dir: Path = Path("plans")
     approvals: frozenset[AuthMode] = frozenset()
     max_parallel: int = 8
+    account_budget: int = 16  # EKS requests in flight at once per account and region, all its clusters together
     canary: int = 0
     rollback_on_failure: bool = False
     timeout_seconds: float = 1800.0
@@ -100,8 +101,13 @@ class _ClusterWatcher:
         self.fleet.on_cluster_message(self.cluster, text)
 
 
-def access_of(cluster: InventoryCluster) -> ClusterAccess:
-    return ClusterAccess(cluster.region, cluster.profile, cluster.role_arn)
+def access_of(cluster: InventoryCluster, settings: BatchSettings) -> ClusterAccess:
+    """The cluster's credentials, and the EKS call budget it shares with the other clusters of its account
+    (named by the inventory's account, else by the credentials that reach it)."""
+    account_key = cluster.account or cluster.role_arn or f"profile:{cluster.profile or 'default'}"
+    return ClusterAccess(
+        cluster.region, cluster.profile, cluster.role_arn, eks_budget=(account_key, settings.account_budget)
+    )
 
 
 def _error(error: BaseException) -> ErrorInfo:
@@ -156,7 +162,7 @@ def batch_plan(
                 remove_aws_auth=cluster.remove_aws_auth,
                 created_at=created_at,
             )
-            plan = plan_live(cluster.name, access_of(cluster), options)
+            plan = plan_live(cluster.name, access_of(cluster, settings), options)
             _check_identity(cluster, plan)
             path = save_plan(plan, None, settings.out_dir)
             atomic_write(path.parent / POINTER, f"{path.name}\n".encode())
@@ -304,7 +310,7 @@ def _apply_one(
         # Nothing left to do for what was approved: no connection, no call at all.
         message = _blocked_message(reach, run.plan) if settled is Outcome.BLOCKED else "nothing left to do"
         return replace(_described(cluster, run, settled, message), skipped=True)
-    ports = connect_cluster(run.plan, access_of(cluster))
+    ports = connect_cluster(run.plan, access_of(cluster, settings))
     if settled is None:
         run_settings = RunSettings(
             approvals=settings.approvals,
@@ -425,7 +431,7 @@ def batch_rollback(
     def one(cluster: InventoryCluster) -> ClusterResult:
         def work() -> ClusterResult:
             run = open_cluster_run(cluster, settings.out_dir)
-            ports = connect_cluster(run.plan, access_of(cluster))
+            ports = connect_cluster(run.plan, access_of(cluster, settings))
             run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
             report = rollback_plan(
                 run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "rollback")

@@ -89,7 +89,10 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
 
     cluster = plan.cluster
     connection = connect(
-        cluster.name, ConnectOptions(cluster.region, access.profile, access.role_arn, access.kube_context)
+        cluster.name,
+        ConnectOptions(
+            cluster.region, access.profile, access.role_arn, access.kube_context, eks_budget=access.eks_budget
+        ),
     )
     if connection.info.account != cluster.account:
         raise InputError(

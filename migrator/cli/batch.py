@@ -60,6 +60,15 @@ ReportOption = Annotated[
     typer.Option(help="Write the JSON report here (default: <out-dir>/batch-<command>[-shard-I-of-N].json)."),
 ]
 MaxParallelOption = Annotated[int, typer.Option(min=1, max=64, help="Clusters run at once.")]
+AccountBudgetOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=256,
+        help="EKS requests in flight at once per account and region, all its clusters together; a throttled "
+        "answer pauses them all (EKS throttles per account and region).",
+    ),
+]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Required: batch runs never prompt.")]
 
 
@@ -120,6 +129,7 @@ def plan_command(
     select_: SelectOption = None,
     shard: ShardOption = None,
     max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
     created_at: Annotated[str | None, typer.Option(help="Pin every plan's createdAt (ISO 8601).")] = None,
     report: ReportOption = None,
     output: OutputOption = OutputFormat.TEXT,
@@ -129,6 +139,7 @@ def plan_command(
     settings = BatchSettings(
         out_dir=out_dir,
         max_parallel=max_parallel,
+        account_budget=account_budget,
         target=AuthMode(target.value) if target is not None else None,
         created_at=created_at,
         shard=str(parsed) if parsed else None,
@@ -148,6 +159,7 @@ def apply_command(
         typer.Option("--approve-gate", help="Pass the gate into this mode on every cluster whose plan allows it."),
     ] = None,
     max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
     canary: Annotated[
         int, typer.Option(min=0, help="Run the first N clusters first and verify them; the rest only if all pass.")
     ] = 0,
@@ -171,6 +183,7 @@ def apply_command(
         out_dir=out_dir,
         approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
         max_parallel=max_parallel,
+        account_budget=account_budget,
         canary=canary,
         rollback_on_failure=rollback_on_failure,
         timeout_seconds=timeout,
@@ -204,6 +217,7 @@ def rollback_command(
     inventory: InventoryArgument,
     yes: YesOption = False,
     max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS changes.")] = 1800.0,
     out_dir: OutDirOption = Path("plans"),
     select_: SelectOption = None,
@@ -217,6 +231,7 @@ def rollback_command(
     settings = BatchSettings(
         out_dir=out_dir,
         max_parallel=max_parallel,
+        account_budget=account_budget,
         timeout_seconds=timeout,
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
