@@ -247,26 +247,32 @@ def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
 
 @dataclass(frozen=True)
 class _Reach:
-    """How far this batch may take a plan: the steps before the first gate that is unapproved or blocked."""
+    """How far this batch may take a plan: the steps before the first gate that is unapproved or that the
+    plan's blockers keep shut (`gate`, None when the whole plan may run)."""
 
     wanted: tuple[Step, ...]
-    blocked: SetMode | None  # the approved gate the plan's blockers keep shut
+    gate: SetMode | None = None
+    blocked: bool = False  # the plan's blocker findings keep `gate` shut
+    approved: bool = False  # `gate` was approved: a blocked cluster then falls short of what was approved
 
     @property
     def until(self) -> str | None:
-        # The executor refuses a blocked gate with a lockout error (exit 4); a fleet stops in front of it
-        # instead, so that the steps before it stand (and --rollback-on-failure does not undo them).
-        return self.wanted[-1].id if self.blocked is not None and self.wanted else None
+        # The executor refuses a blocked gate with a lockout error (exit 4), approved or not; a fleet stops in
+        # front of it instead, so that the steps before it stand (and --rollback-on-failure keeps them).
+        return self.wanted[-1].id if self.blocked and self.wanted else None
+
+    @property
+    def short(self) -> bool:
+        return self.blocked and self.approved
 
 
 def _reach(plan: Plan, approvals: frozenset[AuthMode]) -> _Reach:
     for index, step in enumerate(plan.steps):
         if isinstance(step, SetMode) and step.gate:
-            if plan.gate_blockers(step):
-                return _Reach(plan.steps[:index], step)
-            if step.mode not in approvals:
-                return _Reach(plan.steps[:index], None)
-    return _Reach(plan.steps, None)
+            blocked, approved = bool(plan.gate_blockers(step)), step.mode in approvals
+            if blocked or not approved:
+                return _Reach(plan.steps[:index], step, blocked, approved)
+    return _Reach(plan.steps)
 
 
 def _settled(run: PlanRun, reach: _Reach) -> Outcome | None:
@@ -279,7 +285,7 @@ def _settled(run: PlanRun, reach: _Reach) -> Outcome | None:
         return None
     if all(s.id in done for s in run.plan.steps):
         return Outcome.COMPLETED
-    return Outcome.BLOCKED if reach.blocked is not None else Outcome.AT_GATE
+    return Outcome.BLOCKED if reach.short else Outcome.AT_GATE
 
 
 def _apply_outcome(report: RunReport, run: PlanRun, reach: _Reach) -> Outcome:
@@ -294,10 +300,11 @@ def _apply_outcome(report: RunReport, run: PlanRun, reach: _Reach) -> Outcome:
     return _settled(run, reach) or Outcome.FAILED
 
 
-def _blocked_message(reach: _Reach, plan: Plan) -> str:
-    assert reach.blocked is not None
-    codes = ", ".join(sorted({f.code for f in plan.gate_blockers(reach.blocked)}))
-    return f"stopped in front of gate {reach.blocked.id} ({reach.blocked.mode.value}): blocked by {codes}"
+def _settled_message(reach: _Reach, plan: Plan, fallback: str) -> str:
+    if reach.gate is None or not reach.blocked:
+        return fallback
+    codes = ", ".join(sorted({f.code for f in plan.gate_blockers(reach.gate)}))
+    return f"stopped in front of gate {reach.gate.id} ({reach.gate.mode.value}): blocked by {codes}"
 
 
 def _apply_one(
@@ -308,10 +315,12 @@ def _apply_one(
     settled = _settled(run, reach)
     if settled is not None and not canary:
         # Nothing left to do for what was approved: no connection, no call at all.
-        message = _blocked_message(reach, run.plan) if settled is Outcome.BLOCKED else "nothing left to do"
+        message = _settled_message(reach, run.plan, "nothing left to do")
         return replace(_described(cluster, run, settled, message), skipped=True)
     ports = connect_cluster(run.plan, access_of(cluster, settings))
-    if settled is None:
+    if settled is not None:  # a canary that is done already: verified all the same
+        result = _described(cluster, run, settled, _settled_message(reach, run.plan, "nothing left to do"))
+    else:
         run_settings = RunSettings(
             approvals=settings.approvals,
             max_concurrency=cluster.max_concurrency,
@@ -322,13 +331,10 @@ def _apply_one(
         )
         report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "apply"))
         outcome = _apply_outcome(report, run, reach)
-        message = _blocked_message(reach, run.plan) if outcome is Outcome.BLOCKED else report.message
+        message = report.message if report.error is not None else _settled_message(reach, run.plan, report.message)
         result = _described(cluster, run, outcome, message)
         if report.error is not None:
             return replace(result, error=_error(report.error))
-    else:
-        message = _blocked_message(reach, run.plan) if settled is Outcome.BLOCKED else "nothing left to do"
-        result = replace(_described(cluster, run, settled, message), skipped=True)
     watcher.on_cluster(cluster.name, "verifying", result.steps_done, result.steps_total)
     return replace(result, verified=_verify(run, ports, result))
 
@@ -396,7 +402,7 @@ def batch_status(clusters: Sequence[InventoryCluster], settings: BatchSettings) 
             status = plan_status(run)
             outcome = _STATUS.get(status.result, Outcome.INTERRUPTED)
             if status.result is RunResult.STOPPED:  # the fleet stops so only in front of a blocked gate
-                outcome = Outcome.BLOCKED if _reach(run.plan, frozenset(AuthMode)).blocked else Outcome.INTERRUPTED
+                outcome = Outcome.BLOCKED if _reach(run.plan, frozenset(AuthMode)).short else Outcome.INTERRUPTED
             if status.result is RunResult.NOTHING_TO_DO and any(s.status is not StepStatus.DONE for s in status.steps):
                 undone = any(s.status is StepStatus.UNDONE for s in status.steps)
                 outcome = Outcome.ROLLED_BACK if undone else Outcome.AT_GATE

@@ -281,15 +281,18 @@ def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batc
     assert outcomes == {"alpha": "stale", **dict.fromkeys(["bravo", "charlie", "delta", "echo", "foxtrot"], "not-run")}
     assert calls_to(sandbox, {"bravo", "charlie", "delta", "echo", "foxtrot"}) == []
 
-    # The first phase for two selected clusters: both stop in front of the API gate, which nobody approved.
+    # The first phase for three selected clusters: all stop in front of the API gate, which nobody approved;
+    # delta's blocker keeps that gate shut, but in this phase it reached what was approved too (exit 0).
     first = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
-                  "--select", "bravo", "--select", "charlie", "-o", "json")  # fmt: skip
+                  "--select", "bravo", "--select", "charlie", "--select", "delta", "-o", "json")  # fmt: skip
     assert first.returncode == 0, first.stderr
     phase = by_name(report_of(first))
     assert {n: (c["outcome"], c["mode"], c["verified"]["ok"]) for n, c in phase.items()} == {
         "bravo": ("at-gate", "API_AND_CONFIG_MAP", True),
         "charlie": ("at-gate", "API_AND_CONFIG_MAP", True),
+        "delta": ("at-gate", "API_AND_CONFIG_MAP", True),
     }
+    assert "blocked by SYSTEM_GROUP" in phase["delta"]["message"]
     assert role("Dev", OTHER_ACCOUNT) in live_entries(sandbox, "charlie")
 
     # batch rollback: what the batch did on bravo and charlie is undone; the others are left alone.
@@ -299,17 +302,17 @@ def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batc
     rolled = by_name(report_of(undone))
     assert {n: c["outcome"] for n, c in rolled.items()} == {
         "alpha": "not-started", "bravo": "rolled-back", "charlie": "rolled-back",
-        "delta": "not-started", "echo": "not-started", "foxtrot": "not-started",
+        "delta": "rolled-back", "echo": "not-started", "foxtrot": "not-started",
     }  # fmt: skip
-    assert calls_to(sandbox, {"alpha", "delta", "echo", "foxtrot"}) == []
-    for name in ("bravo", "charlie"):
+    assert calls_to(sandbox, {"alpha", "echo", "foxtrot"}) == []
+    for name in ("bravo", "charlie", "delta"):
         account = CLUSTERS[name][0]
         assert set(live_entries(sandbox, name)) == {role("nodes", account)}  # only the one EKS made at the switch
         assert mode_of(sandbox, name) == "API_AND_CONFIG_MAP"  # one way
 
     text = batch(sandbox, tmp_path, "status", "fleet.yaml")
     assert text.returncode == 0
-    assert "rolled-back" in text.stdout and "6 cluster(s): " in text.stdout
+    assert "rolled-back" in text.stdout and "6 cluster(s): 3 not-started, 3 rolled-back" in text.stdout
     assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
 
 
