@@ -138,10 +138,18 @@ def _guarded(
 def _in_parallel(
     clusters: Sequence[InventoryCluster], work: Callable[[InventoryCluster], ClusterResult], limit: int
 ) -> list[ClusterResult]:
+    """`work` for each cluster, up to `limit` at once. Ctrl-C starts no further cluster; the ones running
+    finish their runs (an executor stops only in its own main thread), each journaled as it goes."""
     if not clusters:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(clusters))), thread_name_prefix="cluster") as pool:
-        return list(pool.map(work, clusters))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(clusters))), thread_name_prefix="cluster")
+    try:
+        results = list(pool.map(work, clusters))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 # --- plan --------------------------------------------------------------------------------------------------
