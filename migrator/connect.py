@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from migrator.aws.budget import shared_budget
 from migrator.aws.eks import BotoEksGateway
 from migrator.aws.iam import BotoIamDirectory
 from migrator.aws.logs import CloudWatchSignInLog
@@ -26,6 +27,7 @@ class ConnectOptions:
     kube_context: str | None = None  # use this kubeconfig context instead of DescribeCluster + token
     kubeconfig: str | None = None
     iam_roles: Mapping[str, str] = field(default_factory=dict)  # account -> role ARN for IAM path lookups
+    eks_budget: tuple[str, int] | None = None  # (account key, limit): EKS calls shared with its other clusters
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def parse_iam_roles(values: list[str]) -> dict[str, str]:
 
 def connect(cluster_name: str, options: ConnectOptions) -> Connection:
     session = make_session(AwsTarget(options.region, options.profile, options.role_arn))
-    eks = BotoEksGateway(session, cluster_name)
+    budget = shared_budget(options.eks_budget[0], options.region, options.eks_budget[1]) if options.eks_budget else None
+    eks = BotoEksGateway(session, cluster_name, budget=budget)
     info = eks.describe_cluster()
 
     def session_for_account(account: str) -> Session | None:

@@ -97,7 +97,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (2, "bad input: malformed aws-auth, scenario or plan file, edited plan, invalid option"),
     (3, "stale plan: the cluster changed since the plan was made"),
     (4, "lockout refused: passing the gate would cost someone access"),
-    (5, "AWS or Kubernetes API error after retries"),
+    (5, "AWS or Kubernetes API error after retries; batch runs: a cluster did not reach what was approved"),
     (6, "conflict: someone else's change (an access entry, aws-auth) stands where the plan would write"),
     (7, "cluster locked: another run is applying a plan to this cluster"),
     (8, "verify found a difference: an identity is not what aws-auth gave (missing, differs, extra)"),

@@ -27,6 +27,8 @@ class ClusterAccess:
     kube_context: str | None = None  # use this kubeconfig context instead of DescribeCluster + an EKS token
     kubeconfig: str | None = None
     iam_roles: Mapping[str, str] = field(default_factory=dict)  # account -> role ARN for IAM path lookups
+    # Fleet runs: (account key, limit) of the EKS call budget this cluster shares with its account's others.
+    eks_budget: tuple[str, int] | None = None
 
 
 def now_iso() -> str:
@@ -58,7 +60,13 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: 
     connection = connect(
         cluster,
         ConnectOptions(
-            access.region, access.profile, access.role_arn, access.kube_context, access.kubeconfig, access.iam_roles
+            access.region,
+            access.profile,
+            access.role_arn,
+            access.kube_context,
+            access.kubeconfig,
+            access.iam_roles,
+            eks_budget=access.eks_budget,
         ),
     )
     snapshot = live_snapshot(

@@ -94,7 +94,10 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
             hint=f"plan against the cluster: aws-auth-migrate plan --cluster {cluster.name} --region REGION",
         )
     connection = connect(
-        cluster.name, ConnectOptions(cluster.region, access.profile, access.role_arn, access.kube_context)
+        cluster.name,
+        ConnectOptions(
+            cluster.region, access.profile, access.role_arn, access.kube_context, eks_budget=access.eks_budget
+        ),
     )
     if connection.info.account != cluster.account:
         raise InputError(

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from migrator.aws.budget import AccountBudget
 from migrator.aws.session import botocore_failures_are_remote_errors, call, client, error_code, error_message
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
 from migrator.model import (
@@ -69,13 +70,23 @@ def entry_from(entry: dict[str, Any], policies: tuple[PolicyAssociation, ...]) -
 
 @botocore_failures_are_remote_errors
 class BotoEksGateway:
-    def __init__(self, session: boto3.Session, cluster_name: str, *, read_concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        cluster_name: str,
+        *,
+        read_concurrency: int = 8,
+        budget: AccountBudget | None = None,
+    ) -> None:
         """`read_concurrency` bounds the parallel Describe calls of `list_entries` (one round trip per entry
-        and per policy listing would otherwise make reading 3,000 entries take minutes)."""
+        and per policy listing would otherwise make reading 3,000 entries take minutes). `budget`: the EKS
+        calls of every cluster of this account and region share it (fleet runs)."""
         self.cluster_name = cluster_name
         self.read_concurrency = read_concurrency
         self.region = str(session.region_name)
         self._eks = client(session, "eks")
+        if budget is not None:
+            budget.attach(self._eks)
         self._sts = client(session, "sts")
         self._caller: str | None = None
 

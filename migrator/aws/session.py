@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from migrator import __version__
+from migrator.aws.budget import release_held
 from migrator.errors import InputError, RemoteError
 
 RETRY_CONFIG = Config(
@@ -104,6 +105,8 @@ def _botocore_failures(operation: str) -> Iterator[None]:
         ) from None
     except BotoCoreError as error:
         raise RemoteError(f"{operation}: {error}") from error
+    finally:
+        release_held()  # a per-account budget's slot never outlives the call that took it
 
 
 def call(operation: str, function: Callable[[], T]) -> T:

@@ -231,9 +231,11 @@ def _register_subcommands() -> None:
     import migrator.cli.export
     import migrator.cli.run
     import migrator.cli.verify  # noqa: F401
+    from migrator.cli.batch import batch_app
     from migrator.cli.sandbox import sandbox_app
 
     app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(batch_app, name="batch")
 
 
 _register_subcommands()

@@ -1,0 +1,467 @@
+"""Fleet runs: plan, apply, status and rollback for every cluster of an inventory.
+
+Each cluster is its own unit, in its own thread: its own session and credentials (the inventory's roleArn in
+its account), plan file, journal and locks, all through the single-cluster use cases (plan_live, apply_plan,
+rollback_plan, plan_status, verify_ports). Whatever happens to one cluster (an error, a stale plan, a blocker,
+a bug) ends up in its entry of the report and never reaches another cluster.
+
+Where a cluster's files live: `<out-dir>/<cluster>/`, as `plan` does; `batch plan` also writes
+`<out-dir>/<cluster>/batch.current`, the name of the plan the fleet runs, so a later re-plan replaces it and
+older plans in the folder are left alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from migrator.app.planning import ClusterAccess, now_iso, plan_live, save_plan
+from migrator.app.running import (
+    ClusterPorts,
+    PlanRun,
+    RunSettings,
+    apply_plan,
+    connect_cluster,
+    plan_status,
+    rollback_plan,
+)
+from migrator.app.verifying import Reference, verify_ports
+from migrator.errors import InputError, MigratorError, StalePlanError
+from migrator.files import atomic_write, private_dir
+from migrator.fleet.inventory import InventoryCluster
+from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome, Timing, ordered
+from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
+from migrator.plan.planner import PlanOptions
+from migrator.run.observer import RunReport, RunResult, StepStatus
+from migrator.run.steps.context import PollPolicy
+
+POINTER = "batch.current"
+
+
+class FleetObserver(Protocol):
+    """Progress of a fleet run, one cluster at a time. Calls come from the clusters' threads, concurrently."""
+
+    def on_cluster(self, cluster: str, phase: str, done: int, total: int) -> None: ...
+    def on_cluster_message(self, cluster: str, text: str) -> None: ...
+    def on_cluster_done(self, result: ClusterResult) -> None: ...
+
+
+class NullFleetObserver:
+    def on_cluster(self, cluster: str, phase: str, done: int, total: int) -> None:
+        pass
+
+    def on_cluster_message(self, cluster: str, text: str) -> None:
+        pass
+
+    def on_cluster_done(self, result: ClusterResult) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How the fleet runs; per cluster, what its plan says (and its inventory settings) decides the rest."""
+
+    out_dir: Path = Path("plans")
+    approvals: frozenset[AuthMode] = frozenset()
+    max_parallel: int = 8
+    account_budget: int = 16  # EKS requests in flight at once per account and region, all its clusters together
+    canary: int = 0
+    rollback_on_failure: bool = False
+    timeout_seconds: float = 1800.0
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    target: AuthMode | None = None  # batch plan: overrides the inventory's targets
+    created_at: str | None = None  # batch plan: pin createdAt for byte-identical plans
+    shard: str | None = None
+    inventory: str = ""
+
+
+class _ClusterWatcher:
+    """The executor's Observer for one cluster, forwarded to the fleet's observer with the cluster's name."""
+
+    def __init__(self, cluster: str, fleet: FleetObserver, phase: str) -> None:
+        self.cluster, self.fleet, self.phase = cluster, fleet, phase
+        self.total = 0
+        self.done = 0
+
+    def on_start(self, total_steps: int) -> None:
+        self.total, self.done = total_steps, 0
+        self.fleet.on_cluster(self.cluster, self.phase, 0, total_steps)
+
+    def on_step(self, step: AnyStep, status: StepStatus) -> None:
+        if status in (StepStatus.DONE, StepStatus.UNDONE, StepStatus.KEPT):
+            self.done += 1
+        detail = f"{self.phase}: {step.id} {status.value}"
+        self.fleet.on_cluster(self.cluster, detail, self.done, self.total)
+
+    def on_message(self, text: str) -> None:
+        self.fleet.on_cluster_message(self.cluster, text)
+
+
+def access_of(cluster: InventoryCluster, settings: BatchSettings) -> ClusterAccess:
+    """The cluster's credentials, and the EKS call budget it shares with the other clusters of its account
+    (named by the inventory's account, else by the credentials that reach it)."""
+    account_key = cluster.account or cluster.role_arn or f"profile:{cluster.profile or 'default'}"
+    return ClusterAccess(
+        cluster.region, cluster.profile, cluster.role_arn, eks_budget=(account_key, settings.account_budget)
+    )
+
+
+def _error(error: BaseException) -> ErrorInfo:
+    if isinstance(error, MigratorError):
+        return ErrorInfo(type(error).__name__, error.exit_code, str(error))
+    return ErrorInfo(type(error).__name__, 1, f"internal error: {error}")  # a bug, kept to this cluster
+
+
+def _base(cluster: InventoryCluster, outcome: Outcome, canary: bool = False) -> ClusterResult:
+    return ClusterResult(cluster.name, cluster.account, cluster.region, cluster.index, outcome, canary=canary)
+
+
+def _guarded(
+    cluster: InventoryCluster, work: Callable[[], ClusterResult], observer: FleetObserver, canary: bool = False
+) -> ClusterResult:
+    """Run one cluster's work; whatever it raises becomes its failed entry, never another cluster's problem."""
+    started, clock = now_iso(), time.monotonic()
+    try:
+        result = work()
+    except Exception as error:  # every failure, bugs included, stays with its cluster
+        outcome = Outcome.STALE if isinstance(error, StalePlanError) else Outcome.FAILED
+        result = replace(_base(cluster, outcome), message=str(error).splitlines()[0], error=_error(error))
+    result = replace(result, canary=canary, timing=Timing(started, time.monotonic() - clock))
+    observer.on_cluster_done(result)
+    return result
+
+
+def _in_parallel(
+    clusters: Sequence[InventoryCluster], work: Callable[[InventoryCluster], ClusterResult], limit: int
+) -> list[ClusterResult]:
+    """`work` for each cluster, up to `limit` at once. Ctrl-C starts no further cluster; the ones running
+    finish their runs (an executor stops only in its own main thread), each journaled as it goes."""
+    if not clusters:
+        return []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(clusters))), thread_name_prefix="cluster")
+    try:
+        results = list(pool.map(work, clusters))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+# --- plan --------------------------------------------------------------------------------------------------
+
+
+def batch_plan(
+    clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
+) -> BatchReport:
+    """A live plan per cluster under `<out-dir>/<cluster>/` (read-only calls); a failing cluster stops no other."""
+    watcher = observer or NullFleetObserver()
+    created_at = settings.created_at or now_iso()
+
+    def one(cluster: InventoryCluster) -> ClusterResult:
+        def work() -> ClusterResult:
+            watcher.on_cluster(cluster.name, "planning", 0, 0)
+            options = PlanOptions(
+                target=settings.target or cluster.target,
+                remove_aws_auth=cluster.remove_aws_auth,
+                created_at=created_at,
+            )
+            plan = plan_live(cluster.name, access_of(cluster, settings), options)
+            _check_identity(cluster, plan)
+            path = save_plan(plan, None, settings.out_dir)
+            atomic_write(path.parent / POINTER, f"{path.name}\n".encode())
+            run = PlanRun.of(plan, path.parent)
+            return _described(cluster, run, Outcome.PLANNED, f"plan written to {path}", path)
+
+        return _guarded(cluster, work, watcher)
+
+    results = _in_parallel(clusters, one, settings.max_parallel)
+    return BatchReport("plan", ordered(results), settings.inventory, settings.shard)
+
+
+def _check_identity(cluster: InventoryCluster, plan: Plan) -> None:
+    """The credentials must reach the cluster the inventory names: same account and region."""
+    ref = plan.cluster
+    if (cluster.account is not None and ref.account != cluster.account) or ref.region != cluster.region:
+        raise InputError(
+            f"cluster {cluster.name}: the inventory says account {cluster.account} in {cluster.region}, the "
+            f"credentials reached account {ref.account} in {ref.region}",
+            hint="fix the cluster's account, region, profile or roleArn in the inventory",
+        )
+
+
+def _described(
+    cluster: InventoryCluster, run: PlanRun, outcome: Outcome, message: str, plan_file: Path | None = None
+) -> ClusterResult:
+    """The cluster's entry with what its plan and its journal say."""
+    plan = run.plan
+    status = plan_status(run)
+    done = {s.id for s in status.steps if s.status is StepStatus.DONE}
+    gates = tuple(s.mode.value for s in plan.steps if isinstance(s, SetMode) and s.id in done)
+    findings: dict[str, int] = {}
+    for finding in plan.findings:
+        findings[finding.severity.value] = findings.get(finding.severity.value, 0) + 1
+    return replace(
+        _base(cluster, outcome),
+        message=message,
+        plan_file=str(plan_file or _plan_file(run)),
+        plan_id=run.plan_id,
+        mode=gates[-1] if gates else plan.current_mode.value,
+        target=plan.target.value,
+        steps_done=len(done),
+        steps_total=len(plan.steps),
+        gates_passed=gates,
+        findings=findings,
+        blockers=tuple(sorted({f.code for f in plan.blockers})),
+    )
+
+
+def _plan_file(run: PlanRun) -> Path:
+    return run.run_dir / f"{run.plan_id}.plan.yaml"
+
+
+# --- locating a cluster's plan -------------------------------------------------------------------------------
+
+
+def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
+    """The plan `batch plan` made for this cluster; InputError (exit 2, for this cluster) when there is none."""
+    folder = out_dir / cluster.name
+    pointer = folder / POINTER
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        raise InputError(
+            f"cluster {cluster.name}: no plan in {folder} (no {POINTER})", hint="run batch plan for it first"
+        ) from None
+    if "/" in name or not name.endswith(".plan.yaml"):
+        raise InputError(f"{pointer}: not a plan file name: {name!r}")
+    run = PlanRun.open(folder / name, out_dir)
+    ref = run.plan.cluster
+    if ref.name != cluster.name or ref.region != cluster.region or (cluster.account not in (None, ref.account)):
+        raise InputError(
+            f"{folder / name}: the plan is for {ref.account}/{ref.region}/{ref.name}, the inventory lists "
+            f"{cluster.identity}",
+            hint="run batch plan again",
+        )
+    return run
+
+
+# --- apply -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How far this batch may take a plan: the steps before the first gate that is unapproved or that the
+    plan's blockers keep shut (`gate`, None when the whole plan may run)."""
+
+    wanted: tuple[Step, ...]
+    gate: SetMode | None = None
+    blocked: bool = False  # the plan's blocker findings keep `gate` shut
+    approved: bool = False  # `gate` was approved: a blocked cluster then falls short of what was approved
+
+    @property
+    def until(self) -> str | None:
+        # The executor refuses a blocked gate with a lockout error (exit 4), approved or not; a fleet stops in
+        # front of it instead, so that the steps before it stand (and --rollback-on-failure keeps them).
+        return self.wanted[-1].id if self.blocked and self.wanted else None
+
+    @property
+    def short(self) -> bool:
+        return self.blocked and self.approved
+
+
+def _reach(plan: Plan, approvals: frozenset[AuthMode]) -> _Reach:
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, SetMode) and step.gate:
+            blocked, approved = bool(plan.gate_blockers(step)), step.mode in approvals
+            if blocked or not approved:
+                return _Reach(plan.steps[:index], step, blocked, approved)
+    return _Reach(plan.steps)
+
+
+def _settled(run: PlanRun, reach: _Reach) -> Outcome | None:
+    """What the journal alone says this batch has nothing left to do for, or None."""
+    status = plan_status(run)
+    if status.result is RunResult.IN_PROGRESS:
+        return None
+    done = {s.id for s in status.steps if s.status is StepStatus.DONE}
+    if not all(s.id in done for s in reach.wanted):
+        return None
+    if all(s.id in done for s in run.plan.steps):
+        return Outcome.COMPLETED
+    return Outcome.BLOCKED if reach.short else Outcome.AT_GATE
+
+
+def _apply_outcome(report: RunReport, run: PlanRun, reach: _Reach) -> Outcome:
+    if isinstance(report.error, StalePlanError):
+        return Outcome.STALE
+    if report.result is RunResult.ROLLED_BACK:
+        return Outcome.ROLLED_BACK
+    if report.error is not None or report.result is RunResult.FAILED:
+        return Outcome.FAILED
+    if report.result is RunResult.STOPPED_AT_GATE:
+        return Outcome.AT_GATE
+    return _settled(run, reach) or Outcome.FAILED
+
+
+def _settled_message(reach: _Reach, plan: Plan, fallback: str) -> str:
+    if reach.gate is None or not reach.blocked:
+        return fallback
+    codes = ", ".join(sorted({f.code for f in plan.gate_blockers(reach.gate)}))
+    return f"stopped in front of gate {reach.gate.id} ({reach.gate.mode.value}): blocked by {codes}"
+
+
+def _apply_one(
+    cluster: InventoryCluster, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
+) -> ClusterResult:
+    run = open_cluster_run(cluster, settings.out_dir)
+    reach = _reach(run.plan, settings.approvals)
+    settled = _settled(run, reach)
+    if settled is not None and not canary:
+        # Nothing left to do for what was approved: no connection, no call at all.
+        message = _settled_message(reach, run.plan, "nothing left to do")
+        return replace(_described(cluster, run, settled, message), skipped=True)
+    ports = connect_cluster(run.plan, access_of(cluster, settings))
+    if settled is not None:  # a canary that is done already: verified all the same
+        result = _described(cluster, run, settled, _settled_message(reach, run.plan, "nothing left to do"))
+    else:
+        run_settings = RunSettings(
+            approvals=settings.approvals,
+            max_concurrency=cluster.max_concurrency,
+            timeout_seconds=settings.timeout_seconds,
+            poll=settings.poll,
+            until=reach.until,
+            rollback_on_failure=settings.rollback_on_failure,
+        )
+        report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "apply"))
+        outcome = _apply_outcome(report, run, reach)
+        message = report.message if report.error is not None else _settled_message(reach, run.plan, report.message)
+        result = _described(cluster, run, outcome, message)
+        if report.error is not None:
+            return replace(result, error=_error(report.error))
+    watcher.on_cluster(cluster.name, "verifying", result.steps_done, result.steps_total)
+    return replace(result, verified=_verify(run, ports, result))
+
+
+def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[str, object]:
+    """Every identity compared with aws-auth (the backup once the plan deleted aws-auth): read-only."""
+    removed = run.plan.remove_aws_auth and result.outcome is Outcome.COMPLETED
+    reference = Reference(backup=run.backup_path) if removed else Reference()
+    try:
+        report = verify_ports(ports.eks, ports.kube, ports.iam, reference)
+    except Exception as error:  # a verify that cannot run is a failed verify of this cluster
+        return {"ok": False, "error": _error(error).message}
+    counts = {name: count for name, count in report.counts().items() if count}
+    return {"ok": report.ok, "counts": counts}
+
+
+def batch_apply(
+    clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
+) -> BatchReport:
+    """Apply each cluster's plan. The first `canary` clusters run first, and are verified; the rest start only
+    when every canary reached what was approved with every identity equivalent. Then up to `max_parallel`
+    clusters at once. Every cluster that ran is verified afterwards."""
+    watcher = observer or NullFleetObserver()
+
+    def runner(canary: bool) -> Callable[[InventoryCluster], ClusterResult]:
+        def one(cluster: InventoryCluster) -> ClusterResult:
+            return _guarded(cluster, lambda: _apply_one(cluster, settings, watcher, canary=canary), watcher, canary)
+
+        return one
+
+    canaries, rest = clusters[: settings.canary], clusters[settings.canary :]
+    results = _in_parallel(canaries, runner(True), settings.max_parallel)
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        why = f"not run: canary {', '.join(failed)} did not reach what was approved (or did not verify)"
+        held = [replace(_base(c, Outcome.NOT_RUN), message=why) for c in rest]
+        for result in held:
+            watcher.on_cluster_done(result)
+        results += held
+    else:
+        results += _in_parallel(rest, runner(False), settings.max_parallel)
+    return BatchReport("apply", ordered(results), settings.inventory, settings.shard)
+
+
+# --- status and rollback ---------------------------------------------------------------------------------------
+
+_STATUS = {
+    RunResult.NOT_STARTED: Outcome.NOT_STARTED,
+    RunResult.IN_PROGRESS: Outcome.IN_PROGRESS,
+    RunResult.INTERRUPTED: Outcome.INTERRUPTED,
+    RunResult.COMPLETED: Outcome.COMPLETED,
+    RunResult.NOTHING_TO_DO: Outcome.COMPLETED,
+    RunResult.STOPPED_AT_GATE: Outcome.AT_GATE,
+    RunResult.FAILED: Outcome.FAILED,
+    RunResult.ROLLED_BACK: Outcome.ROLLED_BACK,
+}
+
+
+def batch_status(clusters: Sequence[InventoryCluster], settings: BatchSettings) -> BatchReport:
+    """Where each cluster stands, from its journal alone: no AWS or Kubernetes call."""
+
+    def one(cluster: InventoryCluster) -> ClusterResult:
+        def work() -> ClusterResult:
+            run = open_cluster_run(cluster, settings.out_dir)
+            status = plan_status(run)
+            outcome = _STATUS.get(status.result, Outcome.INTERRUPTED)
+            if status.result is RunResult.STOPPED:  # the fleet stops so only in front of a blocked gate
+                outcome = Outcome.BLOCKED if _reach(run.plan, frozenset(AuthMode)).short else Outcome.INTERRUPTED
+            if status.result is RunResult.NOTHING_TO_DO and any(s.status is not StepStatus.DONE for s in status.steps):
+                undone = any(s.status is StepStatus.UNDONE for s in status.steps)
+                outcome = Outcome.ROLLED_BACK if undone else Outcome.AT_GATE
+            return _described(cluster, run, outcome, status.message)
+
+        return _guarded(cluster, work, NullFleetObserver())
+
+    return BatchReport("status", ordered(one(c) for c in clusters), settings.inventory, settings.shard)
+
+
+def batch_rollback(
+    clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
+) -> BatchReport:
+    """Roll back every cluster this batch touched (its journal has a run), newest run first, each through the
+    same checks as `rollback`. Clusters never run are reported and left alone."""
+    watcher = observer or NullFleetObserver()
+    touched: list[tuple[float, InventoryCluster, PlanRun]] = []
+    results: list[ClusterResult] = []
+    for cluster in clusters:
+        try:
+            run = open_cluster_run(cluster, settings.out_dir)
+        except InputError as error:
+            results.append(replace(_base(cluster, Outcome.NOT_RUN), message=str(error)))
+            continue
+        path = run.journal.path
+        if not path.exists():
+            results.append(_described(cluster, run, Outcome.NOT_STARTED, "never applied: nothing to undo"))
+            continue
+        touched.append((path.stat().st_mtime, cluster, run))
+    touched.sort(key=lambda item: -item[0])
+
+    def one(cluster: InventoryCluster) -> ClusterResult:
+        def work() -> ClusterResult:
+            run = open_cluster_run(cluster, settings.out_dir)
+            ports = connect_cluster(run.plan, access_of(cluster, settings))
+            run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
+            report = rollback_plan(
+                run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "rollback")
+            )
+            assert report is not None  # no confirm callback: never declined
+            failed = report.error is not None or report.result is RunResult.FAILED
+            result = _described(cluster, run, Outcome.FAILED if failed else Outcome.ROLLED_BACK, report.message)
+            return replace(result, error=_error(report.error)) if report.error is not None else result
+
+        return _guarded(cluster, work, watcher)
+
+    results += _in_parallel([c for _, c, _ in touched], one, settings.max_parallel)
+    return BatchReport("rollback", ordered(results), settings.inventory, settings.shard)
+
+
+def write_report(report: BatchReport, path: Path) -> Path:
+    private_dir(path.parent)
+    atomic_write(path, report.to_json().encode())
+    return path

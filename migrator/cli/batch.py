@@ -1,0 +1,262 @@
+"""`aws-auth-migrate batch ...`: plan, apply, status and roll back every cluster of an inventory file, and
+merge the reports of CI shards. Registered as a sub-app by migrator/cli/__init__.py.
+
+Batch runs never prompt (one terminal cannot answer for many clusters at once): apply and rollback need
+--yes, and gates still need --approve-gate. The report goes to stdout (a table, or JSON with -o json) and,
+as JSON, to a file (`--report`, default `<out-dir>/batch-<command>[-shard-I-of-N].json`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from migrator.app.batch import (
+    BatchSettings,
+    batch_apply,
+    batch_plan,
+    batch_rollback,
+    batch_status,
+    write_report,
+)
+from migrator.cli import OutputFormat, OutputOption, Target, stderr, stdout
+from migrator.cli.render import clean
+from migrator.cli.render.batch import fleet_observer, print_batch
+from migrator.cli.run import GateMode
+from migrator.errors import InputError
+from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
+from migrator.fleet.report import BatchReport, merge_reports, report_from_dict
+from migrator.fleet.selection import Shard, parse_shard, select
+from migrator.model import AuthMode
+from migrator.run.steps import PollPolicy
+
+batch_app = typer.Typer(
+    help="Plan, apply, check and roll back many clusters from an inventory file (inventory/v1); merge CI "
+    "shard reports. Exit 0 when every cluster reached what was approved, 5 when any did not.",
+    no_args_is_help=True,
+)
+
+InventoryArgument = Annotated[
+    Path, typer.Argument(help="The inventory file (schema: aws-auth-migrate/inventory/v1).", show_default=False)
+]
+SelectOption = Annotated[
+    list[str] | None,
+    typer.Option("--select", help="Only clusters whose name matches this glob, or with this label=value (repeatable)."),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(help="I/N: only the clusters of shard I of N (stable by account/region/name), for CI matrices."),
+]
+OutDirOption = Annotated[
+    Path,
+    typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Plans, journals, backups: one folder per cluster."),
+]
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(help="Write the JSON report here (default: <out-dir>/batch-<command>[-shard-I-of-N].json)."),
+]
+MaxParallelOption = Annotated[int, typer.Option(min=1, max=64, help="Clusters run at once.")]
+AccountBudgetOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=256,
+        help="EKS requests in flight at once per account and region, all its clusters together; a throttled "
+        "answer pauses them all (EKS throttles per account and region).",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Required: batch runs never prompt.")]
+
+
+def _load(path: Path) -> Inventory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the inventory: {error}") from None
+    return parse_inventory(text, str(path))
+
+
+def _clusters(
+    inventory: Path, selectors: list[str] | None, shard: str | None
+) -> tuple[Inventory, tuple[InventoryCluster, ...], Shard | None]:
+    parsed_shard = parse_shard(shard) if shard is not None else None
+    loaded = _load(inventory)
+    return loaded, select(loaded, selectors or (), parsed_shard), parsed_shard
+
+
+def _finish(
+    report: BatchReport,
+    output: OutputFormat,
+    out_dir: Path,
+    report_path: Path | None,
+    *,
+    save: bool = True,
+    fail: bool = True,
+) -> None:
+    if save or report_path is not None:
+        if report_path is None:
+            suffix = f"-shard-{report.shard.replace('/', '-of-')}" if report.shard else ""
+            report_path = out_dir / f"batch-{report.command}{suffix}.json"
+        write_report(report, report_path)
+        stderr.print(Text(clean(f"Report written to {report_path}")), highlight=False)
+    if output is OutputFormat.JSON:
+        print(report.to_json(), end="")
+    else:
+        print_batch(report, stdout)
+    if report.exit_code and fail:
+        raise typer.Exit(report.exit_code)
+
+
+def _require_yes(yes: bool, command: str) -> None:
+    if not yes:
+        raise InputError(
+            f"batch {command} runs without prompts: pass --yes",
+            hint="gates still need --approve-gate MODE" if command == "apply" else None,
+        )
+
+
+@batch_app.command("plan")
+def plan_command(
+    inventory: InventoryArgument,
+    target: Annotated[
+        Target | None, typer.Option(help="Override every cluster's target (default: the inventory's).")
+    ] = None,
+    out_dir: OutDirOption = Path("plans"),
+    select_: SelectOption = None,
+    shard: ShardOption = None,
+    max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
+    created_at: Annotated[str | None, typer.Option(help="Pin every plan's createdAt (ISO 8601).")] = None,
+    report: ReportOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other."""
+    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    settings = BatchSettings(
+        out_dir=out_dir,
+        max_parallel=max_parallel,
+        account_budget=account_budget,
+        target=AuthMode(target.value) if target is not None else None,
+        created_at=created_at,
+        shard=str(parsed) if parsed else None,
+        inventory=loaded.file,
+    )
+    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+        result = batch_plan(clusters, settings, observer)
+    _finish(result, output, out_dir, report)
+
+
+@batch_app.command("apply")
+def apply_command(
+    inventory: InventoryArgument,
+    yes: YesOption = False,
+    approve_gate: Annotated[
+        list[GateMode] | None,
+        typer.Option("--approve-gate", help="Pass the gate into this mode on every cluster whose plan allows it."),
+    ] = None,
+    max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
+    canary: Annotated[
+        int, typer.Option(min=0, help="Run the first N clusters first and verify them; the rest only if all pass.")
+    ] = 0,
+    rollback_on_failure: Annotated[
+        bool, typer.Option(help="Roll back a cluster whose run fails (what is reversible); others are untouched.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS mode update.")
+    ] = 1800.0,
+    poll_seconds: Annotated[float, typer.Option(min=0.05, help="First wait between polls of an EKS update.")] = 5.0,
+    out_dir: OutDirOption = Path("plans"),
+    select_: SelectOption = None,
+    shard: ShardOption = None,
+    report: ReportOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Apply each cluster's plan (from batch plan), resuming from its journal; finished clusters are skipped."""
+    _require_yes(yes, "apply")
+    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    settings = BatchSettings(
+        out_dir=out_dir,
+        approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
+        max_parallel=max_parallel,
+        account_budget=account_budget,
+        canary=canary,
+        rollback_on_failure=rollback_on_failure,
+        timeout_seconds=timeout,
+        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
+        shard=str(parsed) if parsed else None,
+        inventory=loaded.file,
+    )
+    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+        result = batch_apply(clusters, settings, observer)
+    _finish(result, output, out_dir, report)
+
+
+@batch_app.command("status")
+def status_command(
+    inventory: InventoryArgument,
+    out_dir: OutDirOption = Path("plans"),
+    select_: SelectOption = None,
+    shard: ShardOption = None,
+    report: ReportOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0."""
+    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    settings = BatchSettings(out_dir=out_dir, shard=str(parsed) if parsed else None, inventory=loaded.file)
+    # status reports; it does not fail because a cluster did
+    _finish(batch_status(clusters, settings), output, out_dir, report, save=False, fail=False)
+
+
+@batch_app.command("rollback")
+def rollback_command(
+    inventory: InventoryArgument,
+    yes: YesOption = False,
+    max_parallel: MaxParallelOption = 8,
+    account_budget: AccountBudgetOption = 16,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS changes.")] = 1800.0,
+    out_dir: OutDirOption = Path("plans"),
+    select_: SelectOption = None,
+    shard: ShardOption = None,
+    report: ReportOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Roll back every selected cluster this batch touched, newest run first (never past the API gate)."""
+    _require_yes(yes, "rollback")
+    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    settings = BatchSettings(
+        out_dir=out_dir,
+        max_parallel=max_parallel,
+        account_budget=account_budget,
+        timeout_seconds=timeout,
+        shard=str(parsed) if parsed else None,
+        inventory=loaded.file,
+    )
+    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+        result = batch_rollback(clusters, settings, observer)
+    _finish(result, output, out_dir, report)
+
+
+@batch_app.command("report")
+def report_command(
+    reports: Annotated[list[Path], typer.Argument(help="Batch JSON reports (e.g. of each shard).", show_default=False)],
+    merge: Annotated[bool, typer.Option("--merge", help="Join the reports into one (each cluster once).")] = False,
+    report: ReportOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Show batch reports; with --merge, join the shard reports of one batch into the fleet's report."""
+    loaded = []
+    for path in reports:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise InputError(f"{path}: not a readable JSON report: {error}") from None
+        loaded.append((str(path), report_from_dict(data, str(path))))
+    if not merge and len(loaded) > 1:
+        raise InputError("several reports: pass --merge to join them")
+    joined = merge_reports(loaded) if merge else loaded[0][1]
+    _finish(joined, output, Path("."), report, save=False)

@@ -1,0 +1,395 @@
+"""Fleet runs through the real CLI against ONE sandbox serving six clusters in two regions and two accounts:
+a clean cluster per region and account, one with a blocker (stops in front of the API gate while the others
+go on), one whose aws-auth is edited after planning (refused as stale, exit 3 for it), one with an access
+entry planted where its plan will write (a conflict after the first gate, rolled back), canaries, a second run
+that changes nothing, `batch status` and `batch rollback`, and shards 1/3..3/3 merged equal to the whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator.model import AccessEntrySpec, EntryType
+from migrator.sandbox.eks.access import seed_entry
+from migrator.sandbox.scenario import Scenario, parse_scenario
+from migrator.sandbox.server import Sandbox
+from tests.cli.conftest import inherited_env
+from tests.integration.conftest import SandboxFactory, client, end_updates, hold_updates
+from tests.support.arns import ACCOUNT, OTHER_ACCOUNT, role
+from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
+
+pytestmark = pytest.mark.integration
+
+EAST, WEST = "us-east-1", "eu-west-1"
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# name -> (account, region, has a blocker)
+CLUSTERS = {
+    "alpha": (ACCOUNT, EAST, False),
+    "bravo": (ACCOUNT, WEST, False),
+    "charlie": (OTHER_ACCOUNT, EAST, False),
+    "delta": (OTHER_ACCOUNT, WEST, True),
+    "echo": (ACCOUNT, EAST, False),
+    "foxtrot": (ACCOUNT, WEST, False),
+}
+INVENTORY = f"""\
+schema: aws-auth-migrate/inventory/v1
+defaults: {{region: {EAST}, account: "{ACCOUNT}", target: API, roleArn: "arn:aws:iam::{{account}}:role/migrator"}}
+clusters:
+  - {{name: alpha}}
+  - {{name: bravo, region: {WEST}, labels: {{tier: prod}}}}
+  - {{name: charlie, account: "{OTHER_ACCOUNT}"}}
+  - {{name: delta, account: "{OTHER_ACCOUNT}", region: {WEST}}}
+  - {{name: echo, labels: {{tier: prod}}}}
+  - {{name: foxtrot, region: {WEST}}}
+"""
+BOTH_GATES = ("--approve-gate", "API_AND_CONFIG_MAP", "--approve-gate", "API")
+FAST = ("--poll-seconds", "0.2")
+
+
+def _aws_auth(account: str, blocker: bool) -> str:
+    mappings = (
+        f"- rolearn: {role('migrator', account)}\n  username: migrator:{{{{SessionName}}}}\n"
+        "  groups: [system:masters]\n"
+        f"- rolearn: {role('nodes', account)}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n"
+        "  groups: [system:bootstrappers, system:nodes]\n"
+        f"- rolearn: {role('Dev', account)}\n  username: dev:{{{{SessionName}}}}\n  groups: [developers]\n"
+    )
+    if blocker:  # another system: group cannot be expressed as an entry: SYSTEM_GROUP keeps it from API
+        mappings += f"- rolearn: {role('Ops', account)}\n  username: ops\n  groups: [system:monitoring]\n"
+    return aws_auth_config_map(mappings)
+
+
+def fleet_scenario() -> Scenario:
+    clusters = "".join(
+        f'  - name: {name}\n    region: {region}\n    account: "{account}"\n    version: "1.31"\n'
+        f"    authenticationMode: CONFIG_MAP\n    nodegroups: [{{name: ng, nodeRole: '{role('nodes', account)}'}}]\n"
+        f"    awsAuth: |\n{indent(_aws_auth(account, blocker), 6)}"
+        for name, (account, region, blocker) in CLUSTERS.items()
+    )
+    roles = [role(n, a) for a in (ACCOUNT, OTHER_ACCOUNT) for n in ("migrator", "nodes", "Dev", "Ops")]
+    text = scenario_yaml(clusters, roles=[*roles, role("Admin")], caller=role("Admin"), simulation="updateSeconds: 1")
+    return parse_scenario(text, "fleet.yaml")
+
+
+def batch(sandbox: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a subprocess; a generous timeout (a fleet on a loaded 2-core machine), never a measure."""
+    environment = inherited_env()
+    environment.update(sandbox.env())
+    result = subprocess.run(
+        [sys.executable, "-m", "migrator", "batch", *args],
+        capture_output=True, text=True, cwd=cwd, env=environment, timeout=900, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert report["schema"] == "aws-auth-migrate/batch-report/v1"
+    return report
+
+
+def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in report["clusters"]}
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without what differs between runs of the same thing: where it came from and timings."""
+    kept = {k: v for k, v in report.items() if k not in ("mergedFrom", "shard")}
+    kept["clusters"] = [{k: v for k, v in c.items() if k != "timing"} for c in report["clusters"]]
+    return kept
+
+
+def edit_aws_auth(sandbox: Sandbox, name: str) -> None:
+    account, region, _ = CLUSTERS[name]
+    cluster = sandbox.world.cluster(account, region, name)
+    assert cluster is not None
+    with sandbox.world.lock:
+        stored = cluster.objects[("v1", "configmaps", "kube-system", "aws-auth")].body
+        stored["data"]["mapRoles"] = stored["data"]["mapRoles"].replace("[developers]", "[developers, ops]")
+        stored["metadata"]["resourceVersion"] = cluster.next_resource_version()
+
+
+def plant_entry(sandbox: Sandbox, name: str) -> None:
+    """An entry for Dev that differs from its mapping, stored while the cluster is still in CONFIG_MAP (where
+    no API shows it): the plan cannot see it, and apply meets it after the first gate."""
+    account, region, _ = CLUSTERS[name]
+    cluster = sandbox.world.cluster(account, region, name)
+    assert cluster is not None
+    spec = AccessEntrySpec(role("Dev", account), EntryType.STANDARD, "someone-else", ("admins",))
+    with sandbox.world.lock:
+        seed_entry(cluster, spec, time.time())
+
+
+def eks_of(sandbox: Sandbox, name: str) -> Any:
+    """A boto3 EKS client in the cluster's own account and region (as its migrator role)."""
+    account, region, _ = CLUSTERS[name]
+    credentials = sandbox.credentials_for(role("migrator", account), "test-oracle")
+    return client(sandbox, region=region, credentials=credentials)
+
+
+def mode_of(sandbox: Sandbox, name: str) -> str:
+    return str(eks_of(sandbox, name).describe_cluster(name=name)["cluster"]["accessConfig"]["authenticationMode"])
+
+
+def live_entries(sandbox: Sandbox, name: str) -> dict[str, tuple[Any, ...]]:
+    """principalArn -> (username, groups, policies with scope type)."""
+    eks = eks_of(sandbox, name)
+    found: dict[str, tuple[Any, ...]] = {}
+    for arn in eks.list_access_entries(clusterName=name, maxResults=100)["accessEntries"]:
+        entry = eks.describe_access_entry(clusterName=name, principalArn=arn)["accessEntry"]
+        policies = eks.list_associated_access_policies(clusterName=name, principalArn=arn)["associatedAccessPolicies"]
+        found[arn] = (
+            entry.get("username"),
+            tuple(sorted(entry.get("kubernetesGroups", []))),
+            tuple(sorted((p["policyArn"], p["accessScope"]["type"]) for p in policies)),
+        )
+    return found
+
+
+def calls_to(sandbox: Sandbox, names: set[str]) -> list[Any]:
+    return [c for c in sandbox.calls() if c.cluster in names]
+
+
+def mutating(calls: list[Any]) -> list[Any]:
+    """Calls that change what the migration is about: EKS writes and Kubernetes writes, other than the run's
+    own Lease (the cluster-wide lock every apply takes and deletes again)."""
+    reads = ("Describe", "List", "Get")
+    return [
+        c for c in calls
+        if (c.service == "kubernetes" and c.operation not in ("get", "list", "watch") and "/leases" not in c.path)
+        or (c.service == "eks" and not c.operation.startswith(reads))
+    ]  # fmt: skip
+
+
+def test_a_fleet_run_isolates_each_cluster_resumes_and_merges_shards(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    planned = batch(sandbox, tmp_path, "plan", "fleet.yaml", "--created-at", "2026-01-01T00:00:00Z", "-o", "json")
+    assert planned.returncode == 0, planned.stderr
+    plans = by_name(report_of(planned))
+    assert {n: c["outcome"] for n, c in plans.items()} == dict.fromkeys(CLUSTERS, "planned")
+    assert plans["delta"]["blockers"] == ["SYSTEM_GROUP"] and plans["alpha"]["blockers"] == []
+    assert (plans["charlie"]["account"], plans["delta"]["region"]) == (OTHER_ACCOUNT, WEST)
+    assert (tmp_path / "plans" / "batch-plan.json").exists()
+
+    edit_aws_auth(sandbox, "echo")
+    plant_entry(sandbox, "foxtrot")
+    sandbox.clear_calls()
+    applied = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, "--canary", "1",
+                    "--max-parallel", "3", "--rollback-on-failure", "-o", "json")  # fmt: skip
+    assert applied.returncode == 5, applied.stderr
+    report = report_of(applied)
+    clusters = by_name(report)
+    assert {n: c["outcome"] for n, c in clusters.items()} == {
+        "alpha": "completed",
+        "bravo": "completed",
+        "charlie": "completed",
+        "delta": "blocked",
+        "echo": "stale",
+        "foxtrot": "rolled-back",
+    }
+    assert report["summary"] == {"completed": 3, "blocked": 1, "stale": 1, "rolled-back": 1}
+    assert clusters["alpha"]["canary"] and not clusters["bravo"]["canary"]
+    for name in ("alpha", "bravo", "charlie"):
+        assert clusters[name]["gatesPassed"] == ["API_AND_CONFIG_MAP", "API"]
+        assert clusters[name]["verified"]["ok"] is True, clusters[name]
+        assert clusters[name]["error"] is None
+        assert mode_of(sandbox, name) == "API"
+    assert live_entries(sandbox, "charlie")[role("migrator", OTHER_ACCOUNT)][2] == ((ADMIN_POLICY, "cluster"),)
+    # The blocked cluster passed the first gate and stopped in front of the API gate; aws-auth still serves Ops.
+    assert clusters["delta"]["gatesPassed"] == ["API_AND_CONFIG_MAP"] and clusters["delta"]["error"] is None
+    assert "SYSTEM_GROUP" in clusters["delta"]["message"] and clusters["delta"]["verified"]["ok"] is True
+    assert mode_of(sandbox, "delta") == "API_AND_CONFIG_MAP"
+    # The stale cluster: refused before any step, exit 3 for it, untouched.
+    assert clusters["echo"]["error"]["exitCode"] == 3 and clusters["echo"]["stepsDone"] == 0
+    assert mode_of(sandbox, "echo") == "CONFIG_MAP"
+    assert not mutating(calls_to(sandbox, {"echo"}))
+    # The conflict: exit 6, then what this plan made was undone; the planted entry was never overwritten.
+    assert clusters["foxtrot"]["error"]["exitCode"] == 6
+    foxtrot = live_entries(sandbox, "foxtrot")
+    assert foxtrot[role("Dev")][0:2] == ("someone-else", ("admins",))
+    assert role("migrator") not in foxtrot  # created by this run, deleted by the rollback
+
+    # A second run: the finished and the blocked clusters are skipped without a single call; the stale one is
+    # refused again with reads only; the failed one is tried again (it resumes) and fails the same way.
+    sandbox.clear_calls()
+    again = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, "--rollback-on-failure",
+                  "-o", "json")  # fmt: skip
+    assert again.returncode == 5, again.stderr
+    second = by_name(report_of(again))
+    assert {n: c["outcome"] for n, c in second.items()} == {n: c["outcome"] for n, c in clusters.items()}
+    assert all(second[n]["skipped"] for n in ("alpha", "bravo", "charlie", "delta"))
+    assert calls_to(sandbox, {"alpha", "bravo", "charlie", "delta"}) == []
+    assert not mutating(calls_to(sandbox, {"echo"}))
+
+    # Status from the journals alone; the shards of the inventory merge into exactly the whole status.
+    sandbox.clear_calls()
+    whole = report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", "-o", "json"))
+    assert {n: c["outcome"] for n, c in by_name(whole).items()} == {
+        "alpha": "completed", "bravo": "completed", "charlie": "completed", "delta": "blocked",
+        "echo": "not-started", "foxtrot": "rolled-back",
+    }  # fmt: skip
+    shard_files = []
+    for index in (1, 2, 3):
+        path = tmp_path / f"shard-{index}.json"
+        result = batch(sandbox, tmp_path, "status", "fleet.yaml", "--shard", f"{index}/3", "--report", str(path))
+        assert result.returncode == 0, result.stderr
+        shard_files.append(str(path))
+    assert sandbox.calls() == []
+    merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shard_files, "-o", "json"))
+    assert merged["mergedFrom"] == ["1/3", "2/3", "3/3"]
+    assert comparable(merged) == comparable(whole)
+
+
+def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batch_did(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    bad = INVENTORY.replace("  - {name: echo,", "  - {name: echo, colour: red,")
+    (tmp_path / "bad.yaml").write_text(bad)
+    refused = batch(sandbox, tmp_path, "plan", "bad.yaml")
+    assert refused.returncode == 2
+    assert "error: bad.yaml:8: unknown key 'colour' in clusters[4]" in refused.stderr
+    assert sandbox.calls() == [] and not (tmp_path / "plans").exists()
+
+    # Shards 1/3..3/3 of batch plan, merged, are the unsharded report (plans are deterministic: same files).
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    pinned = ("--created-at", "2026-01-01T00:00:00Z")
+    whole = report_of(batch(sandbox, tmp_path, "plan", "fleet.yaml", *pinned, "-o", "json"))
+    for index in (1, 2, 3):
+        result = batch(sandbox, tmp_path, "plan", "fleet.yaml", *pinned, "--shard", f"{index}/3")
+        assert result.returncode == 0, result.stderr
+    shards = [str(tmp_path / "plans" / f"batch-plan-shard-{i}-of-3.json") for i in (1, 2, 3)]
+    merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shards, "-o", "json"))
+    assert comparable(merged) == comparable(whole)
+
+    # The canary (alpha, first in the inventory) is stale: nobody else starts.
+    edit_aws_auth(sandbox, "alpha")
+    sandbox.clear_calls()
+    held = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, "--canary", "1", "-o", "json")
+    assert held.returncode == 5, held.stderr
+    outcomes = {n: c["outcome"] for n, c in by_name(report_of(held)).items()}
+    assert outcomes == {"alpha": "stale", **dict.fromkeys(["bravo", "charlie", "delta", "echo", "foxtrot"], "not-run")}
+    assert calls_to(sandbox, {"bravo", "charlie", "delta", "echo", "foxtrot"}) == []
+
+    # The first phase for three selected clusters: all stop in front of the API gate, which nobody approved;
+    # delta's blocker keeps that gate shut, but in this phase it reached what was approved too (exit 0).
+    first = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
+                  "--select", "bravo", "--select", "charlie", "--select", "delta", "-o", "json")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    phase = by_name(report_of(first))
+    assert {n: (c["outcome"], c["mode"], c["verified"]["ok"]) for n, c in phase.items()} == {
+        "bravo": ("at-gate", "API_AND_CONFIG_MAP", True),
+        "charlie": ("at-gate", "API_AND_CONFIG_MAP", True),
+        "delta": ("at-gate", "API_AND_CONFIG_MAP", True),
+    }
+    assert "blocked by SYSTEM_GROUP" in phase["delta"]["message"]
+    assert role("Dev", OTHER_ACCOUNT) in live_entries(sandbox, "charlie")
+
+    # batch rollback: what the batch did on bravo and charlie is undone; the others are left alone.
+    sandbox.clear_calls()
+    undone = batch(sandbox, tmp_path, "rollback", "fleet.yaml", "--yes", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    rolled = by_name(report_of(undone))
+    assert {n: c["outcome"] for n, c in rolled.items()} == {
+        "alpha": "not-started", "bravo": "rolled-back", "charlie": "rolled-back",
+        "delta": "rolled-back", "echo": "not-started", "foxtrot": "not-started",
+    }  # fmt: skip
+    assert calls_to(sandbox, {"alpha", "echo", "foxtrot"}) == []
+    for name in ("bravo", "charlie", "delta"):
+        account = CLUSTERS[name][0]
+        assert set(live_entries(sandbox, name)) == {role("nodes", account)}  # only the one EKS made at the switch
+        assert mode_of(sandbox, name) == "API_AND_CONFIG_MAP"  # one way
+
+    text = batch(sandbox, tmp_path, "status", "fleet.yaml")
+    assert text.returncode == 0
+    assert "rolled-back" in text.stdout and "6 cluster(s): 3 not-started, 3 rolled-back" in text.stdout
+    assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
+
+
+def _journal_shows(out_dir: Path, cluster: str, event: str, step_part: str) -> bool:
+    """Has the cluster's journal recorded `event` for a step whose id contains `step_part`? (A torn last line
+    just means: not yet.)"""
+    for journal in (out_dir / cluster).glob("*.journal.jsonl"):
+        for line in journal.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == event and step_part in str(record.get("step")):
+                return True
+    return False
+
+
+def test_a_batch_killed_mid_switch_resumes_every_cluster_from_its_journal(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    picked = ("--select", "alpha", "--select", "charlie", "--select", "foxtrot")
+    assert batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked).returncode == 0
+    hold_updates(sandbox)  # every mode switch now lasts until the test ends it: the kill lands inside it
+    environment = {**inherited_env(), **sandbox.env()}
+    args = ["apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, *picked, "-o", "json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "batch", *args],
+        cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300  # generous: a loaded machine; the wait ends on the journals, not a time
+        names = ("alpha", "charlie", "foxtrot")
+        while not all(_journal_shows(tmp_path / "plans", n, "step-started", "set-mode") for n in names):
+            assert process.poll() is None, "the batch ended before every cluster started its first switch"
+            assert time.monotonic() < deadline, "no switch started"
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    with sandbox.world.lock:
+        sandbox.world.settings.update_seconds = 1.0
+    for name in ("alpha", "charlie", "foxtrot"):
+        account, region, _ = CLUSTERS[name]
+        end_updates(sandbox, name, region, account)
+
+    status = by_name(report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", *picked, "-o", "json")))
+    assert {n: c["outcome"] for n, c in status.items()} == dict.fromkeys(["alpha", "charlie", "foxtrot"], "interrupted")
+    resumed = batch(sandbox, tmp_path, *args)
+    assert resumed.returncode == 0, resumed.stderr
+    report = by_name(report_of(resumed))
+    for name in ("alpha", "charlie", "foxtrot"):
+        assert (report[name]["outcome"], report[name]["verified"]["ok"]) == ("completed", True), report[name]
+        assert mode_of(sandbox, name) == "API"
+
+
+def test_the_clusters_of_one_account_share_a_call_budget_and_its_backoff(make_sandbox: SandboxFactory) -> None:
+    """Real boto3 clients of two clusters of one account, through one budget: when EKS throttles one of them,
+    the other's next request waits out the same pause; every slot is given back."""
+    from migrator.aws.budget import AccountBudget
+    from tests.unit.test_account_budget import FakeTime, _full
+
+    sandbox = make_sandbox(fleet_scenario())
+    time_ = FakeTime()  # the pause is observed, not waited for
+    budget = AccountBudget(2, clock=time_.clock, sleep=time_.sleep)
+    # attempts=0: botocore makes exactly one attempt (its max_attempts counts retries)
+    alpha, echo = client(sandbox, region=EAST, attempts=0), client(sandbox, region=EAST, attempts=0)
+    budget.attach(alpha)
+    budget.attach(echo)
+    with sandbox.world.lock:
+        sandbox.world.settings.throttle = 1.0  # EKS throttles every request now
+    with pytest.raises(Exception, match="Throttling"):
+        alpha.describe_cluster(name="alpha")
+    with sandbox.world.lock:
+        sandbox.world.settings.throttle = 0.0
+    assert (budget.throttles, time_.slept) == (1, [])
+    assert echo.describe_cluster(name="echo")["cluster"]["name"] == "echo"
+    assert time_.slept == [0.5]  # echo's request waited for the pause alpha's throttle started
+    assert not _full(budget) and budget._slots.acquire(blocking=False) and budget._slots.acquire(blocking=False)

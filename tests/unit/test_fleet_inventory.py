@@ -1,0 +1,144 @@
+"""The inventory file: defaults and overrides, `{account}` in roleArn, and every error as FILE:LINE."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrator.errors import InputError, SourceError
+from migrator.fleet.inventory import parse_inventory
+from migrator.fleet.selection import select
+from migrator.model import AuthMode
+
+FILE = "fleet.yaml"
+
+# Line numbers matter below: keep this text's layout in step with the tests.
+VALID = """\
+schema: aws-auth-migrate/inventory/v1
+defaults: {region: eu-west-1, target: API, profile: ops, roleArn: "arn:aws:iam::{account}:role/migrator",
+           account: "111122223333"}
+clusters:
+  - {name: prod-eu}
+  - {name: prod-us, region: us-west-2, labels: {tier: prod}}
+  - name: dev-eu
+    account: "444455556666"
+    target: API_AND_CONFIG_MAP
+    profile: dev
+    maxConcurrency: 2
+    labels: {tier: dev, team: web}
+"""
+
+
+def test_defaults_apply_to_every_cluster_and_each_may_override_them() -> None:
+    inventory = parse_inventory(VALID, FILE)
+    eu, us, dev = inventory.clusters
+    assert (eu.name, eu.region, eu.account, eu.profile, eu.target, eu.max_concurrency, eu.remove_aws_auth) == (
+        "prod-eu", "eu-west-1", "111122223333", "ops", AuthMode.API, 8, False,
+    )  # fmt: skip
+    assert eu.role_arn == "arn:aws:iam::111122223333:role/migrator"
+    assert (us.region, dict(us.labels), us.line, us.index) == ("us-west-2", {"tier": "prod"}, 6, 1)
+    assert dev.role_arn == "arn:aws:iam::444455556666:role/migrator"  # {account} is the cluster's own
+    assert (dev.target, dev.profile, dev.max_concurrency) == (AuthMode.API_AND_CONFIG_MAP, "dev", 2)
+    assert dev.identity == "444455556666/eu-west-1/dev-eu"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("schema: aws-auth-migrate/inventory/v2\nclusters: [{name: a, region: eu-west-1}]\n", 1, "schema must be"),
+        ("schema: aws-auth-migrate/inventory/v1\nclusters: []\n", 2, "non-empty list"),
+        ("schema: aws-auth-migrate/inventory/v1\nclusters:\n  - {name: a}\n", 3, "has no region"),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n    colour: red\n",
+            5,
+            "unknown key 'colour'",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\ndefaults: {region: eu-west-1}\nclusters:\n  - {name: a}\n"
+            "  - {name: b}\n  - {name: a}\n",
+            6,
+            "listed twice (first at line 4)",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\ndefaults:\n  region: eu-west-1\n  account: 111122223333\n"
+            "clusters: [{name: a}]\n",
+            4,
+            "must be a string",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\ndefaults:\n  region: eu-west-1\n"
+            "  roleArn: 'arn:aws:iam::{account}:role/m'\nclusters: [{name: a}]\n",
+            4,
+            "no account",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
+            "    target: CONFIG_MAP\n",
+            5,
+            "target must be one of",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: -bad\n    region: eu-west-1\n",
+            3,
+            "not an EKS cluster name",
+        ),
+        ("schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: Europe\n", 4, "not an AWS region"),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
+            "    removeAwsAuth: true\n",
+            5,
+            "needs target API",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
+            "    labels: {tier: 1}\n",
+            5,
+            "must be a string",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\ndefaults: {region: eu-west-1, maxConcurrency: 0}\n"
+            "clusters: [{name: a}]\n",
+            2,
+            "maxConcurrency",
+        ),
+        ("schema: aws-auth-migrate/inventory/v1\nclusters:\n  - {name: a, region: [eu\n", 4, "not valid YAML"),
+    ],
+)
+def test_a_bad_inventory_names_the_file_and_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        parse_inventory(text, FILE)
+    assert caught.value.line == line, caught.value
+    assert str(caught.value).startswith(f"{FILE}:{line}: ")
+    assert words in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("selectors", "names"),
+    [
+        ((), ["prod-eu", "prod-us", "dev-eu"]),
+        (("prod-*",), ["prod-eu", "prod-us"]),
+        (("tier=prod",), ["prod-us"]),
+        (("tier=*",), ["prod-us", "dev-eu"]),
+        (("*-eu", "team=web"), ["prod-eu", "dev-eu"]),
+    ],
+)
+def test_select_picks_by_name_glob_or_label_in_inventory_order(selectors: tuple[str, ...], names: list[str]) -> None:
+    assert [c.name for c in select(parse_inventory(VALID, FILE), selectors)] == names
+
+
+def test_a_selector_that_matches_nothing_is_bad_input() -> None:
+    with pytest.raises(InputError, match="matches no cluster"):
+        select(parse_inventory(VALID, FILE), ("staging-*",))
+
+
+def test_the_readme_inventory_example_is_a_valid_inventory() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = next(block for block in readme.split("```yaml\n")[1:] if "inventory/v1" in block).split("```")[0]
+    clusters = parse_inventory(example, "README.md").clusters
+    assert [(c.name, c.region, c.account, c.role_arn) for c in clusters] == [
+        ("prod-eu", "eu-west-1", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
+        ("prod-us", "us-west-2", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
+        ("data-eu", "eu-west-1", "444455556666", "arn:aws:iam::444455556666:role/migrator"),
+    ]
