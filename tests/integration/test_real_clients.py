@@ -41,6 +41,9 @@ REGION = "eu-west-1"
 CLUSTER = "rehearsal"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"
 DEVELOPER = f"arn:aws:iam::{ACCOUNT}:role/Developer"
+AUDITOR = f"arn:aws:iam::{ACCOUNT}:role/Auditor"
+MODERN = "modern"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 DEADLINE = 120  # seconds a single CLI call may take on a loaded machine before the test gives up
 REQUIRE_KUBECTL_ENV = "AWS_AUTH_MIGRATE_REQUIRE_KUBECTL"
 
@@ -71,10 +74,22 @@ clusters:
       metadata: {{name: developers-edit, namespace: dev}}
       roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}}
       subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: Group, name: developers}}]
+  - name: {MODERN}
+    region: {REGION}
+    account: "{ACCOUNT}"
+    version: "1.31"
+    authenticationMode: API_AND_CONFIG_MAP
+    accessEntries:
+      - principalArn: {ADMIN}
+        policies: [{{policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}}]
+      - principalArn: {AUDITOR}
+        username: auditor
+        policies: [{{policyArn: "{VIEW_POLICY}"}}]
 iam:
   roles:
     - arn: {ADMIN}
     - arn: {DEVELOPER}
+    - arn: {AUDITOR}
 caller: {ADMIN}
 simulation:
   updateSeconds: 1
@@ -158,20 +173,20 @@ def world(make_sandbox: SandboxFactory, tmp_path: Path) -> Iterator[Tools]:
     yield Tools(sandbox, tmp_path)
 
 
-def _token(tools: Tools, credentials: dict[str, str] | None = None) -> str:
+def _token(tools: Tools, credentials: dict[str, str] | None = None, cluster: str = CLUSTER) -> str:
     env = {**tools.env, **(credentials or {})}
     if credentials is not None and "AWS_SESSION_TOKEN" not in credentials:
         env.pop("AWS_SESSION_TOKEN", None)
-    done = tools.run([tools.aws_path, "eks", "get-token", "--cluster-name", CLUSTER, "--region", REGION], env=env)
+    done = tools.run([tools.aws_path, "eks", "get-token", "--cluster-name", cluster, "--region", REGION], env=env)
     assert done.returncode == 0, done.stderr
     token = json.loads(done.stdout)["status"]["token"]
     assert token.startswith("k8s-aws-v1.")
     return str(token)
 
 
-def _flags(tools: Tools, token: str, ca_file: Path) -> list[str]:
+def _flags(tools: Tools, token: str, ca_file: Path, cluster: str = CLUSTER) -> list[str]:
     """kubectl with no kubeconfig at all: server, token and CA on the command line."""
-    server = tools.sandbox.kube_url(tools.sandbox.scenario.clusters[0])
+    server = tools.sandbox.kube_url(tools.sandbox.scenario.cluster(cluster))
     return ["--kubeconfig", os.devnull, "--server", server, "--token", token, "--certificate-authority", str(ca_file)]
 
 
@@ -363,3 +378,39 @@ def _events(lines: queue.Queue[str]) -> Iterator[dict[str, Any]]:
             continue
         buffer = text[end:]
         yield event
+
+
+def _can_i(tools: Tools, flags: list[str], *question: str) -> bool:
+    """`kubectl auth can-i`: exit 0 and "yes", or exit 1 and "no" (anything else is an error)."""
+    done = tools.kubectl("auth", "can-i", *question, *flags)
+    assert (done.returncode, done.stdout.strip()) in ((0, "yes"), (1, "no")), (question, done.stdout, done.stderr)
+    return done.returncode == 0
+
+
+def test_kubectl_auth_can_i_answers_per_rbac_and_access_policies(world: Tools, tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(base64.b64decode(world.sandbox.ca_data))
+    # RBAC: the developers group is bound to the upstream `edit` ClusterRole in namespace dev only.
+    developer = world.sandbox.credentials_for(DEVELOPER, "dana")
+    dev = _flags(world, _token(world, developer), ca_file)
+    assert _can_i(world, dev, "create", "configmaps", "-n", "dev")
+    assert _can_i(world, dev, "get", "secrets", "-n", "dev")
+    assert not _can_i(world, dev, "create", "configmaps", "-n", "prod")
+    assert not _can_i(world, dev, "create", "rolebindings", "-n", "dev")  # edit does not grant RBAC writes
+    assert not _can_i(world, dev, "list", "clusterroles")
+    listed = world.ok("auth", "can-i", "--list", "-n", "dev", *dev)
+    assert "configmaps" in listed and "selfsubjectreviews.authentication.k8s.io" in listed
+    # Access policies: the auditor has no RBAC binding, only AmazonEKSViewPolicy at cluster scope.
+    auditor = world.sandbox.credentials_for(AUDITOR, "audit")
+    audit = _flags(world, _token(world, auditor, MODERN), ca_file, MODERN)
+    assert _can_i(world, audit, "list", "pods", "--all-namespaces")
+    assert _can_i(world, audit, "get", "configmaps", "-n", "kube-system")
+    assert not _can_i(world, audit, "get", "secrets", "-n", "kube-system")  # View excludes Secrets
+    assert not _can_i(world, audit, "create", "configmaps", "-n", "default")
+    # As on EKS, `--list` shows RBAC rules only: the policy's rules are not in it.
+    listed = world.ok("auth", "can-i", "--list", "-n", "default", *audit)
+    assert "pods" not in listed and "selfsubjectaccessreviews.authorization.k8s.io" in listed
+    # The cluster-admin through RBAC (system:masters) may do anything, including on the cluster scope.
+    admin = _flags(world, _token(world), ca_file)
+    assert _can_i(world, admin, "delete", "clusterrolebindings")
+    assert "cluster-admin" in world.ok("get", "clusterrolebindings", "-o", "name", *admin)
