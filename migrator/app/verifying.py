@@ -8,7 +8,7 @@ kube-system/aws-auth. `--probe` then signs in as each role the caller may assume
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +16,13 @@ from pathlib import Path
 from migrator.app.planning import ClusterAccess
 from migrator.awsauth import load_aws_auth_file, parse_configmap_object
 from migrator.errors import InputError
-from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AwsAuth, ClusterRef, PrincipalLookup
-from migrator.plan.snapshot import IAM_LOOKUP_CONCURRENCY
+from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AwsAuth, ClusterRef
+from migrator.plan.snapshot import lookup_principals
 from migrator.ports import EksGateway, IamDirectory, IdentityProber, KubeGateway, ProbeObservation
 from migrator.proof.probes import ProbeVerdict, cannot_probe, judge
 from migrator.proof.report import VerifyReport
 from migrator.proof.verify import ClusterState, Verdict, verify
-from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn
+from migrator.rules.arn import ArnError, parse_arn
 from migrator.run.backup import load_backup
 
 PROBE_CONCURRENCY = 4  # each probe is an AssumeRole plus one Kubernetes request
@@ -49,20 +49,6 @@ class Reference:
             body = {"metadata": {"name": backup.name, "namespace": backup.namespace}, "data": dict(backup.data)}
             return parse_configmap_object(body, str(self.backup)), f"backup {self.backup}"
         return None, "the cluster's aws-auth"
-
-
-def _lookups(iam: IamDirectory, aws_auths: Iterable[AwsAuth | None]) -> Mapping[str, PrincipalLookup]:
-    principals: dict[str, Arn] = {}
-    for aws_auth in aws_auths:
-        for mapping in aws_auth.mappings if aws_auth is not None else ():
-            try:
-                arn = parse_arn(mapping.arn)
-            except ArnError:
-                continue
-            if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
-                principals.setdefault(arn.lookup_key, arn)
-    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
-        return dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
 
 
 def verify_ports(
@@ -98,7 +84,7 @@ def verify_ports(
         entries=entries,
         node_roles=frozenset(key for arn in node_roles if (key := _key(arn)) is not None),
         bootstrap_admin=info.bootstrap_admin,
-        iam=_lookups(iam, (expected, live)),
+        iam=lookup_principals(iam, (*expected.mappings, *(live.mappings if live is not None else ()))),
     )
     result = verify(expected, state)
     probes: dict[str, ProbeVerdict] = {}

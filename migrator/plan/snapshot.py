@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from migrator.awsauth import parse_configmap_object
@@ -15,6 +15,7 @@ from migrator.model import (
     AwsAuth,
     ClusterRef,
     LookupStatus,
+    Mapping,
     PrincipalLookup,
     Snapshot,
 )
@@ -89,6 +90,21 @@ def offline_snapshot(
     )
 
 
+def lookup_principals(iam: IamDirectory, mappings: Iterable[Mapping]) -> dict[str, PrincipalLookup]:
+    """What IAM says of each role and user the mappings name, keyed by lookup key: one read per principal, a
+    few at a time (thousands of mappings must not take minutes)."""
+    principals: dict[str, Arn] = {}
+    for mapping in mappings:
+        try:
+            arn = parse_arn(mapping.arn)
+        except ArnError:
+            continue
+        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+            principals.setdefault(arn.lookup_key, arn)
+    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
+        return dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
+
+
 def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_auth_label: str) -> Snapshot:
     """Read everything the planner needs from the cluster, once. Read-only calls only."""
     info = eks.describe_cluster()
@@ -99,17 +115,7 @@ def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_
         else AwsAuth(file=aws_auth_label)
     )
     entries = tuple(eks.list_entries()) if info.mode.reads_entries else ()
-    principals: dict[str, Arn] = {}
-    for mapping in aws_auth.mappings:
-        try:
-            arn = parse_arn(mapping.arn)
-        except ArnError:
-            continue
-        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
-            principals.setdefault(arn.lookup_key, arn)
-    # One IAM read per principal, a few at a time: thousands of mappings must not take minutes.
-    with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
-        lookups = dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
+    lookups = lookup_principals(iam, aws_auth.mappings)
     return Snapshot(
         cluster=ClusterRef(info.name, info.region, info.account, info.partition),
         mode=info.mode,
