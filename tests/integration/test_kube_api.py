@@ -41,7 +41,7 @@ PARTNER = "444455556666"
 REGION = "us-east-1"
 CLUSTER = "demo"
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-NODE_DNS = "ip-10-0-75-25.us-east-1.compute.internal"  # sha256("i-0abc1234def567890")[:2] == (75, 25)
+NODE_DNS = "ip-10-0-75-25.ec2.internal"  # sha256("i-0abc1234def567890")[:2] == (75, 25); us-east-1's domain
 
 AWS_AUTH_YAML = f"""\
 apiVersion: v1

@@ -174,7 +174,9 @@ def ec2_private_dns_name(session_name: str, region: str) -> str | None:
     if not INSTANCE_ID_RE.fullmatch(session_name):
         return None
     digest = hashlib.sha256(session_name.encode("utf-8")).digest()
-    return f"ip-10-0-{digest[0]}-{digest[1]}.{region}.compute.internal"
+    # EC2's default private DNS: us-east-1 has its own domain (eks-facts.md section 5b).
+    domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+    return f"ip-10-0-{digest[0]}-{digest[1]}.{domain}"
 
 
 def _find_access_key(access_key_id: str, partition: str) -> tuple[str, object] | None:
