@@ -1,27 +1,46 @@
-"""`make bench`: how fast apply migrates principals, as ratios measured in one run (never lone times).
+"""`make bench`: how close apply gets to what the migration needs, as ratios measured in one run.
 
-Each measurement starts a fresh sandbox whose EKS answers after a simulated network round trip, plans the
-cluster live, and times the apply use case for the entry phase (the cluster already reads entries, so no mode
-switch pads the numbers). Reported:
-- ours (bounded concurrency) vs sequential (--max-concurrency 1);
-- ours vs the rate-limit floor: with a per-operation rate limit, no client can create N entries faster
-  than N / tps seconds, however concurrent it is.
+Each measurement starts a fresh sandbox in its own process (bench/sandbox_process.py) whose EKS answers
+after a simulated round trip, plans the cluster live, and times the apply use case from CONFIG_MAP to
+API_AND_CONFIG_MAP: the first mode switch, then one entry per principal (half of them with one policy:
+their aws-auth groups hold system:masters), then verify. Reported per size:
+
+- ours / floor under a per-operation rate limit. The floor counts only the calls the migration *needs*:
+  one CreateAccessEntry per entry and one AssociateAccessPolicy per policy (each operation has its own
+  budget in the sandbox, as in EKS, so the busiest sets the pace; its burst is free), plus the mode
+  switch's own duration. Nothing we add (describes, listings, retries) is in the floor.
+- sequential / ours without a rate limit (what bounded concurrency buys);
+- calls per principal by operation, from the sandbox's recorder (what it was asked, not what we think we
+  sent), for principals without and with a policy, in the run without a rate limit (no throttled retries);
+- peak RSS of the client (this process, so it grows with the sizes run before) and of the sandbox.
+
+`--quick` runs 100 principals only (a couple of minutes); 2,900 is opt-in (`--sizes 100,1000,2900`).
+bench/results.json gets the figures, the machine, the date and the commit.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import multiprocessing
 import os
-import shlex
+import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sandbox_process import serve  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
     PlanOptions,
@@ -33,84 +52,189 @@ from migrator.app import (  # noqa: E402
 )
 from migrator.model import AuthMode  # noqa: E402
 from migrator.run.steps import PollPolicy  # noqa: E402
-from migrator.sandbox.scenario import parse_scenario  # noqa: E402
 
 ACCOUNT = "111122223333"
-PRINCIPALS = 120
-LATENCY_MS = 25
+LATENCY_MS = 50
+TPS, BURST = 10, 20
+UPDATE_SECONDS = 2.0
+CONCURRENCY = 8
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def _role(i: int) -> str:
+    # Odd principals carry system:masters: one policy each (AmazonEKSClusterAdminPolicy).
+    return f"arn:aws:iam::{ACCOUNT}:role/bench-{'p' if i % 2 else 'n'}-{i:04d}"
 
 
 def scenario_text(principals: int, simulation: str) -> str:
-    roles = [f"arn:aws:iam::{ACCOUNT}:role/bench-{i:03d}" for i in range(principals)]
-    entry = (
-        "          - rolearn: {arn}\n            username: bench-{i}:{{{{SessionName}}}}\n            groups: [bench]\n"
+    roles = [_role(i) for i in range(principals)]
+    mappings = "".join(
+        f"          - rolearn: {arn}\n            username: bench-{i}:{{{{SessionName}}}}\n"
+        f"            groups: [bench{', system:masters' if i % 2 else ''}]\n"
+        for i, arn in enumerate(roles)
     )
-    mappings = "".join(entry.format(arn=arn, i=i) for i, arn in enumerate(roles))
     admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    text = (
+    return (
         "schema: aws-auth-migrate/scenario/v1\nclusters:\n  - name: bench\n    region: us-east-1\n"
-        f'    account: "{ACCOUNT}"\n    version: "1.31"\n    authenticationMode: API_AND_CONFIG_MAP\n'
-        f"    accessEntries:\n      - principalArn: {admin}\n        policies: "
-        "[{policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy'}]\n"
+        f'    account: "{ACCOUNT}"\n    version: "1.31"\n    authenticationMode: CONFIG_MAP\n'
         "    awsAuth: |\n      apiVersion: v1\n      kind: ConfigMap\n"
         "      metadata: {name: aws-auth, namespace: kube-system}\n      data:\n        mapRoles: |\n"
+        f"          - rolearn: {admin}\n            username: admin\n            groups: [system:masters]\n"
         f"{mappings}iam:\n  roles:\n" + "".join(f"    - arn: {arn}\n" for arn in [*roles, admin]) + f"caller: {admin}\n"
-        f"simulation:\n  {simulation}\n"
+        f"simulation:\n  updateSeconds: {UPDATE_SECONDS}\n  {simulation}\n"
     )
-    parse_scenario(text, "bench-scenario.yaml")  # fail here, clearly, if the generator breaks
-    return text
 
 
-def timed_apply(text: str, concurrency: int) -> tuple[float, Counter[str]]:
-    """Seconds the apply took, and its successful EKS calls per operation. The sandbox runs in its own
-    process, as a real EKS would, so it does not share this process's interpreter lock."""
+@contextmanager
+def sandbox_process(text: str) -> Iterator[multiprocessing.connection.Connection]:
+    """A sandbox in a child process; this process's environment points boto3 and kubernetes at it."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=serve, args=(text, child), daemon=True)
+    process.start()
     saved = dict(os.environ)
-    with tempfile.TemporaryDirectory() as folder:
-        scenario_file, pid_file = Path(folder) / "scenario.yaml", Path(folder) / "sandbox.pid"
-        scenario_file.write_text(text)
-        serve = [sys.executable, "-m", "migrator", "sandbox", "serve", str(scenario_file), "--background"]
-        exports = subprocess.run([*serve, "--pid-file", str(pid_file)], capture_output=True, text=True, check=True)
-        try:
-            for line in exports.stdout.splitlines():
-                key, _, value = line.removeprefix("export ").partition("=")
-                os.environ[key] = shlex.split(value)[0]
-            access = ClusterAccess("us-east-1")
-            plan = plan_live("bench", access, PlanOptions(target=AuthMode.API_AND_CONFIG_MAP))
-            ports = connect_cluster(plan, access)
-            calls: Counter[str] = Counter()
-            # botocore's public event hooks: count each operation that succeeded (retries are not calls).
-            eks_client = ports.eks._eks  # type: ignore[attr-defined]
-            eks_client.meta.events.register("after-call.eks", lambda model, **_: calls.update([model.name]))
-            settings = RunSettings(max_concurrency=concurrency, poll=PollPolicy())
-            started = time.perf_counter()
-            report = apply_plan(PlanRun.of(plan, Path(folder)), ports, settings)
-            elapsed = time.perf_counter() - started
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            subprocess.run([sys.executable, "-m", "migrator", "sandbox", "stop", "--pid-file", str(pid_file)],
-                           capture_output=True, check=False)  # fmt: skip
+    try:
+        os.environ.update(parent.recv())
+        yield parent
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        parent.send("stop")
+        parent.recv()
+        process.join(timeout=60)
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    calls: dict[tuple[str, str, str], int]
+    sandbox_rss_kb: int
+
+
+def timed_apply(text: str, concurrency: int) -> Measured:
+    with sandbox_process(text) as pipe, tempfile.TemporaryDirectory() as folder:
+        access = ClusterAccess("us-east-1")
+        plan = plan_live("bench", access, PlanOptions(target=AuthMode.API_AND_CONFIG_MAP))
+        ports = connect_cluster(plan, access)
+        pipe.send("calls")
+        pipe.recv()  # the plan's reads are not apply's
+        # Poll the mode update as often as EKS could answer: the wait itself is in the floor.
+        settings = RunSettings(
+            approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}),
+            max_concurrency=concurrency,
+            poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0),
+        )
+        started = time.perf_counter()
+        report = apply_plan(PlanRun.of(plan, Path(folder)), ports, settings)
+        elapsed = time.perf_counter() - started
+        pipe.send("calls")
+        calls = pipe.recv()
+        pipe.send("rss")
+        rss = pipe.recv()
     if report.result.value != "completed":
         raise SystemExit(f"bench: the apply did not complete: {report.message}")
-    return elapsed, calls
+    return Measured(elapsed, calls, rss)
+
+
+def per_principal(calls: dict[tuple[str, str, str], int], principals: int) -> dict[str, dict[str, float]]:
+    """Calls per principal by operation, for principals without (`n`) and with one policy (`p`). Calls that
+    name no bench principal (the mode switch, listings, aws-auth reads) are spread over all principals."""
+    groups: dict[str, Counter[str]] = {"withoutPolicy": Counter(), "withOnePolicy": Counter(), "shared": Counter()}
+    for (service, operation, principal), count in calls.items():
+        name = f"{service}:{operation}"
+        if "/bench-n-" in principal:
+            groups["withoutPolicy"][name] += count
+        elif "/bench-p-" in principal:
+            groups["withOnePolicy"][name] += count
+        else:
+            groups["shared"][name] += count
+    without, with_policy = (principals + 1) // 2, principals // 2
+    return {
+        "withoutPolicy": {k: round(v / without, 2) for k, v in sorted(groups["withoutPolicy"].items())},
+        "withOnePolicy": {k: round(v / max(with_policy, 1), 2) for k, v in sorted(groups["withOnePolicy"].items())},
+        "sharedPerPrincipal": {k: round(v / principals, 3) for k, v in sorted(groups["shared"].items())},
+    }
+
+
+def floor_seconds(principals: int) -> float:
+    """What no client can beat under the rate limit: the mode switch's duration, then the busiest needed
+    operation's calls beyond its burst at TPS (creates and associations have separate budgets)."""
+    needed = {"CreateAccessEntry": principals, "AssociateAccessPolicy": principals // 2}
+    return UPDATE_SECONDS + max(max(count - BURST, 0) / TPS for count in needed.values())
+
+
+def measure(principals: int) -> dict[str, object]:
+    latency = f"latencyMs: {LATENCY_MS}"
+    limited = f"{latency}\n  rateLimit: {{tps: {TPS}, burst: {BURST}}}"
+    sequential = timed_apply(scenario_text(principals, latency), 1)
+    ours = timed_apply(scenario_text(principals, latency), CONCURRENCY)
+    ours_limited = timed_apply(scenario_text(principals, limited), CONCURRENCY)
+    floor = floor_seconds(principals)
+    recorded_limited = sum(ours_limited.calls.values())
+    return {
+        "principals": principals,
+        "oursLimitedSeconds": round(ours_limited.seconds, 1),
+        "floorSeconds": round(floor, 1),
+        "oursOverFloor": round(ours_limited.seconds / floor, 2),
+        "sequentialSeconds": round(sequential.seconds, 1),
+        "oursSeconds": round(ours.seconds, 1),
+        "sequentialOverOurs": round(sequential.seconds / ours.seconds, 2),
+        "callsPerPrincipal": per_principal(ours.calls, principals),
+        "throttledRetries": recorded_limited - sum(ours.calls.values()),
+        "clientPeakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "sandboxPeakRssMb": round(ours_limited.sandbox_rss_kb / 1024, 1),
+    }
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def _print(row: dict[str, object]) -> None:
+    print(f"{row['principals']} principals (round trip {LATENCY_MS} ms, {TPS} req/s per operation, burst {BURST}):")
+    limited, floor = row["oursLimitedSeconds"], row["floorSeconds"]
+    print(f"  ours / floor        {row['oursOverFloor']:>6}x  ({limited} s vs {floor} s)")
+    sequential, ours = row["sequentialSeconds"], row["oursSeconds"]
+    print(f"  sequential / ours   {row['sequentialOverOurs']:>6}x  ({sequential} s vs {ours} s)")
+    calls = row["callsPerPrincipal"]
+    assert isinstance(calls, dict)
+    for group, by_operation in calls.items():
+        total = sum(by_operation.values())
+        listed = ", ".join(f"{op.split(':')[1]} {n}" for op, n in by_operation.items())
+        print(f"  calls/principal {group:<18} {total:5.2f}  ({listed})")
+    print(f"  throttled retries   {row['throttledRetries']}")
+    print(f"  peak RSS            client {row['clientPeakRssMb']} MB, sandbox {row['sandboxPeakRssMb']} MB")
 
 
 def main() -> None:
-    latency = f"latencyMs: {LATENCY_MS}"
-    sequential, _ = timed_apply(scenario_text(PRINCIPALS, latency), 1)
-    ours, _ = timed_apply(scenario_text(PRINCIPALS, latency), 8)
-    tps, burst = 10, 10
-    limited = f"{latency}\n  rateLimit: {{tps: {tps}, burst: {burst}}}"
-    ours_limited, calls = timed_apply(scenario_text(PRINCIPALS, limited), 8)
-    # The sandbox limits each operation separately: the busiest one sets the floor (its burst is free).
-    busiest, count = calls.most_common(1)[0]
-    floor = max(count - burst, 0) / tps
-    print(f"bench: {PRINCIPALS} principals, EKS round trip {LATENCY_MS} ms, {os.cpu_count()} cores")
-    print(f"  ours (concurrency 8) vs sequential:           {sequential / ours:5.2f}x faster")
-    print(
-        f"  ours under {tps} tps per operation vs the floor: {ours_limited / floor:5.2f}x the floor "
-        f"(1.00 is ideal; the floor is {count} {busiest} calls at {tps}/s)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 principals only (a couple of minutes)")
+    parser.add_argument("--sizes", default="100,1000", help="comma-separated principal counts (2900 is opt-in)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(","))
+    rows = []
+    for size in sizes:
+        rows.append(measure(size))
+        _print(rows[-1])
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": asdict(_Settings()),
+        "sizes": rows,
+    }
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"bench: wrote {args.out}")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    latencyMs: int = LATENCY_MS
+    tps: int = TPS
+    burst: int = BURST
+    updateSeconds: float = UPDATE_SECONDS
+    concurrency: int = CONCURRENCY
 
 
 if __name__ == "__main__":

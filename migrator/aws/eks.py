@@ -23,6 +23,7 @@ from migrator.model import (
     ScopeType,
 )
 from migrator.ports import ClusterInfo, ModeUpdate
+from migrator.rules.arn import entry_key
 
 
 def _pages(paginator_client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
@@ -160,22 +161,56 @@ class BotoEksGateway:
             )
         )
 
+    def list_entry_arns(self) -> Sequence[str]:
+        return list(_pages(self._eks, "list_access_entries", "accessEntries", clusterName=self.cluster_name))
+
+    def policy_holders(self) -> dict[str, frozenset[str]]:
+        """Which entries hold each access policy EKS offers: ListAccessPolicies, then ListAccessEntries
+        filtered by `associatedPolicyArn` per policy, a few pages for the whole cluster instead of one
+        ListAssociatedAccessPolicies per entry. Keys are entry keys (lower-cased ARNs)."""
+        offered = [p["arn"] for p in _pages(self._eks, "list_access_policies", "accessPolicies")]
+        return {
+            policy_arn: frozenset(
+                entry_key(arn)
+                for arn in _pages(
+                    self._eks,
+                    "list_access_entries",
+                    "accessEntries",
+                    clusterName=self.cluster_name,
+                    associatedPolicyArn=policy_arn,
+                )
+            )
+            for policy_arn in offered
+        }
+
     def list_entries(self) -> Sequence[AccessEntrySpec]:
-        arns = list(_pages(self._eks, "list_access_entries", "accessEntries", clusterName=self.cluster_name))
+        """Every entry with its policies: one describe per entry, and a policy listing only for the entries
+        that hold a policy at all. An association made while this runs may be missed, as it could be by a
+        describe and listing per entry; the next read sees it."""
+        holders = self.policy_holders()
+        holding = frozenset().union(*holders.values()) if holders else frozenset()
+        arns = self.list_entry_arns()
+
+        def read(arn: str) -> AccessEntrySpec | None:
+            return self._describe_entry(arn, with_policies=entry_key(arn) in holding)
+
         with ThreadPoolExecutor(max_workers=self.read_concurrency, thread_name_prefix="describe") as pool:
-            described = list(pool.map(self.describe_entry, arns))
+            described = list(pool.map(read, arns))
         return [entry for entry in described if entry is not None]  # None: deleted between list and describe
 
     def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None:
+        return self._describe_entry(principal_arn, with_policies=True)
+
+    def _describe_entry(self, principal_arn: str, *, with_policies: bool) -> AccessEntrySpec | None:
         try:
             entry = self._eks.describe_access_entry(clusterName=self.cluster_name, principalArn=principal_arn)
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 return None
             raise RemoteError(f"DescribeAccessEntry: {error_code(error)}: {error_message(error)}") from error
-        return entry_from(entry["accessEntry"], self._policies(principal_arn))
+        return entry_from(entry["accessEntry"], self._policies(principal_arn) if with_policies else ())
 
-    def create_entry(self, spec: AccessEntrySpec) -> None:
+    def create_entry(self, spec: AccessEntrySpec) -> AccessEntrySpec:
         params: dict[str, Any] = {
             "clusterName": self.cluster_name,
             "principalArn": spec.principal_arn,
@@ -186,7 +221,7 @@ class BotoEksGateway:
             if spec.username is not None:
                 params["username"] = spec.username
         try:
-            self._eks.create_access_entry(**params)
+            response = self._eks.create_access_entry(**params)
         except ClientError as error:
             if error_code(error) == "ResourceInUseException":
                 raise ConflictError(
@@ -194,6 +229,7 @@ class BotoEksGateway:
                 ) from None
             raise RemoteError(f"CreateAccessEntry {spec.principal_arn}: {error_code(error)}: "
                               f"{error_message(error)}") from error  # fmt: skip
+        return entry_from(response["accessEntry"], ())  # EKS answers with the entry it stored
 
     def delete_entry(self, principal_arn: str) -> None:
         try:
@@ -204,11 +240,11 @@ class BotoEksGateway:
             raise RemoteError(f"DeleteAccessEntry {principal_arn}: {error_code(error)}: "
                               f"{error_message(error)}") from error  # fmt: skip
 
-    def associate_policy(self, principal_arn: str, policy: PolicyAssociation) -> None:
+    def associate_policy(self, principal_arn: str, policy: PolicyAssociation) -> PolicyAssociation:
         scope: dict[str, Any] = {"type": policy.scope.type.value}
         if policy.scope.type is ScopeType.NAMESPACE:
             scope["namespaces"] = list(policy.scope.namespaces)
-        call(
+        response = call(
             "AssociateAccessPolicy",
             lambda: self._eks.associate_access_policy(
                 clusterName=self.cluster_name,
@@ -217,6 +253,7 @@ class BotoEksGateway:
                 accessScope=scope,
             ),
         )
+        return policies_from([response["associatedAccessPolicy"]])[0]  # the association EKS stored
 
     def disassociate_policy(self, principal_arn: str, policy_arn: str) -> None:
         try:

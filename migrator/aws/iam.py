@@ -32,6 +32,9 @@ class BotoIamDirectory:
         self._session_for_account = session_for_account
         self._cache: dict[str, PrincipalLookup] = {}
         self._lock = Lock()
+        # Sessions per other account, made once (an AssumeRole each), not once per principal.
+        self._sessions: dict[str, boto3.Session | None] = {home_account: home_session}
+        self._sessions_lock = Lock()
 
     def lookup(self, arn: Arn) -> PrincipalLookup:
         with self._lock:
@@ -42,22 +45,26 @@ class BotoIamDirectory:
         with self._lock:
             return self._cache.setdefault(arn.lookup_key, found)
 
+    def _session(self, account: str) -> boto3.Session | None:
+        """The account's session, made at its first lookup; a failure is not kept (the next lookup retries)."""
+        with self._sessions_lock:
+            if account not in self._sessions:
+                self._sessions[account] = self._session_for_account(account)
+            return self._sessions[account]
+
     def _lookup(self, arn: Arn) -> PrincipalLookup:
         if arn.kind not in (PrincipalKind.ROLE, PrincipalKind.USER):
             return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"{arn.kind.value} is not looked up")
-        if arn.account == self._home_account:
-            session: boto3.Session | None = self._home_session
-        else:
-            try:
-                session = self._session_for_account(arn.account)
-            except MigratorError as error:
-                return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"cannot reach account {arn.account}: {error}")
+        try:
+            session = self._session(arn.account)
+        except MigratorError as error:
+            return PrincipalLookup(LookupStatus.UNRESOLVED, reason=f"cannot reach account {arn.account}: {error}")
         if session is None:
             return PrincipalLookup(
                 LookupStatus.UNRESOLVED,
                 reason=f"no IAM access to account {arn.account} (pass --iam-role {arn.account}=ROLE_ARN)",
             )
-        iam = client(session, "iam")
+        iam = client(session, "iam")  # shared: one IAM client per account, whatever the number of principals
         try:
             if arn.kind is PrincipalKind.ROLE:
                 found = iam.get_role(RoleName=arn.name)["Role"]["Arn"]

@@ -8,6 +8,8 @@ limiting; tenacity is used only where botocore does not retry (waiting out a clu
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +27,9 @@ RETRY_CONFIG = Config(
     user_agent_extra=f"aws-auth-migrate/{__version__}",
     connect_timeout=10,
     read_timeout=60,
+    # One client serves every worker thread: a pool at least as large as the widest concurrency we run
+    # (--max-concurrency, the parallel describes of a listing) keeps connections reused, not re-opened.
+    max_pool_connections=32,
 )
 SESSION_NAME = "aws-auth-migrate"
 
@@ -63,8 +68,22 @@ def make_session(target: AwsTarget) -> boto3.Session:
     )
 
 
+# One client per (session, service, region), made once: a client costs milliseconds of CPU to build (its
+# service model, endpoint rules, credential chain) and, unlike its session, is safe to share across threads.
+# A session stands for one account's credentials, so this is one client per account, region and service.
+_CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+_CLIENTS_LOCK = threading.Lock()
+
+
 def client(session: boto3.Session, service: str) -> Any:
-    return session.client(service, config=RETRY_CONFIG)
+    """The session's shared client for `service` in the session's region. Made under a lock: building
+    clients from one session in several threads at once is not safe."""
+    with _CLIENTS_LOCK:
+        made = _CLIENTS.setdefault(session, {})
+        key = (service, str(session.region_name))
+        if key not in made:
+            made[key] = session.client(service, config=RETRY_CONFIG)
+        return made[key]
 
 
 def error_code(error: ClientError) -> str:

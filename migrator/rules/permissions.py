@@ -5,7 +5,8 @@ Kubernetes Role.
 
 The tables are read off the handlers (migrator/run/steps/*.py), the executor and rollback, and the EKS
 gateway methods they call (migrator/aws/eks.py): `describe_entry` is DescribeAccessEntry plus
-ListAssociatedAccessPolicies, `list_entries` is ListAccessEntries plus a describe_entry per entry,
+ListAssociatedAccessPolicies, `list_entries` is ListAccessPolicies and ListAccessEntries (also filtered per
+policy) plus a describe_entry per entry (its policy listing only when it holds one),
 `in_progress_updates` is ListUpdates plus DescribeUpdate per update. An integration test
 (tests/integration/test_permissions_cli.py) records every call of a full apply and a rollback at the sandbox
 and fails on any the plan's policy does not allow, so a handler that starts calling something new fails there
@@ -14,7 +15,8 @@ until it is declared here.
 Resource types follow the Service Authorization Reference for Amazon EKS ("Actions, resources, and condition
 keys for Amazon Elastic Kubernetes Service"): the cluster-level actions take the `cluster` resource, the
 per-entry actions the `access-entry` resource, AssociateAccessPolicy takes the `access-entry` resource and the
-condition key `eks:policyArn`; sts:GetCallerIdentity has no resource-level permission ("*").
+condition key `eks:policyArn`; sts:GetCallerIdentity and eks:ListAccessPolicies (the policies AWS offers,
+no cluster's) have no resource-level permission ("*").
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ LEASE_VERBS = ("get", "update", "delete")  # read, take over or renew, release; 
 
 # What the gateway methods cost in IAM actions (each one API operation per action).
 DESCRIBE_ENTRY = ("eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")
-LIST_ENTRIES = ("eks:ListAccessEntries", *DESCRIBE_ENTRY)
+LIST_ENTRIES = ("eks:ListAccessEntries", "eks:ListAccessPolicies", *DESCRIBE_ENTRY)
 IN_PROGRESS_UPDATES = ("eks:ListUpdates", "eks:DescribeUpdate")
 CALLER_IDENTITY = "sts:GetCallerIdentity"
 
@@ -144,6 +146,7 @@ RESOURCE_OF: dict[str, Resource] = {
     "eks:ListUpdates": Resource.CLUSTER,
     "eks:DescribeUpdate": Resource.CLUSTER,
     "eks:ListAccessEntries": Resource.CLUSTER,
+    "eks:ListAccessPolicies": Resource.ANY,
     "eks:CreateAccessEntry": Resource.CLUSTER,
     "eks:DescribeAccessEntry": Resource.ACCESS_ENTRY,
     "eks:ListAssociatedAccessPolicies": Resource.ACCESS_ENTRY,
@@ -259,7 +262,7 @@ def iam_policy(plan: Plan) -> dict[str, Any]:
         if by_resource[kind]:
             statements.append(_statement(sid, by_resource[kind], [resource_arn(kind, plan.cluster)]))
     if by_resource[Resource.ANY]:
-        statements.append(_statement("CallerIdentity", by_resource[Resource.ANY], ["*"]))
+        statements.append(_statement("NoResourceLevel", by_resource[Resource.ANY], ["*"]))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -14,7 +14,7 @@ did (statuses, failures, journal records, the report).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from migrator.model import (
     Snapshot,
 )
 from migrator.ports import ConfigMapState, EksGateway, KubeGateway
+from migrator.rules.arn import entry_key
 from migrator.run.freshness import (
     check_same_cluster,
     config_map_seen,
@@ -132,10 +133,11 @@ class Executor:
             return self._record.report(RunResult.NOTHING_TO_DO, "every step of this plan is done", prior=prior)
         if not self.plan.steps:
             return self._record.report(RunResult.NOTHING_TO_DO, "the plan has no steps", prior=prior)
+        holders: Mapping[str, frozenset[str]] | None = None
         if fresh is not None and not prior.any_progress:
             check_same_cluster(self.plan, fresh.cluster)
             raise_if_stale(stale_problems(self.plan, fresh.mode, config_map_seen(fresh), fresh.entries), self.plan)
-            mode = fresh.mode
+            mode, listed = fresh.mode, [e.principal_arn for e in fresh.entries]
         else:
             info = self.eks.describe_cluster()
             check_same_cluster(self.plan, info)
@@ -143,11 +145,16 @@ class Executor:
             if prior.any_progress:
                 prior, config_map = self._aws_auth_on_resume(prior, mode)
                 raise_if_stale(resume_problems(self.plan, prior, info.mode, config_map), self.plan)
+                # Done steps are re-checked against one listing, not a describe each (run/steps/entries.py).
+                listed = list(self.eks.list_entry_arns()) if mode.reads_entries else []
+                if mode.reads_entries and _has_done_policies(self.plan, prior):
+                    holders = self.eks.policy_holders()
             else:
                 config_map = self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
                 entries = tuple(self.eks.list_entries()) if info.mode.reads_entries else ()
                 raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
-        ctx = self._context(prior, mode)
+                listed = [e.principal_arn for e in entries]
+        ctx = self._context(prior, mode, {entry_key(arn) for arn in listed}, holders)
         if not self._started:
             self._record.start("apply", len(self.plan.steps))
         try:
@@ -193,7 +200,13 @@ class Executor:
             prior = self._record.read_journal()
             return prior, self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
 
-    def _context(self, prior: JournalState, mode: AuthMode) -> RunContext:
+    def _context(
+        self,
+        prior: JournalState,
+        mode: AuthMode,
+        listed: set[str] | None = None,
+        holders: Mapping[str, frozenset[str]] | None = None,
+    ) -> RunContext:
         return RunContext(
             self.plan,
             self.eks,
@@ -205,6 +218,8 @@ class Executor:
             prior=prior,
             mode=mode,
             say=self._record.say,
+            listed=listed,
+            holders=holders,
         )
 
     def _run_all(self, ctx: RunContext) -> None:
@@ -588,6 +603,11 @@ class AwsAuthWatch:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _has_done_policies(plan: Plan, prior: JournalState) -> bool:
+    """Did a run of this plan finish an associate-policy step (which a resume re-checks)?"""
+    return any(isinstance(step, AssociatePolicy) and prior.of(step.id).done for step in plan.steps)
 
 
 def _interrupted(unit: Unit, prior: JournalState) -> bool:

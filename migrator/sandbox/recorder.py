@@ -9,6 +9,7 @@ from the method and path, for the query-protocol services (STS, IAM) from the `A
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -74,19 +75,35 @@ def _raw_path(environ: WSGIEnvironment) -> str:
     return raw
 
 
-def _query_action(environ: WSGIEnvironment) -> str:
-    """The `Action` of a query-protocol request, from the query string or the form body (the body is read
-    and put back, so the application still sees it)."""
-    query = parse_qs(str(environ.get("QUERY_STRING", "")))
-    if "Action" in query:
-        return query["Action"][-1]
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    """The request body, put back so the application still sees it."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
-    form = parse_qs(body.decode("utf-8", "replace"))
+    return body
+
+
+def _body_principal(environ: WSGIEnvironment) -> str:
+    """CreateAccessEntry names its principal in the JSON body, not the path (the benchmark counts calls per
+    principal)."""
+    try:
+        document = json.loads(_read_body(environ) or b"{}")
+    except ValueError:
+        return ""
+    principal = document.get("principalArn") if isinstance(document, dict) else None
+    return principal if isinstance(principal, str) else ""
+
+
+def _query_action(environ: WSGIEnvironment) -> str:
+    """The `Action` of a query-protocol request, from the query string or the form body (the body is read
+    and put back, so the application still sees it)."""
+    query = parse_qs(str(environ.get("QUERY_STRING", "")))
+    if "Action" in query:
+        return query["Action"][-1]
+    form = parse_qs(_read_body(environ).decode("utf-8", "replace"))
     return form.get("Action", ["?"])[-1]
 
 
@@ -114,7 +131,8 @@ def identify(environ: WSGIEnvironment) -> Call:
                 operation,
                 region=region,
                 cluster=labels.get("name", ""),
-                principal_arn=labels.get("principalArn", ""),
+                principal_arn=labels.get("principalArn", "")
+                or (_body_principal(environ) if operation == "CreateAccessEntry" else ""),
             )
     return Call("eks", f"{method} {path}", region=region)
 

@@ -53,7 +53,7 @@ from migrator.plan.planfile import plan_from_dict, plan_to_dict
 from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import live_snapshot
 from migrator.ports import ClusterInfo, ConfigMapState, LeaseState, ModeUpdate
-from migrator.rules.arn import Arn, parse_arn
+from migrator.rules.arn import Arn, entry_key, parse_arn
 from migrator.rules.identity import default_username, is_cluster_admin, policy_arn
 from tests.support.arns import ACCOUNT, role, user
 
@@ -273,6 +273,24 @@ class FakeCluster:
 
         return self._call("list_entries", (), action)  # type: ignore[no-any-return]
 
+    def list_entry_arns(self) -> Sequence[str]:
+        def action() -> tuple[str, ...]:
+            self._require_entries_mode()
+            return tuple(sorted(e.principal_arn for e in self.entries.values()))
+
+        return self._call("list_entry_arns", (), action)  # type: ignore[no-any-return]
+
+    def policy_holders(self) -> dict[str, frozenset[str]]:
+        def action() -> dict[str, frozenset[str]]:
+            self._require_entries_mode()
+            holders: dict[str, set[str]] = {}
+            for entry in self.entries.values():
+                for policy in entry.policies:
+                    holders.setdefault(policy.policy_arn, set()).add(entry_key(entry.principal_arn))
+            return {arn: frozenset(keys) for arn, keys in holders.items()}
+
+        return self._call("policy_holders", (), action)  # type: ignore[no-any-return]
+
     def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None:
         def action() -> AccessEntrySpec | None:
             self._require_entries_mode()
@@ -280,8 +298,8 @@ class FakeCluster:
 
         return self._call("describe_entry", (principal_arn,), action)  # type: ignore[no-any-return]
 
-    def create_entry(self, spec: AccessEntrySpec) -> None:
-        def action() -> None:
+    def create_entry(self, spec: AccessEntrySpec) -> AccessEntrySpec:
+        def action() -> AccessEntrySpec:
             self._require_entries_mode()
             if spec.policies:
                 raise AssertionError("CreateAccessEntry takes no policies: associate them one by one")
@@ -291,9 +309,10 @@ class FakeCluster:
                 raise ConflictError(
                     "ResourceInUseException: The specified access entry resource is already in use on this cluster."
                 )
-            self.entries[key(spec.principal_arn)] = self._stored(spec)
+            stored = self.entries[key(spec.principal_arn)] = self._stored(spec)
+            return stored
 
-        self._call("create_entry", (spec.principal_arn,), action)
+        return self._call("create_entry", (spec.principal_arn,), action)  # type: ignore[no-any-return]
 
     def delete_entry(self, principal_arn: str) -> None:
         def action() -> None:
@@ -302,15 +321,16 @@ class FakeCluster:
 
         self._call("delete_entry", (principal_arn,), action)
 
-    def associate_policy(self, principal_arn: str, policy: PolicyAssociation) -> None:
-        def action() -> None:
+    def associate_policy(self, principal_arn: str, policy: PolicyAssociation) -> PolicyAssociation:
+        def action() -> PolicyAssociation:
             entry = self._entry(principal_arn)
             if entry.type.is_node:
                 raise RemoteError(f"InvalidParameterException: no access policies for type {entry.type.value}")
             others = tuple(p for p in entry.policies if p.policy_arn != policy.policy_arn)
             self.entries[key(principal_arn)] = replace(entry, policies=(*others, policy))  # replaces the scope
+            return policy
 
-        self._call("associate_policy", (principal_arn, policy.policy_arn), action)
+        return self._call("associate_policy", (principal_arn, policy.policy_arn), action)  # type: ignore[no-any-return]
 
     def disassociate_policy(self, principal_arn: str, policy_arn: str) -> None:
         def action() -> None:

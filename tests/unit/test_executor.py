@@ -183,7 +183,7 @@ def test_rerunning_a_finished_plan_makes_zero_mutating_calls(tmp_path: Path) -> 
     assert set(statuses(again).values()) == {StepStatus.DONE}
 
 
-def test_a_plan_whose_work_is_already_there_adopts_it_and_calls_nothing_mutating(tmp_path: Path) -> None:
+def test_a_plan_whose_work_is_already_there_adopts_it_and_changes_nothing(tmp_path: Path) -> None:
     fake = small_cluster(mode=AuthMode.API_AND_CONFIG_MAP)
     plan = make_plan(fake, AuthMode.API_AND_CONFIG_MAP)
 
@@ -191,11 +191,14 @@ def test_a_plan_whose_work_is_already_there_adopts_it_and_calls_nothing_mutating
         for planned in plan.entries:
             fake.put_entry(planned.spec)
 
-    fake.hook("describe_entry", 1, someone_else_did_it)
+    # After the run listed the entries: each create is refused by EKS (it never overwrites), and adopts.
+    fake.hook("create_entry", 1, someone_else_did_it)
     report = executor(plan, fake, tmp_path).apply()
-    assert report.result is RunResult.COMPLETED and fake.mutating_calls() == []
+    assert report.result is RunResult.COMPLETED and fake.effective() == []
+    assert {c.op for c in fake.mutating_calls()} == {"create_entry"}
     creates = [s for s in report.steps if s.kind in ("create-entry", "associate-policy")]
-    assert len(creates) >= 4 and all(s.detail == {"adopted": True} for s in creates)
+    assert len(creates) >= 4 and all(s.detail.get("adopted") is True for s in creates)
+    assert not any(s.detail.get("created") or s.detail.get("associated") for s in creates)
 
 
 # --- staleness and refusals ------------------------------------------------------------------------------
@@ -446,18 +449,39 @@ def test_verify_fails_when_an_entry_no_longer_matches(tmp_path: Path) -> None:
     fake = small_cluster()
     plan = make_plan(fake)
     changed = AccessEntrySpec(user("alice"), username="alice", groups=("viewers", "admins"))
-    fake.hook("list_entries", 2, lambda: fake.put_entry(changed))  # #1 is after the switch, #2 is verify's
+    fake.hook("list_entries", 1, lambda: fake.put_entry(changed))  # verify's (the switch lists ARNs only)
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
     assert isinstance(report.error, LockoutError) and statuses(report)["08-verify"] is StepStatus.FAILED
     assert "would gain group(s) admins" in str(report.error)
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
 
 
-def test_an_entry_changed_right_after_we_created_it_is_a_conflict_on_read_back(tmp_path: Path) -> None:
+def test_an_entry_changed_right_after_we_created_it_stops_the_run_at_verify(tmp_path: Path) -> None:
+    # The read-back of a create is EKS's answer to it (no describe): a change made after that answer is
+    # somebody else's, and verify, which reads every entry, finds it before the API gate.
     fake = small_cluster()
     plan = make_plan(fake)
     changed = AccessEntrySpec(user("alice"), username="alice", groups=("viewers", "admins"))
     fake.hook("create_entry", 4, lambda: fake.put_entry(changed), after=True)  # right after alice's create
+    report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
+    assert isinstance(report.error, LockoutError) and statuses(report)["08-verify"] is StepStatus.FAILED
+    assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+
+
+def test_an_answer_that_differs_from_the_plan_is_read_back_and_a_changed_entry_is_a_conflict(tmp_path: Path) -> None:
+    fake = small_cluster()
+    plan = make_plan(fake)
+    changed = AccessEntrySpec(user("alice"), username="alice", groups=("viewers", "admins"))
+    create = fake.create_entry
+
+    def changed_before_answering(spec: AccessEntrySpec) -> AccessEntrySpec:
+        answered = create(spec)
+        if spec.principal_arn != user("alice"):
+            return answered
+        fake.put_entry(changed)
+        return changed
+
+    fake.create_entry = changed_before_answering  # type: ignore[method-assign]
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
     assert isinstance(report.error, ConflictError) and "changed right after this run created it" in str(report.error)
     assert statuses(report)["07-create-entry"] is StepStatus.FAILED
@@ -800,11 +824,14 @@ def test_an_entry_whose_read_back_failed_is_deleted_again_not_left_bare(tmp_path
     failing = {"left": 0, "armed": 1}
     create, describe = fake.create_entry, fake.describe_entry
 
-    def create_then_throttle(spec: AccessEntrySpec) -> None:
-        create(spec)
+    def create_then_throttle(spec: AccessEntrySpec) -> AccessEntrySpec:
+        answered = create(spec)
         if spec.principal_arn == role("Admin") and failing["armed"]:
             failing["armed"] = 0
             failing["left"] = 2  # the read-back and its last look: then EKS answers again
+            # An answer that does not show the planned identity: the read-back has to describe the entry.
+            return replace(answered, username="not-yet")
+        return answered
 
     def throttled(arn: str) -> AccessEntrySpec | None:
         if arn == role("Admin") and failing["left"]:

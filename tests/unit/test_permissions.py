@@ -72,6 +72,7 @@ def test_every_declared_action_is_well_formed_and_has_a_resource_type() -> None:
 def test_set_mode_declares_the_waits_read_backs_and_the_api_gate_check() -> None:
     assert set(STEP_PERMISSIONS[StepKind.SET_MODE].apply) == {
         "eks:DescribeCluster",
+        "eks:ListAccessPolicies",
         "eks:UpdateClusterConfig",
         "eks:ListUpdates",
         "eks:DescribeUpdate",
@@ -126,15 +127,16 @@ def test_resources_are_scoped_to_the_cluster_and_its_entries() -> None:
     assert associate["Condition"] == {
         "ArnEquals": {"eks:policyArn": ["arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"]}
     }
-    assert by_sid["CallerIdentity"] == {
-        "Sid": "CallerIdentity",
+    # Only the actions IAM cannot scope: who the caller is, and the access policies AWS offers (no cluster's).
+    assert by_sid["NoResourceLevel"] == {
+        "Sid": "NoResourceLevel",
         "Effect": "Allow",
-        "Action": ["sts:GetCallerIdentity"],
+        "Action": ["eks:ListAccessPolicies", "sts:GetCallerIdentity"],
         "Resource": ["*"],
     }
     star = [s["Sid"] for s in iam_policy(make_plan())["Statement"] if "*" in s["Resource"]]
-    assert star == ["CallerIdentity"]
-    assert all(RESOURCE_OF[a] is Resource.ANY for a in by_sid["CallerIdentity"]["Action"])
+    assert star == ["NoResourceLevel"]
+    assert all(RESOURCE_OF[a] is Resource.ANY for a in by_sid["NoResourceLevel"]["Action"])
 
 
 def test_a_partition_other_than_aws_shows_in_every_arn() -> None:
@@ -154,6 +156,7 @@ def test_only_the_actions_of_planned_step_kinds() -> None:
     assert actions_of(dataclasses.replace(plan, steps=())) == {
         "eks:DescribeCluster",
         "eks:ListAccessEntries",
+        "eks:ListAccessPolicies",
         "eks:DescribeAccessEntry",
         "eks:ListAssociatedAccessPolicies",
         "eks:ListNodegroups",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_d
 from tenacity.stop import stop_base
 
 from migrator.errors import RemoteError
-from migrator.model import AccessEntrySpec, AnyStep, AuthMode, CreateEntry, Plan, SetMode
+from migrator.model import AccessEntrySpec, AnyStep, AuthMode, CreateEntry, Plan, PolicyAssociation, SetMode
 from migrator.ports import EksGateway, KubeGateway
 from migrator.rules.arn import entry_key
 from migrator.run.journal import JournalState
@@ -52,6 +52,8 @@ class RunContext:
         prior: JournalState,
         mode: AuthMode,
         say: Callable[[str], None],
+        listed: Collection[str] | None = None,
+        holders: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.plan = plan
         self.eks = eks
@@ -63,6 +65,14 @@ class RunContext:
         self.prior = prior
         self.mode = mode
         self.say = say
+        # What this run read of the entries, to re-read only what could have changed since (see `unseen`):
+        # the entry keys of the run's last listing (None: not listed), and which entries held each policy.
+        self.listed: frozenset[str] | None = None if listed is None else frozenset(listed)
+        self.holders = holders
+        # What EKS answered this run's CreateAccessEntry and AssociateAccessPolicy calls, by entry key: the
+        # read-back of the step itself, and what the next step of the same unit knows without a describe.
+        self.answered: dict[str, AccessEntrySpec] = {}
+        self.associated: dict[tuple[str, str], PolicyAssociation] = {}  # (entry key, policy ARN) -> answer
         # Entries EKS made at this plan's mode switch (node roles, Fargate, the hidden cluster creator).
         self.eks_created: set[str] = {
             entry_key(arn)
@@ -82,6 +92,22 @@ class RunContext:
 
     def ours_or_adopted(self, step: AnyStep, key: str) -> dict[str, Any]:
         return {"recovered": True, key: True} if self.attempted(step) else {"adopted": True}
+
+    def unseen(self, step: CreateEntry) -> bool:
+        """Is the step's principal surely without an entry, with no describe? True when this run's listing
+        did not have it and no run of this plan touched the step. An entry made by someone since is no risk:
+        CreateAccessEntry refuses to overwrite it (ConflictError), and the step then reads it. A dry run
+        makes no create to find that out, so it always looks."""
+        return (
+            not self.dry_run
+            and self.listed is not None
+            and entry_key(step.principal_arn) not in self.listed
+            and not self.attempted(step)
+            and not self.prior.of(step.id).done
+        )
+
+    def remember(self, entry: AccessEntrySpec) -> None:
+        self.answered[entry_key(entry.principal_arn)] = entry
 
     def live_entries(self) -> tuple[AccessEntrySpec, ...]:
         return tuple(self.eks.list_entries()) if self.mode.reads_entries else ()

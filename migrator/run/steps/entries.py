@@ -78,6 +78,10 @@ class CreateEntryHandler:
         if not ctx.mode.reads_entries:
             return Check(True, note="would create the entry (after the mode switch)")
         planned = step.entry
+        if ctx.unseen(step):
+            return Check(True, note="would create the entry")
+        if (done := _recheck_done(step, ctx)) is not None:
+            return done
         live = ctx.eks.describe_entry(planned.principal_arn)
         if live is None:
             return Check(True, note="would create the entry")
@@ -94,7 +98,7 @@ class CreateEntryHandler:
     def apply(self, step: CreateEntry, ctx: RunContext) -> dict[str, Any]:
         planned = step.entry
         try:
-            ctx.eks.create_entry(dataclasses.replace(planned, policies=()))
+            ctx.remember(ctx.eks.create_entry(dataclasses.replace(planned, policies=())))
         except ConflictError:
             # Someone made one between our check and our call: keep it only if it is the same identity,
             # and never count it as ours (rollback must not delete what we did not create).
@@ -106,6 +110,10 @@ class CreateEntryHandler:
 
     def read_back(self, step: CreateEntry, ctx: RunContext) -> dict[str, Any]:
         planned = step.entry
+        answered = ctx.answered.get(entry_key(planned.principal_arn))
+        if answered is not None and not entry_conflicts(planned, answered):
+            # EKS answered CreateAccessEntry with the entry it stored: that is the read-back, no describe.
+            return {"username": answered.username}
         try:
             live = poll_until(
                 lambda: ctx.eks.describe_entry(planned.principal_arn),
@@ -127,12 +135,31 @@ class CreateEntryHandler:
         return f"from now on EKS authenticates {step.principal_arn} with this entry, not its aws-auth mapping"
 
 
+def _recheck_done(step: CreateEntry | AssociatePolicy, ctx: RunContext) -> Check | None:
+    """A resumed run's re-check of a step a run of this plan finished, from the listing the run made at its
+    start (one ListAccessEntries, and one per policy) rather than a describe per step: still there is done;
+    gone is work (the executor makes it again, or stops when it was adopted). None: no listing to go by."""
+    if not ctx.prior.of(step.id).done or ctx.listed is None:
+        return None
+    key = entry_key(step.principal_arn)
+    if isinstance(step, AssociatePolicy):
+        if ctx.holders is None:
+            return None
+        there = key in ctx.holders.get(step.policy.policy_arn, frozenset())
+    else:
+        there = key in ctx.listed
+    return Check(False) if there else Check(True, note="was removed since this plan made it")
+
+
 class AssociatePolicyHandler:
     def check(self, step: AssociatePolicy, ctx: RunContext) -> Check:
         note = f"would associate {step.policy.policy_name}"
         if not ctx.mode.reads_entries:
             return Check(True, note=note)
-        live = ctx.eks.describe_entry(step.principal)
+        if (done := _recheck_done(step, ctx)) is not None:
+            return done
+        # The entry this unit has just made, as EKS answered (and this run's associations since): no describe.
+        live = ctx.answered.get(entry_key(step.principal)) or ctx.eks.describe_entry(step.principal)
         if live is None:
             if ctx.dry_run:  # its create-entry step would make it
                 return Check(True, note=note)
@@ -145,11 +172,18 @@ class AssociatePolicyHandler:
         return Check(True, note=note)
 
     def apply(self, step: AssociatePolicy, ctx: RunContext) -> dict[str, Any]:
-        ctx.eks.associate_policy(step.principal, step.policy)
+        answered = ctx.eks.associate_policy(step.principal, step.policy)
+        ctx.associated[(entry_key(step.principal), answered.policy_arn)] = answered
+        if (entry := ctx.answered.get(entry_key(step.principal))) is not None:
+            others = tuple(p for p in entry.policies if p.policy_arn != answered.policy_arn)
+            ctx.remember(dataclasses.replace(entry, policies=(*others, answered)))
         return {"associated": True}
 
     def read_back(self, step: AssociatePolicy, ctx: RunContext) -> dict[str, Any]:
         wanted = _policy_key(step.policy)
+        answered = ctx.associated.get((entry_key(step.principal), step.policy.policy_arn))
+        if answered is not None and _policy_key(answered) == wanted:
+            return {}  # EKS answered AssociateAccessPolicy with this very association: no describe
         poll_until(
             lambda: ctx.eks.describe_entry(step.principal),
             lambda entry: entry is not None and wanted in {_policy_key(p) for p in entry.policies},

@@ -76,7 +76,7 @@ def _entries_before(step: SetMode, ctx: RunContext) -> list[str]:
     journaled = ctx.prior.of(step.id).detail.get("entriesBefore") if ctx.attempted(step) else None
     if isinstance(journaled, list):
         return sorted(str(arn) for arn in journaled)
-    return sorted(e.principal_arn for e in ctx.live_entries())
+    return sorted(ctx.eks.list_entry_arns()) if ctx.mode.reads_entries else []
 
 
 def _before(step: SetMode, ctx: RunContext) -> set[str]:
@@ -90,6 +90,8 @@ def _wait_for_updates(ctx: RunContext) -> None:
 def _eks_created(ctx: RunContext, before: set[str]) -> dict[str, Any]:
     """The entries EKS made at the switch (node roles, Fargate, the creator): journaled, and remembered so
     that the creator's entry, which the plan could not foresee, is kept rather than taken for a conflict."""
-    made = sorted(e.principal_arn for e in ctx.live_entries() if entry_key(e.principal_arn) not in before)
+    live = list(ctx.eks.list_entry_arns()) if ctx.mode.reads_entries else []
+    made = sorted(arn for arn in live if entry_key(arn) not in before)
     ctx.eks_created.update(entry_key(arn) for arn in made)
+    ctx.listed = frozenset(entry_key(arn) for arn in live)  # what the entry steps need not describe
     return {"eksCreatedEntries": made}
