@@ -53,8 +53,11 @@ class UsageWindow:
     until: datetime.datetime | None = None
 
 
-def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None) -> Plan:
-    """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`)."""
+def plan_live(
+    cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None, *, rbac: bool = True
+) -> Plan:
+    """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`; the
+    RBAC objects, with `rbac`)."""
     from migrator.connect import ConnectOptions, connect
 
     connection = connect(
@@ -70,7 +73,7 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: 
         ),
     )
     snapshot = live_snapshot(
-        connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
+        connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth", rbac=rbac
     )
     if usage is not None:
         evidence = read_usage(
