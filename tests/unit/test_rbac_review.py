@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from migrator.awsauth import parse_aws_auth
 from migrator.errors import InputError
 from migrator.model import (
     AccessScope,
+    AuthMode,
     EntryAction,
     Plan,
     PolicyAssociation,
@@ -23,8 +25,9 @@ from migrator.model import (
 from migrator.plan.compare import plan_differences
 from migrator.plan.planfile import plan_from_dict, plan_to_dict
 from migrator.plan.planner import PlanOptions, build_plan
-from migrator.plan.rbac_review import username_matches
+from migrator.plan.rbac_review import rbac_policy, username_matches
 from migrator.plan.snapshot import offline_snapshot
+from migrator.proof.verify import Category, ClusterState, verify
 from migrator.rules.access_policies import policy_rules
 from migrator.rules.privilege import candidate, diff
 from migrator.rules.rbac import RbacPolicy
@@ -247,3 +250,33 @@ def test_unreadable_rbac_is_a_finding_and_the_plan_goes_on() -> None:
     plan = build_plan(snapshot(RbacObjects(available=False, reason="HTTP 403")), PlanOptions())
     assert ("RBAC_UNAVAILABLE", "") in codes(plan)
     assert any(e.action is EntryAction.CREATE for e in plan.entries)
+
+
+# --- verify recognises a conversion from the live RBAC, never from a plan ----------------------------------
+
+
+def _verdicts(plan: Plan, objects: RbacObjects) -> dict[str, Any]:
+    aws_auth = parse_aws_auth(aws_auth_config_map(MAP_ROLES, ""), file="aws-auth.yaml")
+    entries = tuple(e.spec for e in plan.entries if e.action is EntryAction.CREATE)
+    state = ClusterState(AuthMode.API, None, entries, rbac=rbac_policy(objects))
+    return {v.principal.rsplit("/", 1)[-1]: v for v in verify(aws_auth, state).verdicts}
+
+
+def test_verify_takes_an_exact_conversion_as_equivalent_and_a_narrowing_one_as_a_difference() -> None:
+    objects = rbac_objects(live_objects(TRIMMED_ADMIN, *CASE_BINDINGS))
+    verdicts = _verdicts(make(PlanOptions(prefer_access_policies=True, accept_narrowing=True)), objects)
+    assert verdicts["Viewer"].category is Category.EQUIVALENT
+    assert "group viewers replaced by AmazonEKSViewPolicy" in verdicts["Viewer"].note
+    assert verdicts["Platform"].category is Category.EQUIVALENT  # cluster-admin group -> ClusterAdmin policy
+    assert verdicts["Editor"].category is Category.DIFFERS
+    assert "leases" in verdicts["Editor"].note
+    assert verdicts["Auditor"].category is Category.EQUIVALENT  # kept as a group
+
+
+def test_verify_does_not_accept_a_conversion_the_live_rbac_no_longer_explains() -> None:
+    plan = make(PlanOptions(prefer_access_policies=True))
+    # viewers are now also bound to edit in dev: a View policy no longer stands for the group
+    more = role_binding("dev", "viewers-edit", "edit", ("Group", "viewers"))
+    verdicts = _verdicts(plan, rbac_objects(live_objects(TRIMMED_ADMIN, *CASE_BINDINGS, more)))
+    assert verdicts["Viewer"].category is Category.DIFFERS
+    assert verdicts["Viewer"].note == ""
