@@ -13,6 +13,7 @@ from migrator.files import private_dir
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import default_plan_path, load_plan, plan_to_dict, write_plan
 from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.rbac_file import load_rbac_file
 from migrator.plan.snapshot import live_snapshot, offline_snapshot
 from migrator.plan.usage import read_usage
 
@@ -36,11 +37,21 @@ def now_iso() -> str:
 
 
 def plan_offline(
-    aws_auth_file: Path, *, cluster: str, region: str | None, account: str | None, mode: AuthMode, options: PlanOptions
+    aws_auth_file: Path,
+    *,
+    cluster: str,
+    region: str | None,
+    account: str | None,
+    mode: AuthMode,
+    options: PlanOptions,
+    rbac_file: Path | None = None,
 ) -> Plan:
-    """A plan for review from an aws-auth file alone: no AWS or Kubernetes call."""
+    """A plan for review from an aws-auth file (and an RBAC export, with `rbac_file`): no AWS or Kubernetes
+    call."""
     aws_auth = load_aws_auth_file(aws_auth_file)
     snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=mode)
+    if rbac_file is not None:
+        snapshot = dataclasses.replace(snapshot, rbac=load_rbac_file(rbac_file))
     return build_plan(snapshot, options)
 
 

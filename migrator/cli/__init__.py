@@ -153,6 +153,13 @@ def plan(
             "and groups are bound to. Offline plans have none."
         ),
     ] = True,
+    rbac_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Offline only: the cluster's RBAC as `kubectl get clusterroles,roles,clusterrolebindings,"
+            "rolebindings -A -o yaml`, to review it (and allow --prefer-access-policies) in an offline plan."
+        ),
+    ] = None,
     prefer_access_policies: Annotated[
         bool,
         typer.Option(
@@ -174,10 +181,12 @@ def plan(
     usage = _usage_window(usage_since, offline)
     if accept_narrowing and not prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
-    if prefer_access_policies and (offline or not rbac):
+    if rbac_file is not None and not offline:
+        raise InputError("--rbac-file is for --offline plans; a live plan reads RBAC from the cluster")
+    if prefer_access_policies and not (rbac_file if offline else rbac):
         raise InputError(
-            "--prefer-access-policies needs the cluster's RBAC: a live plan with --rbac",
-            hint="drop --offline / --no-rbac, or drop --prefer-access-policies",
+            "--prefer-access-policies needs the cluster's RBAC: a live plan with --rbac, or --offline --rbac-file",
+            hint="drop --no-rbac, add --rbac-file, or drop --prefer-access-policies",
         )
     options = PlanOptions(
         target=AuthMode(target.value),
@@ -190,7 +199,7 @@ def plan(
         if aws_auth_file is None:
             raise InputError("--offline needs --aws-auth-file FILE")
         built = plan_offline(aws_auth_file, cluster=cluster, region=region, account=account, mode=current_mode,
-                             options=options)  # fmt: skip
+                             options=options, rbac_file=rbac_file)  # fmt: skip
     else:
         if aws_auth_file is not None:
             raise InputError(
