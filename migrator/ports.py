@@ -20,6 +20,7 @@ from migrator.model import (
     NodeGroup,
     PolicyAssociation,
     PrincipalLookup,
+    RbacObjects,
 )
 from migrator.rules.arn import Arn
 
@@ -108,6 +109,11 @@ class KubeGateway(Protocol):
     def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState: ...
     def delete_config_map(self, state: ConfigMapState) -> None: ...
     def self_subject_review(self) -> dict[str, Any]: ...
+    def read_rbac(self) -> RbacObjects:
+        """Every ClusterRole, Role, ClusterRoleBinding and RoleBinding (all namespaces, every page), as the
+        API serves them. Read-only; ForbiddenError when the caller may not list them (HTTP 403)."""
+        ...
+
     def read_lease(self, namespace: str, name: str) -> LeaseState | None: ...
     def create_lease(self, lease: LeaseState) -> LeaseState:
         """Create it; ConflictError when it exists (HTTP 409), so two takers cannot both create it."""

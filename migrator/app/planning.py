@@ -13,6 +13,7 @@ from migrator.files import private_dir
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import default_plan_path, load_plan, plan_to_dict, write_plan
 from migrator.plan.planner import PlanOptions, build_plan
+from migrator.plan.rbac_file import load_rbac_file
 from migrator.plan.snapshot import live_snapshot, offline_snapshot
 from migrator.plan.usage import read_usage
 
@@ -36,11 +37,21 @@ def now_iso() -> str:
 
 
 def plan_offline(
-    aws_auth_file: Path, *, cluster: str, region: str | None, account: str | None, mode: AuthMode, options: PlanOptions
+    aws_auth_file: Path,
+    *,
+    cluster: str,
+    region: str | None,
+    account: str | None,
+    mode: AuthMode,
+    options: PlanOptions,
+    rbac_file: Path | None = None,
 ) -> Plan:
-    """A plan for review from an aws-auth file alone: no AWS or Kubernetes call."""
+    """A plan for review from an aws-auth file (and an RBAC export, with `rbac_file`): no AWS or Kubernetes
+    call."""
     aws_auth = load_aws_auth_file(aws_auth_file)
     snapshot = offline_snapshot(aws_auth, cluster=cluster, region=region, account=account, mode=mode)
+    if rbac_file is not None:
+        snapshot = dataclasses.replace(snapshot, rbac=load_rbac_file(rbac_file))
     return build_plan(snapshot, options)
 
 
@@ -53,8 +64,11 @@ class UsageWindow:
     until: datetime.datetime | None = None
 
 
-def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None) -> Plan:
-    """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`)."""
+def plan_live(
+    cluster: str, access: ClusterAccess, options: PlanOptions, usage: UsageWindow | None = None, *, rbac: bool = True
+) -> Plan:
+    """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`; the
+    RBAC objects, with `rbac`)."""
     from migrator.connect import ConnectOptions, connect
 
     connection = connect(
@@ -70,7 +84,7 @@ def plan_live(cluster: str, access: ClusterAccess, options: PlanOptions, usage: 
         ),
     )
     snapshot = live_snapshot(
-        connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth"
+        connection.eks, connection.kube, connection.iam, aws_auth_label=f"{cluster}:kube-system/aws-auth", rbac=rbac
     )
     if usage is not None:
         evidence = read_usage(

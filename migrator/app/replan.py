@@ -53,6 +53,8 @@ def replanned(plan: Plan, snapshot: Snapshot) -> Plan:
         remove_aws_auth=plan.remove_aws_auth,
         created_at=plan.created_at,
         tool_version=plan.tool_version,
+        prefer_access_policies=plan.prefer_access_policies,
+        accept_narrowing=plan.accept_narrowing,
     )
     return build_plan(dataclasses.replace(snapshot, caller_arn=plan.caller_arn), options)
 
@@ -60,7 +62,9 @@ def replanned(plan: Plan, snapshot: Snapshot) -> Plan:
 def refuse_unless_replanned(plan: Plan, eks: EksGateway, kube: KubeGateway, iam: IamDirectory) -> Snapshot:
     """The cluster as read now; StalePlanError (exit 3) unless the planner, run on it, makes this plan (its
     fingerprint included: a cluster that changed since, or a fingerprint that was edited, is refused)."""
-    snapshot = live_snapshot(eks, kube, PlannedPaths(iam, plan), aws_auth_label=f"{plan.cluster.name}:aws-auth")
+    snapshot = live_snapshot(
+        eks, kube, PlannedPaths(iam, plan), aws_auth_label=f"{plan.cluster.name}:aws-auth", rbac=plan.rbac
+    )
     derived = replanned(plan, snapshot)
     if derived.fingerprint != plan.fingerprint:
         # Stale, or a fingerprint edited: refuse either way, with what changed where the stale check can say

@@ -17,12 +17,14 @@ from migrator.app.planning import ClusterAccess
 from migrator.awsauth import load_aws_auth_file, parse_configmap_object
 from migrator.errors import InputError
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AwsAuth, ClusterRef
-from migrator.plan.snapshot import lookup_principals
+from migrator.plan.rbac_review import rbac_policy
+from migrator.plan.snapshot import lookup_principals, read_rbac
 from migrator.ports import EksGateway, IamDirectory, IdentityProber, KubeGateway, ProbeObservation
 from migrator.proof.probes import ProbeVerdict, cannot_probe, judge
 from migrator.proof.report import VerifyReport
 from migrator.proof.verify import ClusterState, Verdict, verify
 from migrator.rules.arn import ArnError, parse_arn
+from migrator.rules.rbac import RbacPolicy
 from migrator.run.backup import load_backup
 
 PROBE_CONCURRENCY = 4  # each probe is an AssumeRole plus one Kubernetes request
@@ -49,6 +51,13 @@ class Reference:
             body = {"metadata": {"name": backup.name, "namespace": backup.namespace}, "data": dict(backup.data)}
             return parse_configmap_object(body, str(self.backup)), f"backup {self.backup}"
         return None, "the cluster's aws-auth"
+
+
+def _live_rbac(kube: KubeGateway) -> RbacPolicy | None:
+    """The cluster's RBAC, to recognise groups a plan replaced by access policies; None when it may not be
+    read (such principals are then reported as they are: `differs`)."""
+    objects = read_rbac(kube)
+    return rbac_policy(objects) if objects.available else None
 
 
 def verify_ports(
@@ -85,6 +94,8 @@ def verify_ports(
         node_roles=frozenset(key for arn in node_roles if (key := _key(arn)) is not None),
         bootstrap_admin=info.bootstrap_admin,
         iam=lookup_principals(iam, (*expected.mappings, *(live.mappings if live is not None else ()))),
+        rbac=_live_rbac(kube),
+        partition=info.partition,
     )
     result = verify(expected, state)
     probes: dict[str, ProbeVerdict] = {}

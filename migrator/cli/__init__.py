@@ -146,22 +146,60 @@ def plan(
             "authenticator log in CloudWatch Logs, and add it to the plan's findings."
         ),
     ] = None,
+    rbac: Annotated[
+        bool,
+        typer.Option(
+            help="Live only: read the cluster's RBAC (roles and bindings) and review what the mapped usernames "
+            "and groups are bound to. Offline plans have none."
+        ),
+    ] = True,
+    rbac_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Offline only: the cluster's RBAC as `kubectl get clusterroles,roles,clusterrolebindings,"
+            "rolebindings -A -o yaml`, to review it (and allow --prefer-access-policies) in an offline plan."
+        ),
+    ] = None,
+    prefer_access_policies: Annotated[
+        bool,
+        typer.Option(
+            help="Replace a group bound only to the built-in cluster-admin, admin, edit or view ClusterRole with "
+            "the matching EKS access policy, when that grants exactly the same (needs --rbac)."
+        ),
+    ] = False,
+    accept_narrowing: Annotated[
+        bool,
+        typer.Option(help="With --prefer-access-policies: also convert when the policy grants less (listed)."),
+    ] = False,
 ) -> None:
     """Read aws-auth (and, live, the cluster's mode, entries, node groups and IAM paths) and write a plan.
 
-    Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity and a
-    Kubernetes GET of kube-system/aws-auth.
+    Live planning makes read-only calls: EKS Describe/List, IAM GetRole/GetUser, STS GetCallerIdentity, a
+    Kubernetes GET of kube-system/aws-auth and (with --rbac, the default) lists of the RBAC objects.
     """
     check_cluster_name(cluster, where="--cluster")
     usage = _usage_window(usage_since, offline)
+    if accept_narrowing and not prefer_access_policies:
+        raise InputError("--accept-narrowing goes with --prefer-access-policies")
+    if rbac_file is not None and not offline:
+        raise InputError("--rbac-file is for --offline plans; a live plan reads RBAC from the cluster")
+    if prefer_access_policies and not (rbac_file if offline else rbac):
+        raise InputError(
+            "--prefer-access-policies needs the cluster's RBAC: a live plan with --rbac, or --offline --rbac-file",
+            hint="drop --no-rbac, add --rbac-file, or drop --prefer-access-policies",
+        )
     options = PlanOptions(
-        target=AuthMode(target.value), remove_aws_auth=remove_aws_auth, created_at=created_at or now_iso()
+        target=AuthMode(target.value),
+        remove_aws_auth=remove_aws_auth,
+        created_at=created_at or now_iso(),
+        prefer_access_policies=prefer_access_policies,
+        accept_narrowing=accept_narrowing,
     )
     if offline:
         if aws_auth_file is None:
             raise InputError("--offline needs --aws-auth-file FILE")
         built = plan_offline(aws_auth_file, cluster=cluster, region=region, account=account, mode=current_mode,
-                             options=options)  # fmt: skip
+                             options=options, rbac_file=rbac_file)  # fmt: skip
     else:
         if aws_auth_file is not None:
             raise InputError(
@@ -173,7 +211,7 @@ def plan(
         access = ClusterAccess(
             region or DEFAULT_LIVE_REGION, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])
         )
-        built = plan_live(cluster, access, options, usage)
+        built = plan_live(cluster, access, options, usage, rbac=rbac)
     path = save_plan(built, out, plans_dir)
     _emit_plan(built, output)
     stderr.print(Text(clean(f"Plan written to {path}")), highlight=False)

@@ -23,6 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from migrator.errors import ConflictError, ForbiddenError, InputError, NotAuthenticatedError, RemoteError
+from migrator.model import RbacObjects
 from migrator.ports import ConfigMapState, LeaseState
 
 TOKEN_REFRESH_SECONDS = 10 * 60  # EKS tokens live 15 minutes
@@ -145,6 +146,9 @@ def _lease_body(lease: LeaseState) -> k8s.V1Lease:
     )
 
 
+RBAC_PAGE_SIZE = 500  # objects per list page (the API server's continue tokens carry on)
+
+
 class KubernetesGateway:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._api_client = api_client
@@ -248,6 +252,33 @@ class KubernetesGateway:
             "uid": info.uid or "",
             "extra": {k: list(v) for k, v in (info.extra or {}).items()},
         }
+
+    def read_rbac(self) -> RbacObjects:
+        rbac = k8s.RbacAuthorizationV1Api(self._api_client)
+        listings: tuple[tuple[str, Callable[..., Any]], ...] = (
+            ("ClusterRole", rbac.list_cluster_role),
+            ("Role", rbac.list_role_for_all_namespaces),
+            ("ClusterRoleBinding", rbac.list_cluster_role_binding),
+            ("RoleBinding", rbac.list_role_binding_for_all_namespaces),
+        )
+        found: list[tuple[dict[str, Any], ...]] = []
+        for kind, list_function in listings:
+            items: list[dict[str, Any]] = []
+            token: str | None = None
+            while True:  # every page: a cluster may have thousands of bindings
+                try:
+                    page = list_function(limit=RBAC_PAGE_SIZE, _continue=token)
+                except (ApiException, HTTPError) as error:
+                    raise _remote(f"list {kind}", error) from None
+                for item in page.items or ():
+                    body: dict[str, Any] = self._api_client.sanitize_for_serialization(item)  # type: ignore[no-untyped-call]
+                    items.append(body)
+                token = page.metadata._continue if page.metadata is not None else None
+                if not token:
+                    break
+            found.append(tuple(items))
+        cluster_roles, roles, cluster_role_bindings, role_bindings = found
+        return RbacObjects(cluster_roles, roles, cluster_role_bindings, role_bindings)
 
     def list_rbac_objects(self) -> list[dict[str, Any]]:
         """RBAC bindings and the non-system roles they point at, as plain objects (for `sandbox export`)."""

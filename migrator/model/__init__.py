@@ -25,6 +25,7 @@ from migrator.model.domain import (
     SourceRef,
 )
 from migrator.model.plan import PLAN_SCHEMA, Fingerprint, Plan
+from migrator.model.rbac import GroupConversion, PolicyRule, RbacObjects
 from migrator.model.steps import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,
@@ -68,6 +69,7 @@ __all__ = [
     "FargateProfile",
     "Finding",
     "Fingerprint",
+    "GroupConversion",
     "InverseStep",
     "LookupStatus",
     "Mapping",
@@ -75,8 +77,10 @@ __all__ = [
     "Plan",
     "PlannedEntry",
     "PolicyAssociation",
+    "PolicyRule",
     "PrincipalLookup",
     "PrincipalUsage",
+    "RbacObjects",
     "RemoveAwsAuth",
     "RepairNodeEntry",
     "RestoreAwsAuth",

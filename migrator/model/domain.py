@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from migrator.model.usage import UsageEvidence
+
+if TYPE_CHECKING:  # model.rbac needs PolicyAssociation from here
+    from migrator.model.rbac import GroupConversion, RbacObjects
 
 
 class AuthMode(StrEnum):
@@ -219,6 +223,7 @@ class Snapshot:
     uses_hybrid_nodes: bool = False
     bootstrap_admin: bool | None = None  # EKS gives the (hidden) cluster creator an admin entry on leaving CONFIG_MAP
     usage: UsageEvidence | None = None  # who signed in lately (--usage-since); None: not asked
+    rbac: RbacObjects | None = None  # the cluster's RBAC objects (--rbac); None: not read
 
 
 @dataclass(frozen=True)
@@ -236,3 +241,6 @@ class PlannedEntry:
     action: EntryAction
     source: SourceRef | None = None
     current: AccessEntrySpec | None = None  # the live entry, for adopt/repair-node-type
+    # Groups of `spec` replaced by access policies (--prefer-access-policies): `spec` already has the policies
+    # and lacks the groups; these say which and what the principal gains and loses by it.
+    conversions: tuple[GroupConversion, ...] = ()

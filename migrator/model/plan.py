@@ -39,6 +39,9 @@ class Plan:
     tool_version: str = ""
     schema: str = PLAN_SCHEMA
     usage: UsageEvidence | None = None  # the sign-in evidence the plan was made with (--usage-since)
+    rbac: bool = False  # the plan reviewed the cluster's RBAC (--rbac); apply reads it again to re-plan
+    prefer_access_policies: bool = False  # --prefer-access-policies
+    accept_narrowing: bool = False  # --accept-narrowing
 
     @property
     def offline(self) -> bool:

@@ -7,14 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from migrator.model import Plan
-from migrator.plan.contract import entry_to_dict, step_to_dict
+from migrator.plan.contract import conversion_to_dict, entry_to_dict, step_to_dict
 from migrator.rules.findings import USAGE_CODES
 
 MAX_SHOWN = 5
 
 
 def _entries(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {e.spec.principal_arn: {**entry_to_dict(e.spec), "action": e.action.value} for e in plan.entries}
+    # A conversion's rules gained and lost are what the reviewer approved: a change in them is a change.
+    return {
+        e.spec.principal_arn: {
+            **entry_to_dict(e.spec),
+            "action": e.action.value,
+            "conversions": [conversion_to_dict(c) for c in e.conversions],
+        }
+        for e in plan.entries
+    }
 
 
 def plan_differences(written: Plan, derived: Plan) -> list[str]:

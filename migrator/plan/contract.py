@@ -15,9 +15,11 @@ from migrator.model import (
     CreateEntry,
     EntryAction,
     EntryType,
+    GroupConversion,
     Plan,
     PlannedEntry,
     PolicyAssociation,
+    PolicyRule,
     PrincipalUsage,
     RemoveAwsAuth,
     RepairNodeEntry,
@@ -53,6 +55,37 @@ def policy_from_dict(data: Mapping[str, Any]) -> PolicyAssociation:
     scope = data["accessScope"]
     return PolicyAssociation(
         data["policyArn"], AccessScope(ScopeType(scope["type"]), tuple(scope.get("namespaces") or ()))
+    )
+
+
+# --- conversions (--prefer-access-policies) ----------------------------------------------------------------
+# Written on an entry only when it has some, so every other plan file stays as it was.
+
+
+def conversion_to_dict(conversion: GroupConversion) -> dict[str, Any]:
+    return {
+        "group": conversion.group,
+        "clusterRole": conversion.cluster_role,
+        **policy_to_dict(conversion.policy),
+        "rulesGained": [r.to_object() for r in conversion.gained],
+        "rulesLost": [r.to_object() for r in conversion.lost],
+    }
+
+
+def _rule(data: Mapping[str, Any]) -> PolicyRule:
+    for key, values in data.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"rule {key} is {values!r}, not a list of strings")
+    return PolicyRule.from_object(data)
+
+
+def conversion_from_dict(data: Mapping[str, Any]) -> GroupConversion:
+    return GroupConversion(
+        group=str(data["group"]),
+        cluster_role=str(data["clusterRole"]),
+        policy=policy_from_dict(data),
+        gained=tuple(_rule(r) for r in data["rulesGained"]),
+        lost=tuple(_rule(r) for r in data["rulesLost"]),
     )
 
 

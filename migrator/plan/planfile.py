@@ -37,6 +37,8 @@ from migrator.model import (
 )
 from migrator.plan.contract import (
     DERIVED_STEP_KEYS,
+    conversion_from_dict,
+    conversion_to_dict,
     entry_to_dict,
     policy_from_dict,
     step_from_dict,
@@ -93,6 +95,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "action": e.action.value,
                 "source": _source(e.source),
                 "current": entry_to_dict(e.current) if e.current is not None else None,
+                **({"conversions": [conversion_to_dict(c) for c in e.conversions]} if e.conversions else {}),
             }
             for e in plan.entries
         ],
@@ -111,6 +114,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.usage is not None:
         body["usage"] = usage_to_dict(plan.usage)
+    if plan.rbac:  # only plans that reviewed RBAC carry it, so every other plan file stays as it was
+        body["rbacReview"] = {
+            "preferAccessPolicies": plan.prefer_access_policies,
+            "acceptNarrowing": plan.accept_narrowing,
+        }
     body["planId"] = plan_id(body)
     body["integrity"] = {"sha256": body_sha256(body)}
     return body
@@ -176,10 +184,17 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         raise PlanIntegrityError(str(error)) from None
     entries = tuple(
         PlannedEntry(
-            _entry(e), EntryAction(e["action"]), _ref(e["source"]), _entry(e["current"]) if e.get("current") else None
+            _entry(e),
+            EntryAction(e["action"]),
+            _ref(e["source"]),
+            _entry(e["current"]) if e.get("current") else None,
+            tuple(conversion_from_dict(c) for c in e.get("conversions") or ()),
         )
         for e in data["entries"]
     )
+    review = data.get("rbacReview")
+    if review is not None and not isinstance(review, MappingABC):
+        raise PlanIntegrityError(f"rbacReview is {review!r}: a plan file holds a mapping there")
     steps = tuple(step_from_dict(s, entries) for s in data["steps"])
     plan = Plan(
         cluster=ClusterRef(
@@ -215,6 +230,9 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         tool_version=data["toolVersion"],
         schema=data["schema"],
         usage=usage_from_dict(data["usage"]) if data.get("usage") is not None else None,
+        rbac=review is not None,
+        prefer_access_policies=review is not None and review["preferAccessPolicies"] is True,
+        accept_narrowing=review is not None and review["acceptNarrowing"] is True,
     )
     for found in plan.findings:
         if found.code in USAGE_CODES and found.severity is not RULES[found.code].severity:

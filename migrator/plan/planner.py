@@ -28,6 +28,7 @@ from migrator.model import (
     SourceRef,
 )
 from migrator.plan.build_steps import build_steps
+from migrator.plan.rbac_review import ReviewOptions, review
 from migrator.plan.translate import Translation, TranslationContext, translate
 from migrator.plan.usage import usage_findings
 from migrator.rules import identity
@@ -43,6 +44,8 @@ class PlanOptions:
     remove_aws_auth: bool = False
     created_at: str = ""
     tool_version: str = __version__
+    prefer_access_policies: bool = False  # needs the cluster's RBAC (a live plan with --rbac)
+    accept_narrowing: bool = False
 
 
 def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
@@ -54,6 +57,14 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         )
     if options.remove_aws_auth and options.target is not AuthMode.API:
         raise InputError("--remove-aws-auth needs --target API: aws-auth still authenticates principals before that")
+    if options.accept_narrowing and not options.prefer_access_policies:
+        raise InputError("--accept-narrowing goes with --prefer-access-policies")
+    if options.prefer_access_policies and (snapshot.rbac is None or not snapshot.rbac.available):
+        raise InputError(
+            "--prefer-access-policies compares groups with access policies through the cluster's RBAC, which "
+            + ("this plan did not read" if snapshot.rbac is None else f"could not be read ({snapshot.rbac.reason})"),
+            hint="plan against the cluster with --rbac and list permission on RBAC objects",
+        )
     findings: list[Finding] = []
     ctx = TranslationContext(
         cluster=snapshot.cluster,
@@ -67,6 +78,10 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         findings.extend(translation.findings)
     winners = _winners(translations, findings)
     entries = _planned_entries(snapshot, translations, winners, findings)
+    entries, reviewed = review(
+        snapshot, translations, entries, ReviewOptions(options.prefer_access_policies, options.accept_narrowing)
+    )
+    findings.extend(reviewed)
     for account in snapshot.aws_auth.map_accounts:
         findings.append(
             finding(
@@ -103,6 +118,9 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         created_at=options.created_at,
         tool_version=options.tool_version,
         usage=snapshot.usage,
+        rbac=snapshot.rbac is not None,
+        prefer_access_policies=options.prefer_access_policies,
+        accept_narrowing=options.accept_narrowing,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from migrator.awsauth import parse_configmap_object
-from migrator.errors import InputError
+from migrator.errors import ForbiddenError, InputError
 from migrator.model import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,
@@ -17,6 +17,7 @@ from migrator.model import (
     LookupStatus,
     Mapping,
     PrincipalLookup,
+    RbacObjects,
     Snapshot,
 )
 from migrator.ports import EksGateway, IamDirectory, KubeGateway
@@ -105,8 +106,19 @@ def lookup_principals(iam: IamDirectory, mappings: Iterable[Mapping]) -> dict[st
         return dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
 
 
-def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_auth_label: str) -> Snapshot:
-    """Read everything the planner needs from the cluster, once. Read-only calls only."""
+def read_rbac(kube: KubeGateway) -> RbacObjects:
+    """The cluster's RBAC objects; a caller that may not list them gets a plan that says so (RBAC_UNAVAILABLE)
+    rather than no plan: the review is advice, the migration does not depend on it."""
+    try:
+        return kube.read_rbac()
+    except ForbiddenError as error:
+        return RbacObjects(available=False, reason=str(error))
+
+
+def live_snapshot(
+    eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_auth_label: str, rbac: bool = False
+) -> Snapshot:
+    """Read everything the planner needs from the cluster, once (RBAC with `rbac`). Read-only calls only."""
     info = eks.describe_cluster()
     config_map = kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
     aws_auth = (
@@ -130,4 +142,5 @@ def live_snapshot(eks: EksGateway, kube: KubeGateway, iam: IamDirectory, *, aws_
         offline=False,
         uses_hybrid_nodes=info.uses_hybrid_nodes,
         bootstrap_admin=info.bootstrap_admin,
+        rbac=read_rbac(kube) if rbac else None,
     )

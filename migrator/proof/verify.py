@@ -36,6 +36,8 @@ from migrator.model import (
 from migrator.rules import identity
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.identity import IdentityTemplate
+from migrator.rules.privilege import candidate, describe_rules
+from migrator.rules.rbac import RbacPolicy
 
 NODE_USERNAMES = frozenset({identity.EC2_NODE_USERNAME, identity.SESSION_NODE_USERNAME})
 MAP_ACCOUNTS_PREFIX = "mapAccounts:"
@@ -88,6 +90,8 @@ class ClusterState:
     node_roles: frozenset[str] = frozenset()  # lookup keys of node-group roles and Fargate pod execution roles
     bootstrap_admin: bool | None = None
     iam: Mapping[str, PrincipalLookup] = field(default_factory=dict)  # lookup key -> what IAM said
+    rbac: RbacPolicy | None = None  # the live RBAC, to recognise groups replaced by access policies
+    partition: str = "aws"
 
 
 @dataclass(frozen=True)
@@ -243,8 +247,54 @@ def _principal_verdict(
     if actual is None:
         return Verdict(arn, Category.MISSING, expected, expected_via, None, "", node=node)
     differences = compare(expected, actual, node=node)
+    if differences and actual_via == "access entry" and state.rbac is not None:
+        converted = _converted(expected, actual, state.rbac, state.partition)
+        if converted is not None:
+            exact, note = converted
+            category = Category.EQUIVALENT if exact else Category.DIFFERS
+            return Verdict(arn, category, expected, expected_via, actual, actual_via,
+                           () if exact else differences, note=note, node=node)  # fmt: skip
     category = Category.DIFFERS if differences else Category.EQUIVALENT
     return Verdict(arn, category, expected, expected_via, actual, actual_via, differences, node=node)
+
+
+def _converted(
+    expected: IdentityTemplate, actual: IdentityTemplate, rbac: RbacPolicy, partition: str
+) -> tuple[bool, str] | None:
+    """When the entry differs from aws-auth only by groups replaced by access policies
+    (`plan --prefer-access-policies`), and the LIVE RBAC says each such group's bindings grant exactly (True)
+    or more than (False) its policy at its scope: that, with a note naming each. None otherwise: a policy
+    that grants more than the group it replaced, or any other difference, stays a plain difference. No plan
+    is read: the proof comes from the cluster's RBAC and the access policy table."""
+    if expected.username != actual.username or actual.groups - expected.groups:
+        return None
+    if expected.cluster_admin and not actual.cluster_admin:
+        return None
+    gained = set(actual.other_policies - expected.other_policies)
+    if expected.other_policies - actual.other_policies:
+        return None
+    admin_gained = actual.cluster_admin and not expected.cluster_admin
+    exact, notes = True, []
+    for group in sorted(expected.groups - actual.groups):
+        conversion = candidate(rbac, group, partition).conversion
+        if conversion is None or conversion.gained:
+            return None
+        policy = conversion.policy
+        if policy in gained:
+            gained.discard(policy)
+        elif admin_gained and identity.is_cluster_admin(policy):
+            admin_gained = False
+        else:
+            return None
+        what = f"group {group} replaced by {_policy_text(policy)}"
+        if conversion.lost:
+            exact = False
+            notes.append(f"{what}, which grants less than its bindings (lost: {describe_rules(conversion.lost)})")
+        else:
+            notes.append(f"{what}, exactly what its bindings grant (ClusterRole {conversion.cluster_role})")
+    if gained or admin_gained or not notes:
+        return None
+    return exact, "; ".join(notes)
 
 
 def _account_verdicts(reference: AwsAuth, state: ClusterState) -> list[Verdict]:

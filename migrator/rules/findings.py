@@ -107,6 +107,27 @@ RULES: dict[str, Rule] = {
              "check the partition; pass --region to state it, and plan against the cluster before applying"),
         Rule("ALREADY_API", _I, "the cluster already authenticates through access entries only; aws-auth is "
              "ignored", "nothing to migrate"),
+        # RBAC review (--rbac, on by default in live plans): what the mapped identities are bound to.
+        Rule("RBAC_UNAVAILABLE", _W, "the cluster's RBAC objects could not be read, so the plan says nothing "
+             "about what the mapped usernames and groups are bound to", "grant the planner list on clusterroles, "
+             "roles, clusterrolebindings and rolebindings, or plan with --no-rbac"),
+        Rule("GROUP_UNBOUND", _I, "a mapped group is named by no RoleBinding or ClusterRoleBinding: it grants "
+             "nothing through RBAC", "nothing, unless the group was meant to grant access: then bind it"),
+        Rule("USERNAME_BINDING_CHANGES", _B, "a User subject of an RBAC binding matches the principal's username "
+             "today or its username in the planned entry, and the two differ (e.g. an empty username becoming "
+             "EKS's default): the binding would stop or start applying", "give the mapping the username the "
+             "entry will have (and bind that), or change the binding's subject first"),
+        Rule("MASTERS_GROUP_BOUND", _W, "an RBAC binding names the group system:masters, which an access entry "
+             "cannot carry (the group becomes AmazonEKSClusterAdminPolicy): the binding no longer applies to the "
+             "migrated principals", "bind what the binding grants to a group of your own, or rely on cluster-admin"),
+        Rule("POLICY_CONVERSION", _I, "a group whose bindings are only to a built-in ClusterRole becomes the "
+             "matching EKS access policy (--prefer-access-policies); the plan lists the rules gained and lost",
+             "review the rules lost, if any"),
+        Rule("POLICY_CONVERSION_NARROWS", _W, "the access policy grants less than the group's bindings: the rules "
+             "listed would be lost; the conversion is made only with --accept-narrowing",
+             "accept the listed loss with --accept-narrowing, or keep the group"),
+        Rule("POLICY_CONVERSION_WIDENS", _W, "the access policy would grant more than the group's bindings; such "
+             "a conversion is never made and the group is kept", "nothing: the group keeps its bindings"),
         # Usage evidence (--usage-since): what the authenticator's control-plane log says about sign-ins.
         Rule("USAGE_EVIDENCE_UNAVAILABLE", _W, "usage evidence unavailable: the authenticator control-plane log "
              "is off or its log group does not exist", "enable the authenticator control-plane log (aws eks "

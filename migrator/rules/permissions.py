@@ -29,6 +29,12 @@ from typing import Any
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AssociatePolicy, ClusterRef, Plan, StepKind
 
 RUNNER_ROLE_NAME = "aws-auth-migrate-runner"
+RBAC_READER_NAME = "aws-auth-migrate-rbac-reader"
+# A live plan with --rbac (the default), and apply planning such a plan again before its first step, list the
+# four RBAC resources cluster-wide (migrator/kube/client.py read_rbac, paginated). `get` is declared with
+# `list` so that a reader of one object by name (kubectl get clusterrole view) needs nothing more.
+RBAC_READ_RESOURCES = ("clusterrolebindings", "clusterroles", "rolebindings", "roles")
+RBAC_READ_VERBS = ("get", "list")
 # The cluster lock of apply and rollback (migrator/run/lease.py): kube-system/aws-auth-migrate, a Lease.
 LEASE_NAME = "aws-auth-migrate"
 LEASE_VERBS = ("get", "update", "delete")  # read, take over or renew, release; `create` cannot be narrowed
@@ -294,4 +300,26 @@ def kube_role(plan: Plan) -> dict[str, Any]:
         "kind": "Role",
         "metadata": {"name": RUNNER_ROLE_NAME, "namespace": AWS_AUTH_NAMESPACE},
         "rules": rules,
+    }
+
+
+def rbac_reader_rules() -> list[dict[str, Any]]:
+    """What reading the cluster's RBAC needs (plan --rbac, and apply's re-plan of such a plan)."""
+    return [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": list(RBAC_READ_RESOURCES),
+         "verbs": list(RBAC_READ_VERBS)}
+    ]  # fmt: skip
+
+
+def kube_cluster_role(plan: Plan) -> dict[str, Any] | None:
+    """The ClusterRole the runner needs to read RBAC cluster-wide, for a plan that reviewed RBAC; else None.
+    A Role cannot grant it: ClusterRoles and ClusterRoleBindings are cluster-scoped, and the review reads the
+    RoleBindings of every namespace."""
+    if not plan.rbac:
+        return None
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": RBAC_READER_NAME},
+        "rules": rbac_reader_rules(),
     }

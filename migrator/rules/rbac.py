@@ -25,6 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# PolicyRule is plain data (the plan file carries rules); re-exported here, where RBAC is decided.
+from migrator.model.rbac import PolicyRule as PolicyRule
+
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ALL = "*"
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
@@ -33,38 +36,6 @@ SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 def _strings(value: Any) -> tuple[str, ...]:
     # The API server refuses non-strings here; a stored object that has them grants nothing by them.
     return tuple(v for v in value or () if isinstance(v, str))
-
-
-@dataclass(frozen=True)
-class PolicyRule:
-    """One `rules[]` item of a Role or ClusterRole (rbac/v1 PolicyRule)."""
-
-    verbs: tuple[str, ...]
-    api_groups: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
-    resource_names: tuple[str, ...] = ()
-    non_resource_urls: tuple[str, ...] = ()
-
-    @classmethod
-    def from_object(cls, rule: Mapping[str, Any]) -> PolicyRule:
-        return cls(
-            verbs=_strings(rule.get("verbs")),
-            api_groups=_strings(rule.get("apiGroups")),
-            resources=_strings(rule.get("resources")),
-            resource_names=_strings(rule.get("resourceNames")),
-            non_resource_urls=_strings(rule.get("nonResourceURLs")),
-        )
-
-    def to_object(self) -> dict[str, Any]:
-        """The rule as the API serves it (empty lists left out, as the API server's JSON does)."""
-        fields = (
-            ("apiGroups", self.api_groups),
-            ("nonResourceURLs", self.non_resource_urls),
-            ("resourceNames", self.resource_names),
-            ("resources", self.resources),
-            ("verbs", self.verbs),
-        )
-        return {key: list(values) for key, values in fields if values or key == "verbs"}
 
 
 @dataclass(frozen=True)

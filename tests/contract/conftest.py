@@ -7,6 +7,7 @@ aws-auth mapping the node role and Admin, in the mode the test asks for.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from migrator.ports import EksGateway, KubeGateway, ModeUpdate
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.support.arns import ACCOUNT, role, user
+from tests.support.rbac import live_objects, role_binding
 from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
 from tests.unit.fake_cluster import FakeCluster, aws_auth_data
 
@@ -32,6 +34,9 @@ AWS_AUTH = aws_auth_data(
     [(NODES, NODE_USERNAME, ["system:bootstrappers", "system:nodes"]), (ADMIN, "admin", ["system:masters"])],
     [(user("alice"), "alice", ["viewers"])],
 )
+
+# alice's group `viewers` may read the namespace `dev` (read_rbac lists it, with the bootstrap roles).
+VIEWERS_BINDING = role_binding("dev", "viewers-view", "view", ("Group", "viewers"))
 
 
 @dataclass
@@ -52,6 +57,7 @@ def _fake(mode: AuthMode) -> Harness:
         creator_arn=ADMIN,
         caller=f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/aws-auth-migrate",
         update_polls=1_000_000,  # as the sandbox's hour: an update ends when `finish` says so
+        rbac=live_objects(VIEWERS_BINDING),
     )
 
     def finish(update_id: str) -> ModeUpdate:
@@ -69,6 +75,7 @@ def _scenario_text(mode: AuthMode) -> str:
         f"    creator: {ADMIN}\n"
         f"    nodegroups: [{{name: linux, nodeRole: '{NODES}'}}]\n"
         f"    awsAuth: |\n{indent(aws_auth, 6)}"
+        f"    rbac: |\n{indent(json.dumps(VIEWERS_BINDING) + chr(10), 6)}"
     )
     roles = [ADMIN, NODES, *(p for p in PRINCIPALS if ":role/" in p)]
     users = [p for p in PRINCIPALS if ":user/" in p]

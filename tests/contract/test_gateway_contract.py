@@ -11,9 +11,12 @@ import pytest
 
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
 from migrator.model import AccessEntrySpec, AccessScope, AuthMode, EntryType, PolicyAssociation, ScopeType
+from migrator.plan.rbac_review import rbac_policy
 from migrator.rules.arn import parse_arn
+from migrator.rules.rbac import Binding, Subject
 from tests.contract.conftest import ADMIN, AWS_AUTH, CLUSTER, NODES, REGION, MakeHarness
 from tests.support.arns import ACCOUNT, role, user
+from tests.support.rbac import live_objects, rbac_objects
 
 DEV = role("Dev")
 OPS = role("Ops")
@@ -278,3 +281,15 @@ def test_in_api_mode_the_kubernetes_api_answers_only_a_caller_whose_entry_has_cl
     harness.eks.associate_policy(ADMIN, ADMIN_POLICY)
     state = harness.kube.read_config_map("kube-system", "aws-auth")
     assert state is not None and state.data == AWS_AUTH  # EKS never deletes aws-auth; it is just not read
+
+
+def test_rbac_is_read_with_the_bootstrap_roles_aggregated_and_the_bindings(make: MakeHarness) -> None:
+    objects = make(AuthMode.CONFIG_MAP).kube.read_rbac()
+    assert objects.available
+    rbac = rbac_policy(objects)
+    assert [b for b in rbac.role_bindings if b.name == "viewers-view"] == [
+        Binding("viewers-view", "dev", "ClusterRole", "view", (Subject("Group", "viewers"),))
+    ]
+    assert any(b.name == "cluster-admin" and b.role_name == "cluster-admin" for b in rbac.cluster_bindings)
+    expected = rbac_objects(live_objects())
+    assert rbac.cluster_roles["view"] == rbac_policy(expected).cluster_roles["view"]  # aggregated by the reader

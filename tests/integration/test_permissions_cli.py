@@ -58,6 +58,17 @@ def iam_allows(policy: dict[str, Any], action: str, resource: str) -> bool:
     )
 
 
+RBAC_PATH = "/apis/rbac.authorization.k8s.io/v1/"
+
+
+def rbac_reads_allowed(cluster_role: dict[str, Any] | None, verb: str, path: str) -> bool:
+    """A cluster-wide list of one of the four RBAC resources (the RBAC review's reads), by the ClusterRole."""
+    if cluster_role is None or not path.startswith(RBAC_PATH):
+        return False
+    resource = path.removeprefix(RBAC_PATH)
+    return any(verb in r["verbs"] and resource in r["resources"] for r in cluster_role["rules"])
+
+
 def rbac_allows(role: dict[str, Any], verb: str, path: str) -> bool:
     collections = {"configmaps": CONFIG_MAPS_PATH, "leases": LEASES_PATH}
     for rule in role["rules"]:
@@ -77,7 +88,10 @@ def undeclared(calls: list[Call], permissions: dict[str, Any]) -> list[str]:
     missing: list[str] = []
     for call in calls:
         if call.service == "kubernetes":
-            if call.cluster != CLUSTER or not rbac_allows(permissions["kubernetesRole"], call.operation, call.path):
+            allowed = rbac_allows(permissions["kubernetesRole"], call.operation, call.path) or rbac_reads_allowed(
+                permissions.get("kubernetesClusterRole"), call.operation, call.path
+            )
+            if call.cluster != CLUSTER or not allowed:
                 missing.append(f"kubernetes {call.operation} {call.path} on {call.cluster}")
         elif call.iam_action is None or call.service == "unsigned":
             missing.append(f"unrecognised request {call}")
@@ -103,6 +117,9 @@ def test_a_full_apply_and_its_rollback_call_nothing_the_plan_does_not_declare(
     applied = run_and_record(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
     assert {c.iam_action for c in applied} >= {"eks:UpdateClusterConfig", "eks:CreateAccessEntry"}
     assert ("delete", AWS_AUTH_PATH) in {(c.operation, c.path) for c in applied}
+    # apply plans again before its first step, RBAC review included: a cluster-wide list, declared apart
+    assert any(c.path == RBAC_PATH + "clusterroles" for c in applied)  # the recorder names collection GETs `get`
+    assert permissions["kubernetesClusterRole"]["kind"] == "ClusterRole"
     assert undeclared(applied, permissions) == []
 
     # In API mode rollback keeps the entries and restores aws-auth (a Kubernetes create).

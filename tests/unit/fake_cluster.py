@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from migrator.errors import ConflictError, MigratorError, RemoteError, UpdateInProgressError
+from migrator.errors import ConflictError, ForbiddenError, MigratorError, RemoteError, UpdateInProgressError
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -48,6 +48,7 @@ from migrator.model import (
     Plan,
     PolicyAssociation,
     PrincipalLookup,
+    RbacObjects,
 )
 from migrator.plan.planfile import plan_from_dict, plan_to_dict
 from migrator.plan.planner import PlanOptions, build_plan
@@ -131,6 +132,8 @@ class FakeCluster:
     lease: LeaseState | None = None
     lease_calls: list[str] = field(default_factory=list)
     before_lease: Callable[[str], None] | None = None
+    rbac: list[dict[str, Any]] = field(default_factory=list)  # RBAC objects (apiVersion/kind/metadata/...)
+    rbac_forbidden: bool = False  # read_rbac answers 403
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -412,6 +415,18 @@ class FakeCluster:
 
     def self_subject_review(self) -> dict[str, Any]:
         return {}
+
+    def read_rbac(self) -> RbacObjects:
+        def action() -> RbacObjects:
+            self._authorize_kube()
+            if self.rbac_forbidden:
+                raise ForbiddenError(
+                    "Kubernetes list ClusterRole: HTTP 403 Forbidden: the caller lacks the Kubernetes permission"
+                )
+            kinds = ("ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding")
+            return RbacObjects(*(tuple(dict(o) for o in self.rbac if o.get("kind") == kind) for kind in kinds))
+
+        return self._call("read_rbac", (), action)  # type: ignore[no-any-return]
 
     # --- the Lease -----------------------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ def test_every_code_can_be_produced() -> None:
     )
     seen |= codes(offline_snapshot(AwsAuth(map_roles=(china, *extra[:1])), cluster="c", region=None, account=None))
     seen |= _usage_codes()
+    seen |= _rbac_codes()
     assert seen >= set(RULES) - SAFETY_NETS, sorted(set(RULES) - SAFETY_NETS - seen)
 
 
@@ -115,4 +116,23 @@ data:
     usage = UsageEvidence(day, day, True, principals=signed_in, lines=3, malformed=1)
     return codes(dataclasses.replace(snapshot, usage=usage)) | codes(
         dataclasses.replace(snapshot, usage=UsageEvidence(day, day, False, "logging is off"))
+    )
+
+
+def _rbac_codes() -> set[str]:
+    """The RBAC review's codes, from the review's own cases (tests/support/rbac.py)."""
+    from migrator.model import RbacObjects
+    from tests.support.rbac import CASE_BINDINGS, MAP_ROLES, TRIMMED_ADMIN, live_objects, rbac_objects
+    from tests.support.scenarios import aws_auth_config_map
+
+    aws_auth = parse_aws_auth(aws_auth_config_map(MAP_ROLES, ""), file="aws-auth.yaml")
+    live = dataclasses.replace(
+        offline_snapshot(aws_auth, cluster="c", region="us-east-1", account=ACCOUNT), offline=False
+    )
+    objects = rbac_objects(live_objects(TRIMMED_ADMIN, *CASE_BINDINGS))
+    reviewed = dataclasses.replace(live, rbac=objects)
+    return (
+        {f.code for f in build_plan(reviewed, PlanOptions(prefer_access_policies=True)).findings}
+        | codes(reviewed)
+        | codes(dataclasses.replace(live, rbac=RbacObjects(available=False, reason="HTTP 403")))
     )

@@ -226,3 +226,28 @@ def test_rollback_keeps_an_entry_whose_aws_auth_mapping_changed_and_deletes_the_
     reason = report.step("06-create-entry").detail["reason"]
     assert "aws-auth mapRoles" in reason and "developers" in reason
     assert [c.args[0] for c in fake.mutating_calls()] == [user("alice"), role("Admin")]
+
+
+def test_rollback_gives_a_converted_principal_its_group_back(tmp_path: Path) -> None:
+    """--prefer-access-policies turned Dev's group into AmazonEKSViewPolicy; aws-auth still gives the group,
+    so deleting the entry is what undoes the conversion (nothing kept, nobody locked out)."""
+    import json
+
+    from migrator.plan.planfile import plan_from_dict, plan_to_dict
+    from migrator.plan.planner import PlanOptions, build_plan
+    from migrator.plan.snapshot import live_snapshot
+    from tests.support.rbac import cluster_binding, live_objects
+    from tests.unit.fake_cluster import CREATED_AT, FakeIam
+
+    fake = small_cluster(rbac=live_objects(cluster_binding("developers-view", "view", ("Group", "developers"))))
+    snapshot = live_snapshot(fake, fake, FakeIam(), aws_auth_label="kube-system/aws-auth", rbac=True)
+    options = PlanOptions(AuthMode.API_AND_CONFIG_MAP, created_at=CREATED_AT, prefer_access_policies=True)
+    plan = plan_from_dict(json.loads(json.dumps(plan_to_dict(build_plan(snapshot, options)))))
+    [dev] = [e for e in plan.entries if e.spec.principal_arn == role("Dev")]
+    assert dev.spec.groups == () and [c.group for c in dev.conversions] == ["developers"]
+    assert executor(plan, fake, tmp_path, approvals=FIRST).apply().result is RunResult.COMPLETED
+    assert fake.entries[key(role("Dev"))].groups == ()
+
+    report = executor(plan, fake, tmp_path).rollback()
+    assert report.result is RunResult.ROLLED_BACK, report.message
+    assert key(role("Dev")) not in fake.entries  # back to aws-auth: group developers

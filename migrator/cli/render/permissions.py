@@ -2,7 +2,9 @@
 
 Text output is one YAML stream of two documents: the IAM policy as JSON (JSON is YAML, so the stream stays
 valid YAML and the first document pastes as is into IAM), then `---`, then the Role as YAML for `kubectl
-apply -f`. JSON output is one object: {"iamPolicy": ..., "kubernetesRole": ...}.
+apply -f`. JSON output is one object: {"iamPolicy": ..., "kubernetesRole": ...}. A plan that reviewed RBAC
+(`plan --rbac`, the default) adds a third document, the ClusterRole that reads RBAC (apply plans again before
+its first step, so it reads RBAC too): `kubernetesClusterRole` in JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from ruamel.yaml import YAML
 
 from migrator.model import Plan
-from migrator.rules.permissions import iam_policy, kube_role
+from migrator.rules.permissions import iam_policy, kube_cluster_role, kube_role
 
 DOCUMENT_SEPARATOR = "---"
 
@@ -23,8 +25,16 @@ def permissions_text(plan: Plan) -> str:
     yaml.default_flow_style = False
     role = io.StringIO()
     yaml.dump(kube_role(plan), role)
-    return f"{json.dumps(iam_policy(plan), indent=2)}\n{DOCUMENT_SEPARATOR}\n{role.getvalue().rstrip()}"
+    text = f"{json.dumps(iam_policy(plan), indent=2)}\n{DOCUMENT_SEPARATOR}\n{role.getvalue().rstrip()}"
+    if (cluster_role := kube_cluster_role(plan)) is not None:
+        reader = io.StringIO()
+        yaml.dump(cluster_role, reader)
+        text += f"\n{DOCUMENT_SEPARATOR}\n{reader.getvalue().rstrip()}"
+    return text
 
 
 def permissions_json(plan: Plan) -> str:
-    return json.dumps({"iamPolicy": iam_policy(plan), "kubernetesRole": kube_role(plan)}, indent=2)
+    data = {"iamPolicy": iam_policy(plan), "kubernetesRole": kube_role(plan)}
+    if (cluster_role := kube_cluster_role(plan)) is not None:
+        data["kubernetesClusterRole"] = cluster_role
+    return json.dumps(data, indent=2)

@@ -129,6 +129,27 @@ def _usage_block(plan: Plan) -> list[RenderableType]:
     return [table]
 
 
+def _conversions_block(plan: Plan) -> list[RenderableType]:
+    """Per converted principal (--prefer-access-policies): which group became which policy, and the rules
+    gained and lost by it (none, for an exact conversion)."""
+    converted = [e for e in plan.entries if e.conversions]
+    if not converted:
+        return []
+    parts: list[RenderableType] = [Text("Groups replaced by access policies", style="bold")]
+    for entry in converted:
+        parts.append(Text(clean(f"  {short_principal(entry.spec.principal_arn, plan.cluster.account)}")))
+        for c in entry.conversions:
+            scope = c.policy.scope
+            where = "cluster" if not scope.namespaces else f"namespaces {', '.join(scope.namespaces)}"
+            parts.append(
+                Text(clean(f"    group {c.group} (ClusterRole {c.cluster_role}) -> {c.policy.policy_name}, {where}"))
+            )
+            for label, rules in (("gained", c.gained), ("lost", c.lost)):
+                shown = "; ".join(r.describe() for r in rules) or "none"
+                parts.append(Text(clean(f"      rules {label}: {shown}"), style="yellow" if rules else ""))
+    return parts
+
+
 def _steps_block(plan: Plan) -> list[RenderableType]:
     parts: list[RenderableType] = [Text("Steps", style="bold")]
     if not plan.steps:
@@ -175,6 +196,7 @@ def plan_renderable(plan: Plan) -> RenderableType:
     parts.append(Text(summary_line(plan)))
     parts.extend(_entries_tables(plan))
     parts.extend(_usage_block(plan))
+    parts.extend(_conversions_block(plan))
     parts.extend(_findings_block(plan))
     parts.extend(_steps_block(plan))
     return Group(*parts)

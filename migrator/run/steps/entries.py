@@ -272,6 +272,21 @@ class DeleteEntryHandler:
         return f"{step.principal_arn} authenticates through its aws-auth mapping again"
 
 
+def _as_mapped(entry: AccessEntrySpec, ctx: RunContext) -> AccessEntrySpec:
+    """The entry with the plan's group conversions (--prefer-access-policies) undone: the identity aws-auth
+    gave the principal when the plan was made. Going back to the group never grants more than that: the plan
+    converted only when the policy granted exactly, or (accepted) less than, the group's bindings."""
+    planned = next((e for e in ctx.plan.entries if e.spec.principal_arn == entry.principal_arn), None)
+    if planned is None or not planned.conversions:
+        return entry
+    policies = {c.policy for c in planned.conversions}
+    return dataclasses.replace(
+        entry,
+        groups=(*entry.groups, *(c.group for c in planned.conversions)),
+        policies=tuple(p for p in entry.policies if p not in policies),
+    )
+
+
 def _fallback_loss(entry: AccessEntrySpec, ctx: RunContext) -> str | None:
     """Why the principal would not get exactly its entry's identity from aws-auth once the entry is gone, or
     None. aws-auth is read now, not taken from the plan: it may have been edited or deleted since."""
@@ -285,7 +300,7 @@ def _fallback_loss(entry: AccessEntrySpec, ctx: RunContext) -> str | None:
     today, via = identity.aws_auth_identity(aws_auth, entry.principal_arn)
     if today is None:
         return "aws-auth no longer maps it, so it would be locked out"
-    differences = identity.differences(today, identity.from_entry(entry), node=entry.type.is_node)
+    differences = identity.differences(today, identity.from_entry(_as_mapped(entry, ctx)), node=entry.type.is_node)
     if differences:
         return f"{via} gives it another identity than its entry (entry vs aws-auth: {'; '.join(differences)})"
     return None
