@@ -21,9 +21,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from migrator.errors import InputError, SourceError
+from migrator.errors import InputError
 from migrator.model import AuthMode
 from migrator.rules.limits import check_cluster_name
+from migrator.yamlsource import YamlReader
 
 INVENTORY_SCHEMA = "aws-auth-migrate/inventory/v1"
 SETTING_KEYS = ("region", "account", "profile", "roleArn", "target", "removeAwsAuth", "maxConcurrency")
@@ -64,50 +65,9 @@ class Inventory:
     clusters: tuple[InventoryCluster, ...]
 
 
-class _Reader:
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def error(self, line: int | None, message: str, hint: str | None = None) -> SourceError:
-        return SourceError(self.file, line, message, hint=hint)
-
-    @staticmethod
-    def line(node: Any, key: Any = None) -> int | None:
-        try:
-            if key is None:
-                return int(node.lc.line) + 1
-            if isinstance(node, CommentedSeq):
-                return int(node.lc.item(key)[0]) + 1
-            return int(node.lc.key(key)[0]) + 1
-        except (AttributeError, KeyError, IndexError, TypeError):
-            return None
-
-    def mapping(self, node: Any, line: int | None, what: str, allowed: tuple[str, ...]) -> CommentedMap:
-        if not isinstance(node, CommentedMap):
-            raise self.error(line, f"{what} must be a mapping")
-        for key in node:
-            if key not in allowed:
-                raise self.error(
-                    self.line(node, key), f"unknown key {key!r} in {what}", hint=f"known keys: {', '.join(allowed)}"
-                )
-        return node
-
-    def text(self, node: CommentedMap, key: str, what: str) -> str | None:
-        value = node.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            hint = (
-                f'put the value in quotes, e.g. {key}: "..."; unquoted, YAML reads it as a number' if number else None
-            )
-            raise self.error(self.line(node, key), f"{what}.{key} must be a string, not {value!r}", hint=hint)
-        return value
-
-
 def parse_inventory(text: str, file: str) -> Inventory:
     """The inventory in `text` (read from `file`); a SourceError (exit 2) at the first problem."""
-    reader = _Reader(file)
+    reader = YamlReader(file)
     try:
         document = YAML(typ="rt").load(text)
     except YAMLError as error:
@@ -146,10 +106,10 @@ def parse_inventory(text: str, file: str) -> Inventory:
     return Inventory(file, tuple(clusters))
 
 
-def _cluster(reader: _Reader, item: Any, line: int | None, defaults: CommentedMap, index: int) -> InventoryCluster:
+def _cluster(reader: YamlReader, item: Any, line: int | None, defaults: CommentedMap, index: int) -> InventoryCluster:
     what = f"clusters[{index}]"
     node = reader.mapping(item, line, what, CLUSTER_KEYS)
-    name = reader.text(node, "name", what)
+    name = reader.optional_text(node, "name", what)
     if name is None:
         raise reader.error(line, f"{what} needs 'name'")
     try:
@@ -163,7 +123,7 @@ def _cluster(reader: _Reader, item: Any, line: int | None, defaults: CommentedMa
 
     def text(key: str) -> tuple[str | None, int | None]:
         source, label = setting(key)
-        return reader.text(source, key, label), reader.line(source, key)
+        return reader.optional_text(source, key, label), reader.line(source, key)
 
     region, region_line = text("region")
     if region is None:
@@ -215,7 +175,7 @@ def _cluster(reader: _Reader, item: Any, line: int | None, defaults: CommentedMa
     )
 
 
-def _labels(reader: _Reader, node: CommentedMap, what: str) -> dict[str, str]:
+def _labels(reader: YamlReader, node: CommentedMap, what: str) -> dict[str, str]:
     labels = node.get("labels")
     if labels is None:
         return {}

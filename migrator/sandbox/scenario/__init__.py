@@ -10,7 +10,8 @@ API_AND_CONFIG_MAP mode does not invent the entries EKS would have made when it 
 
 This module is the public API and the file's top level (schema, iam, caller, simulation). The rest:
 - `scenario_model`: the `Scenario` and `ScenarioCluster` values and the format's defaults;
-- `scenario_reader`: typed access to the YAML tree, with the file and line in every error;
+- `migrator.yamlsource`: typed access to the YAML tree, with the file and line in every error (shared with the
+  fleet inventory);
 - `scenario_clusters`: one item of `clusters[]`, with its access entries, aws-auth and RBAC;
 - `scenario_writer`: `dump_scenario`, the YAML `parse_scenario` reads back.
 """
@@ -33,9 +34,9 @@ from migrator.sandbox.scenario.model import (
     Scenario,
     ScenarioCluster,
 )
-from migrator.sandbox.scenario.reader import ScenarioReader
 from migrator.sandbox.scenario.writer import dump_scenario
 from migrator.sandbox.state import SimulationSettings
+from migrator.yamlsource import YamlReader
 
 __all__ = [
     "DEFAULT_AMI_TYPE",
@@ -62,7 +63,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, file: str, *, base_dir: str | Path = ".") -> Scenario:
     """Parse a scenario; `awsAuthFile` paths are relative to `base_dir`."""
-    reader = ScenarioReader(file)
+    reader = YamlReader(file)
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
@@ -93,7 +94,7 @@ def parse_scenario(text: str, file: str, *, base_dir: str | Path = ".") -> Scena
     return Scenario(tuple(clusters), tuple(roles), tuple(users), caller, _simulation(reader, top), file)
 
 
-def _iam(reader: ScenarioReader, top: CommentedMap) -> tuple[list[str], list[str]]:
+def _iam(reader: YamlReader, top: CommentedMap) -> tuple[list[str], list[str]]:
     node = reader.mapping(top.get("iam", CommentedMap()), reader.line(top, "iam"), "iam", ("roles", "users"))
     found: dict[tuple[str, str, str, str], str] = {}
     result: dict[str, list[str]] = {"roles": [], "users": []}
@@ -114,7 +115,7 @@ def _iam(reader: ScenarioReader, top: CommentedMap) -> tuple[list[str], list[str
     return result["roles"], result["users"]
 
 
-def _simulation(reader: ScenarioReader, top: CommentedMap) -> SimulationSettings:
+def _simulation(reader: YamlReader, top: CommentedMap) -> SimulationSettings:
     keys = ("latencyMs", "updateSeconds", "rateLimit", "faults")
     node = reader.mapping(top.get("simulation", CommentedMap()), reader.line(top, "simulation"), "simulation", keys)
     tps: float | None = None

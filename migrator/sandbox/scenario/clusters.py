@@ -39,7 +39,7 @@ from migrator.sandbox.scenario.model import (
     ScenarioCluster,
     SeededSignIn,
 )
-from migrator.sandbox.scenario.reader import ScenarioReader
+from migrator.yamlsource import YamlReader
 
 _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
@@ -72,7 +72,7 @@ MAX_SEEDED_PER_ITEM = 10_000
 
 
 def read_cluster(
-    reader: ScenarioReader,
+    reader: YamlReader,
     raw: Any,
     line: int | None,
     index: int,
@@ -198,7 +198,7 @@ def read_cluster(
     )
 
 
-def _log_types(reader: ScenarioReader, node: CommentedMap, what: str) -> tuple[str, ...]:
+def _log_types(reader: YamlReader, node: CommentedMap, what: str) -> tuple[str, ...]:
     """`logging: {authenticator: true, ...}`: the control-plane log types turned on (EKS's default: none)."""
     raw = node.get("logging")
     if raw is None:
@@ -208,7 +208,7 @@ def _log_types(reader: ScenarioReader, node: CommentedMap, what: str) -> tuple[s
     return tuple(kind for kind in LOG_TYPES if reader.flag(logging, kind, label, False))
 
 
-def _moment(reader: ScenarioReader, node: CommentedMap, label: str) -> datetime:
+def _moment(reader: YamlReader, node: CommentedMap, label: str) -> datetime:
     value = node.get("at")
     at = reader.line(node, "at") or reader.line(node)
     if isinstance(value, str):
@@ -225,7 +225,7 @@ def _moment(reader: ScenarioReader, node: CommentedMap, label: str) -> datetime:
     raise reader.error(at, f"{label} needs 'at', a time like 2026-10-01T12:00:00Z")
 
 
-def _sign_ins(reader: ScenarioReader, node: CommentedMap, what: str, partition: str) -> tuple[SeededSignIn, ...]:
+def _sign_ins(reader: YamlReader, node: CommentedMap, what: str, partition: str) -> tuple[SeededSignIn, ...]:
     """`signIns[]`: past sign-ins {arn, at, count, session} the cluster's authenticator log starts with."""
     seeded = []
     for i, (item, line) in enumerate(reader.seq(node, "signIns", what)):
@@ -251,7 +251,7 @@ def _sign_ins(reader: ScenarioReader, node: CommentedMap, what: str, partition: 
 
 
 def _access_entry(
-    reader: ScenarioReader, raw: Any, at: int | None, what: str, account: str, partition: str
+    reader: YamlReader, raw: Any, at: int | None, what: str, account: str, partition: str
 ) -> AccessEntrySpec:
     node = reader.mapping(raw, at, what, ("principalArn", "type", "username", "kubernetesGroups", "policies"))
     principal = reader.text(node, "principalArn", what)
@@ -298,7 +298,7 @@ def _access_entry(
     return AccessEntrySpec(principal, entry_type, username, tuple(groups), tuple(policies))
 
 
-def _aws_auth_text(reader: ScenarioReader, node: CommentedMap, what: str, base_dir: Path) -> str | None:
+def _aws_auth_text(reader: YamlReader, node: CommentedMap, what: str, base_dir: Path) -> str | None:
     inline = reader.optional_text(node, "awsAuth", what)
     file_name = reader.optional_text(node, "awsAuthFile", what)
     if inline is not None and file_name is not None:
@@ -313,7 +313,7 @@ def _aws_auth_text(reader: ScenarioReader, node: CommentedMap, what: str, base_d
         raise reader.error(reader.line(node, "awsAuthFile"), f"awsAuthFile {os.fspath(path)}: {reason}") from None
 
 
-def _check_rbac(reader: ScenarioReader, text: str, key_line: int | None) -> None:
+def _check_rbac(reader: YamlReader, text: str, key_line: int | None) -> None:
     # The block's first line is the one below its key (`rbac: |`), so block line n is file line key + n.
     offset = key_line or 0
     try:

@@ -1,5 +1,5 @@
-"""The validating reader under the scenario loader: typed access to a ruamel round-trip tree, where every
-problem becomes a `SourceError` naming the scenario file and the 1-based line a person can open.
+"""The validating reader under the scenario and inventory loaders: typed access to a ruamel round-trip tree,
+where every problem becomes a `SourceError` naming the file and the 1-based line a person can open.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from migrator.errors import SourceError
 
 
-class ScenarioReader:
+class YamlReader:
     """Typed access to a ruamel round-trip tree, with 1-based lines for every error."""
 
     def __init__(self, file: str) -> None:
