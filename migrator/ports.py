@@ -8,7 +8,7 @@ StalePlanError), never a library's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -88,6 +88,13 @@ class EksGateway(Protocol):
         ...
 
     def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None: ...
+    def describe_entries(
+        self, principal_arns: Sequence[str], with_policies: Collection[str]
+    ) -> Sequence[AccessEntrySpec]:
+        """These entries, read in bounded parallel; policies are listed only for the entry keys in
+        `with_policies` (the others come back without any). An entry that does not exist is left out."""
+        ...
+
     def create_entry(self, spec: AccessEntrySpec) -> AccessEntrySpec:
         """Create it; the entry as EKS answered (no policies). ConflictError when the principal has one."""
         ...

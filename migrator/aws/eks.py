@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -189,13 +189,18 @@ class BotoEksGateway:
         describe and listing per entry; the next read sees it."""
         holders = self.policy_holders()
         holding = frozenset().union(*holders.values()) if holders else frozenset()
-        arns = self.list_entry_arns()
+        return self.describe_entries(self.list_entry_arns(), holding)
+
+    def describe_entries(
+        self, principal_arns: Sequence[str], with_policies: Collection[str]
+    ) -> Sequence[AccessEntrySpec]:
+        listing = frozenset(with_policies)
 
         def read(arn: str) -> AccessEntrySpec | None:
-            return self._describe_entry(arn, with_policies=entry_key(arn) in holding)
+            return self._describe_entry(arn, with_policies=entry_key(arn) in listing)
 
         with ThreadPoolExecutor(max_workers=self.read_concurrency, thread_name_prefix="describe") as pool:
-            described = list(pool.map(read, arns))
+            described = list(pool.map(read, principal_arns))
         return [entry for entry in described if entry is not None]  # None: deleted between list and describe
 
     def describe_entry(self, principal_arn: str) -> AccessEntrySpec | None:

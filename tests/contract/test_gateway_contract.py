@@ -12,7 +12,7 @@ import pytest
 from migrator.errors import ConflictError, RemoteError, UpdateInProgressError
 from migrator.model import AccessEntrySpec, AccessScope, AuthMode, EntryType, PolicyAssociation, ScopeType
 from migrator.plan.rbac_review import rbac_policy
-from migrator.rules.arn import parse_arn
+from migrator.rules.arn import entry_key, parse_arn
 from migrator.rules.rbac import Binding, Subject
 from tests.contract.conftest import ADMIN, AWS_AUTH, CLUSTER, NODES, REGION, MakeHarness
 from tests.support.arns import ACCOUNT, role, user
@@ -144,6 +144,19 @@ def test_policies_are_associated_with_their_scope_and_reassociating_replaces_the
     entry = with_sorted_policies(eks.describe_entry(DEV))
     assert entry is not None and entry.policies == (PolicyAssociation(EDIT_IN_DEV.policy_arn, AccessScope()), VIEW)
     assert with_sorted_policies(by_arn(eks.list_entries())[DEV]) == entry
+
+
+def test_describe_entries_reads_the_named_entries_and_lists_policies_only_where_asked(make: MakeHarness) -> None:
+    eks = make(MIXED).eks
+    eks.create_entry(AccessEntrySpec(DEV, username="dev"))
+    eks.create_entry(AccessEntrySpec(OPS, username="ops"))
+    eks.associate_policy(DEV, VIEW)
+    eks.associate_policy(OPS, VIEW)
+    read = by_arn(eks.describe_entries([DEV, OPS, ALICE], with_policies={entry_key(DEV)}))
+    assert read == {  # ALICE has no entry: left out; OPS's policy was not asked for
+        DEV: AccessEntrySpec(DEV, EntryType.STANDARD, "dev", policies=(VIEW,)),
+        OPS: AccessEntrySpec(OPS, EntryType.STANDARD, "ops"),
+    }
 
 
 def test_a_disassociated_policy_is_gone_and_disassociating_again_is_not_an_error(make: MakeHarness) -> None:

@@ -1,8 +1,9 @@
 """What apply costs in EKS calls per principal, counted by the sandbox (a count, never a time), so the
 calls the speed issue removed cannot come back unnoticed. The migration itself needs one CreateAccessEntry
 per principal and one AssociateAccessPolicy per policy; everything else is a safety read: the check before
-a create only when the run's listing had an entry, EKS's own answers as read-backs, and verify's describe
-(with a policy listing only for entries that hold a policy)."""
+a create only when the run's listing had an entry, EKS's own answers as read-backs, verify's listings (no
+describe of an entry this run was answered for), and the API gate's fresh describe of every entry (with a
+policy listing only for entries that hold a policy) right before the one irreversible switch."""
 
 from __future__ import annotations
 
@@ -55,22 +56,35 @@ def per_principal(calls: list[Call], kind: str) -> dict[str, int]:
     return dict(totals)
 
 
-def test_apply_makes_at_most_two_eks_calls_per_principal_and_four_with_a_policy(
-    make_sandbox: SandboxFactory, tmp_path: Path
-) -> None:
+def _apply(make_sandbox: SandboxFactory, tmp_path: Path, *gates: str) -> list[Call]:
     sandbox = make_sandbox(parse_scenario(scenario_text(), "budget.yaml"))
-    plan = make_plan(sandbox, tmp_path, "budget", "us-east-1")
+    plan = make_plan(sandbox, tmp_path, "budget", "us-east-1", "--target", gates[-1])
     sandbox.clear_calls()
-    result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST)
+    approvals = [arg for gate in gates for arg in ("--approve-gate", gate)]
+    result = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *approvals, *FAST)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = sandbox.calls()
-
-    without, with_policy = per_principal(calls, "n"), per_principal(calls, "p")
-    assert len(without) == len(with_policy) == PRINCIPALS // 2
-    # CreateAccessEntry, and verify's DescribeAccessEntry.
-    assert max(without.values()) <= 2, without
-    # Also AssociateAccessPolicy, and verify's ListAssociatedAccessPolicies (the scope is only seen there).
-    assert max(with_policy.values()) <= 4, with_policy
     operations = Counter(c.operation for c in calls if c.service == "eks")
     assert operations["CreateAccessEntry"] == PRINCIPALS + 1  # and the admin's: nothing created twice
     assert operations["AssociateAccessPolicy"] == PRINCIPALS // 2 + 1
+    return calls
+
+
+def test_the_first_switch_makes_one_eks_call_per_principal_and_two_with_a_policy(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    calls = _apply(make_sandbox, tmp_path, "API_AND_CONFIG_MAP")
+    without, with_policy = per_principal(calls, "n"), per_principal(calls, "p")
+    assert len(without) == len(with_policy) == PRINCIPALS // 2
+    assert max(without.values()) == 1, without  # CreateAccessEntry: verify goes by the listings and its answer
+    assert max(with_policy.values()) == 2, with_policy  # and AssociateAccessPolicy
+
+
+def test_through_the_api_gate_two_calls_per_principal_and_four_with_a_policy(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    calls = _apply(make_sandbox, tmp_path, "API_AND_CONFIG_MAP", "API")
+    without, with_policy = per_principal(calls, "n"), per_principal(calls, "p")
+    # The gate's DescribeAccessEntry, and ListAssociatedAccessPolicies for an entry that holds a policy.
+    assert max(without.values()) == 2, without
+    assert max(with_policy.values()) == 4, with_policy

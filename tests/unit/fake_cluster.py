@@ -32,7 +32,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -300,6 +300,20 @@ class FakeCluster:
             return self.entries.get(key(principal_arn))
 
         return self._call("describe_entry", (principal_arn,), action)  # type: ignore[no-any-return]
+
+    def describe_entries(
+        self, principal_arns: Sequence[str], with_policies: Collection[str]
+    ) -> Sequence[AccessEntrySpec]:
+        def action() -> tuple[AccessEntrySpec, ...]:
+            self._require_entries_mode()
+            found = (self.entries.get(key(arn)) for arn in principal_arns)
+            return tuple(
+                entry if entry_key(entry.principal_arn) in with_policies else replace(entry, policies=())
+                for entry in found
+                if entry is not None
+            )
+
+        return self._call("describe_entries", (tuple(principal_arns),), action)  # type: ignore[no-any-return]
 
     def create_entry(self, spec: AccessEntrySpec) -> AccessEntrySpec:
         def action() -> AccessEntrySpec:

@@ -445,26 +445,41 @@ def test_an_adopted_entry_someone_deleted_stops_the_resume_with_an_instruction(t
     assert key(role("Dev")) not in fake.entries  # not made again: it was somebody else's
 
 
-def test_verify_fails_when_an_entry_no_longer_matches(tmp_path: Path) -> None:
+def test_verify_fails_when_the_listing_lacks_an_entry_or_a_policy(tmp_path: Path) -> None:
+    # Verify trusts this run's EKS answers only for entries the fresh listing still has, with exactly the
+    # policies this run associated: an entry gone, or a policy gone, is described and found wanting.
     fake = small_cluster()
     plan = make_plan(fake)
-    changed = AccessEntrySpec(user("alice"), username="alice", groups=("viewers", "admins"))
-    fake.hook("list_entries", 1, lambda: fake.put_entry(changed))  # verify's (the switch lists ARNs only)
+
+    def meddle() -> None:
+        fake.remove_entry(user("alice"))
+        fake.put_entry(replace(fake.entries[key(role("Admin"))], policies=()))
+
+    fake.hook("policy_holders", 1, meddle)  # verify's listing (a fresh run reads the holders there first)
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
     assert isinstance(report.error, LockoutError) and statuses(report)["08-verify"] is StepStatus.FAILED
-    assert "would gain group(s) admins" in str(report.error)
+    assert f"{user('alice')} has no access entry" in str(report.error)
+    assert f"{role('Admin')}: its entry" in str(report.error)
+    [described] = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]
+    # Dev's entry is as EKS answered this run; the node roles' entries EKS made itself at the switch.
+    assert described == {role("Admin"), user("alice"), role("nodes"), role("win-nodes"), role("fargate-pods")}
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
 
 
-def test_an_entry_changed_right_after_we_created_it_stops_the_run_at_verify(tmp_path: Path) -> None:
-    # The read-back of a create is EKS's answer to it (no describe): a change made after that answer is
-    # somebody else's, and verify, which reads every entry, finds it before the API gate.
+def test_an_entry_changed_after_we_created_it_is_caught_right_before_the_api_gate(tmp_path: Path) -> None:
+    # The read-back of a create is EKS's answer to it, and verify does not describe what this run was
+    # answered (in API_AND_CONFIG_MAP the entry is the principal's identity already: a re-read protects no
+    # one). The irreversible switch to API describes every entry afresh and refuses.
     fake = small_cluster()
     plan = make_plan(fake)
     changed = AccessEntrySpec(user("alice"), username="alice", groups=("viewers", "admins"))
     fake.hook("create_entry", 4, lambda: fake.put_entry(changed), after=True)  # right after alice's create
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
-    assert isinstance(report.error, LockoutError) and statuses(report)["08-verify"] is StepStatus.FAILED
+    assert statuses(report)["08-verify"] is StepStatus.DONE
+    [described] = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]
+    assert user("alice") not in described  # only the entries EKS made itself at the switch
+    assert isinstance(report.error, LockoutError) and statuses(report)["09-set-mode"] is StepStatus.FAILED
+    assert "would gain group(s) admins" in str(report.error)
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
 
 
