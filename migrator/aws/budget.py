@@ -6,7 +6,7 @@ clusters of one account share one budget.
   never across a retry's sleep, so a thread never holds two and the budget cannot deadlock.
 - A throttled answer (HTTP 429, `ThrottlingException`, `TooManyRequestsException`) pauses every request to
   that account and region: the backoff is shared, doubling per throttle up to a cap, back to the base after
-  an answer that was not throttled. botocore's own retries (adaptive mode) still retry the throttled call.
+  an answer that was not throttled. botocore's own retries (standard mode) still retry the throttled call.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """AWS sessions and clients: one session per cluster (and per account for IAM lookups), retries configured
 once, and service errors turned into the tool's own.
 
-botocore's adaptive retry mode handles throttling, 5xx and connection resets with client-side rate
-limiting; tenacity is used only where botocore does not retry (waiting out a cluster update).
+botocore's standard retry mode retries throttling, 5xx and connection resets with backoff, and every client
+paces each API operation on its own learned rate (aws/pacing.py); tenacity is used only where botocore does
+not retry (waiting out a cluster update).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from migrator import __version__
 from migrator.aws.budget import release_held
+from migrator.aws.pacing import OperationPacer
 from migrator.errors import InputError, RemoteError
 
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10},
+    retries={"mode": "standard", "max_attempts": 10},  # the pacing is ours: per operation
     user_agent_extra=f"aws-auth-migrate/{__version__}",
     connect_timeout=10,
     read_timeout=60,
@@ -83,6 +85,7 @@ def client(session: boto3.Session, service: str) -> Any:
         key = (service, str(session.region_name))
         if key not in made:
             made[key] = session.client(service, config=RETRY_CONFIG)
+            OperationPacer().attach(made[key])
         return made[key]
 
 
