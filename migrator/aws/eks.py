@@ -169,19 +169,20 @@ class BotoEksGateway:
         filtered by `associatedPolicyArn` per policy, a few pages for the whole cluster instead of one
         ListAssociatedAccessPolicies per entry. Keys are entry keys (lower-cased ARNs)."""
         offered = [p["arn"] for p in _pages(self._eks, "list_access_policies", "accessPolicies")]
-        return {
-            policy_arn: frozenset(
-                entry_key(arn)
-                for arn in _pages(
-                    self._eks,
-                    "list_access_entries",
-                    "accessEntries",
-                    clusterName=self.cluster_name,
-                    associatedPolicyArn=policy_arn,
-                )
+
+        def holding(policy_arn: str) -> frozenset[str]:
+            pages = _pages(
+                self._eks,
+                "list_access_entries",
+                "accessEntries",
+                clusterName=self.cluster_name,
+                associatedPolicyArn=policy_arn,
             )
-            for policy_arn in offered
-        }
+            return frozenset(entry_key(arn) for arn in pages)
+
+        # One listing per policy EKS offers (a score of them): in parallel, as the describes of list_entries.
+        with ThreadPoolExecutor(max_workers=self.read_concurrency, thread_name_prefix="holders") as pool:
+            return dict(zip(offered, pool.map(holding, offered), strict=True))
 
     def list_entries(self) -> Sequence[AccessEntrySpec]:
         """Every entry with its policies: one describe per entry, and a policy listing only for the entries

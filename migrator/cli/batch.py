@@ -169,7 +169,7 @@ def apply_command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS mode update.")
     ] = 1800.0,
-    poll_seconds: Annotated[float, typer.Option(min=0.05, help="First wait between polls of an EKS update.")] = 5.0,
+    poll_seconds: Annotated[float, typer.Option(min=0.05, help="First wait between polls of an EKS update.")] = 2.0,
     out_dir: OutDirOption = Path("plans"),
     select_: SelectOption = None,
     shard: ShardOption = None,
@@ -187,7 +187,7 @@ def apply_command(
         canary=canary,
         rollback_on_failure=rollback_on_failure,
         timeout_seconds=timeout,
-        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
+        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(5.0, poll_seconds)),
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )

@@ -110,8 +110,11 @@ def apply(
     ] = False,
     poll_seconds: Annotated[
         float,
-        typer.Option(min=0.05, help="First wait between polls of an EKS mode update (doubles, capped at 30 s)."),
-    ] = 5.0,
+        typer.Option(
+            min=0.05,
+            help="First wait between polls of an EKS mode update (doubles, capped at 5 s: the end of an update is seen within 5 s).",
+        ),
+    ] = 2.0,
     until: Annotated[
         str | None,
         typer.Option(help="Stop after this step id (and the rest of its principal's policies); re-run to go on."),
@@ -135,7 +138,7 @@ def apply(
         dry_run=dry_run,
         max_concurrency=max_concurrency,
         timeout_seconds=timeout,
-        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(30.0, poll_seconds)),
+        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(5.0, poll_seconds)),
         until=until,
         rollback_on_failure=rollback_on_failure,
     )
