@@ -15,10 +15,9 @@ name in the cluster's region; any other session name cannot render it, and the r
 
 from __future__ import annotations
 
-import functools
-
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
