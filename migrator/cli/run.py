@@ -112,7 +112,7 @@ def apply(
         float,
         typer.Option(
             min=0.05,
-            help="First wait between polls of an EKS mode update (doubles, capped at 5 s: the end of an update is seen within 5 s).",
+            help="First wait between polls of an EKS mode update (doubles, capped at 5 s: its end is seen within 5 s).",
         ),
     ] = 2.0,
     until: Annotated[
