@@ -495,14 +495,13 @@ def test_a_self_consistent_plan_edit_with_a_recomputed_hash_is_refused(
     plan = load_plan(path)
 
     gates_off = json.loads(json.dumps(plan_to_dict(plan)))
-    for step in gates_off["steps"]:
-        step["gate"] = False if step["kind"] == "set-mode" else step["gate"]
+    gates_off["stepKinds"]["set-mode"]["gate"] = False
     gates_off["integrity"] = {"sha256": body_sha256(gates_off)}
     edited = tmp_path / "gates-off.plan.yaml"
     edited.write_text(json.dumps(gates_off))
     refused = cli(sandbox, tmp_path, "apply", str(edited), "--yes", *FAST)
     assert refused.returncode == 2, refused.stderr
-    assert "`gate` says False, but a set-mode step" in refused.stderr
+    assert "`stepKinds` says" in refused.stderr
 
     admin = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
     entries = tuple(
