@@ -13,9 +13,7 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 from migrator.errors import InputError, PlanIntegrityError
 from migrator.files import atomic_write
@@ -46,13 +44,13 @@ from migrator.plan.contract import (
     usage_from_dict,
     usage_to_dict,
 )
+from migrator.plan.yamlread import read_yaml
 from migrator.plan.yamltext import dump_yaml
 from migrator.rules.findings import RULES, USAGE_CODES
 from migrator.rules.limits import check_cluster_name
 from migrator.rules.permissions import preflight_permissions
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
-MAX_PLAN_DEPTH = 32  # a plan nests 6 levels deep; deeper is not a plan, and would exhaust the recursion
 # Plans of earlier versions are refused, not guessed: v1 carried untyped step params and trusted each step's
 # gate/blocked flags; v2 repeated each step's kind facts (gate, irreversible, permissions), description and
 # principal on every step, 5x the aws-auth it came from (v3 writes what a kind decides once, in `stepKinds`).
@@ -278,11 +276,6 @@ def _check_derived(plan: Plan, data: MappingABC[str, Any]) -> None:
 # --- files -----------------------------------------------------------------------------------------------
 
 
-def _yaml() -> YAML:
-    """The reader; plans are written by plan/yamltext.py."""
-    return YAML(typ="safe", pure=True)
-
-
 def dump_plan(plan: Plan) -> str:
     return dump_yaml(plan_to_dict(plan))
 
@@ -295,25 +288,6 @@ def write_plan(plan: Plan, path: Path) -> Path:
     """Atomically (a reader never sees half a plan), 0600: a plan names every principal with access."""
     atomic_write(path, dump_plan(plan).encode("utf-8"))
     return path
-
-
-def _check_events(text: str, label: str) -> None:
-    """Plan files are plain JSON-shaped YAML: no anchors or aliases (a billion-laughs bomb expands only when
-    built, so it is refused here, from the event stream), no tags, nesting at most MAX_PLAN_DEPTH deep."""
-    depth = 0
-    for event in _yaml().parse(text):
-        line = event.start_mark.line + 1 if event.start_mark is not None else None
-        where = f"{label}:{line}" if line is not None else label
-        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise PlanIntegrityError(f"{where}: YAML anchors and aliases are not allowed in a plan file")
-        if getattr(event, "tag", None) is not None:
-            raise PlanIntegrityError(f"{where}: YAML tags ({event.tag}) are not allowed in a plan file")
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_PLAN_DEPTH:
-                raise PlanIntegrityError(f"{where}: nested deeper than {MAX_PLAN_DEPTH} levels; not a plan file")
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
 
 
 def _check_plain_data(value: Any, label: str, path: str) -> None:
@@ -343,8 +317,7 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{label}: cannot read the plan file ({error})") from None
     try:
-        _check_events(text, label)  # before building anything: an alias bomb is refused at its first anchor
-        data = _yaml().load(text)
+        data = read_yaml(text, label)  # an alias bomb is refused at its first anchor, before anything is built
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -1,9 +1,11 @@
-"""The plan file's YAML writer: whatever JSON-shaped data it is given, ruamel (our reader) and PyYAML (a
-reviewer's script, YAML 1.1) read back exactly that data."""
+"""The plan file's YAML writer and reader: whatever JSON-shaped data is written, ruamel's safe loader, our
+one-pass reader and PyYAML (a reviewer's script, YAML 1.1) read back exactly that data; and the reader
+makes of any plain YAML what ruamel's safe loader makes of it."""
 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from migrator.errors import PlanIntegrityError
+from migrator.plan.yamlread import read_yaml
 from migrator.plan.yamltext import dump_yaml, scalar
 
 TRICKY = st.sampled_from(
@@ -106,8 +110,42 @@ def _ruamel(text: str) -> Any:
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(KEYS, DATA, max_size=5))
-def test_ruamel_reads_back_what_was_written(data: dict[str, Any]) -> None:
-    assert _ruamel(dump_yaml(data)) == (data or None)
+def test_ruamel_and_our_reader_read_back_what_was_written(data: dict[str, Any]) -> None:
+    text = dump_yaml(data)
+    assert _ruamel(text) == (data or None)
+    assert read_yaml(text, "p") == (data or None)
+
+
+HAND_WRITTEN = [
+    "a: 1\nb: -0x1f\nc: 0o17\nd: 1_000\ne: 1.5e3\nf: .inf\ng: ~\nh: null\ni: True\nj: FALSE\nk: yes\n",
+    "a: '1'\nb: \"x\\ty\"\nc: |\n  two\n  lines\nd: >\n  folded\n  text\ne: 2026-01-01\n",
+    "- [a, {b: c}, []]\n- {}\n- - x\n  - y\n-\n",
+    "{a: [1, 2], 'b': {c: d}}\n",
+    "",
+    "just a string\n",
+]
+
+
+@pytest.mark.parametrize("text", HAND_WRITTEN)
+def test_our_reader_makes_of_plain_yaml_what_ruamel_makes_of_it(text: str) -> None:
+    assert read_yaml(text, "p") == _ruamel(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: 1\na: 2\n", "p:2: duplicate key 'a'"),
+        ("a: {b: 1}\n<<: {c: 2}\n", "merge keys"),
+        ("a: &x 1\nb: *x\n", "anchors and aliases"),
+        ("a: !!str 1\n", "tags"),
+        ("a: 1\n---\nb: 2\n", "one YAML document"),
+        ("? [a]\n: 1\n", "key that is not a string"),
+        ("a: " + "[" * 40 + "]" * 40 + "\n", "nested deeper than"),
+    ],
+)
+def test_our_reader_refuses_what_a_plan_never_holds(text: str, message: str) -> None:
+    with pytest.raises(PlanIntegrityError, match=re.escape(message)):
+        read_yaml(text, "p")
 
 
 @settings(max_examples=300, deadline=None)
