@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.planning import measure_planning, print_planning  # noqa: E402
 from bench.sandbox_process import serve  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
@@ -211,6 +212,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 principals only (a couple of minutes)")
     parser.add_argument("--sizes", default="100,1000", help="comma-separated principal counts (2900 is opt-in)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--planning", action=argparse.BooleanOptionalAction, default=True, help="bench/planning.py")
     args = parser.parse_args()
     sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     rows = []
@@ -224,6 +226,9 @@ def main() -> None:
         "settings": asdict(_Settings()),
         "sizes": rows,
     }
+    if args.planning:
+        results["planning"] = measure_planning()
+        print_planning(results["planning"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: wrote {args.out}")
 

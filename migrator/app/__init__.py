@@ -10,6 +10,7 @@ from migrator.app.running import (
     connect_cluster,
     plan_status,
     rollback_plan,
+    update_polling,
 )
 from migrator.plan.planner import PlanOptions
 
@@ -29,4 +30,5 @@ __all__ = [
     "plan_status",
     "rollback_plan",
     "save_plan",
+    "update_polling",
 ]

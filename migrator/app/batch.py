@@ -28,6 +28,7 @@ from migrator.app.running import (
     connect_cluster,
     plan_status,
     rollback_plan,
+    update_polling,
 )
 from migrator.app.verifying import Reference, verify_ports
 from migrator.errors import InputError, MigratorError, StalePlanError
@@ -72,7 +73,7 @@ class BatchSettings:
     canary: int = 0
     rollback_on_failure: bool = False
     timeout_seconds: float = 1800.0
-    poll: PollPolicy = field(default_factory=PollPolicy)
+    poll: PollPolicy = field(default_factory=update_polling)
     target: AuthMode | None = None  # batch plan: overrides the inventory's targets
     created_at: str | None = None  # batch plan: pin createdAt for byte-identical plans
     shard: str | None = None

@@ -27,6 +27,16 @@ from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
 from migrator.run.steps.context import PollPolicy
 
+MAX_POLL_SECONDS = 4.0  # a finished mode switch is seen within this (and a round trip): issue 12 asks <= 5 s
+
+
+def update_polling(first_seconds: float = 1.0) -> PollPolicy:
+    """How a run waits for EKS: the first look after `first_seconds`, then doubling, but never more than
+    MAX_POLL_SECONDS apart (or `first_seconds`, when asked for longer), so a finished mode switch is seen
+    within that of EKS finishing it; the old 30 s cap could leave a run idle for 30 s after a switch of a
+    few minutes. DescribeUpdate is a read: one every 4 s is nothing next to EKS's per-operation rates."""
+    return PollPolicy(initial_seconds=first_seconds, max_seconds=max(MAX_POLL_SECONDS, first_seconds))
+
 
 @dataclass(frozen=True)
 class ClusterPorts:
@@ -78,7 +88,7 @@ class RunSettings:
     dry_run: bool = False
     max_concurrency: int = 8
     timeout_seconds: float = 1800.0
-    poll: PollPolicy = field(default_factory=PollPolicy)
+    poll: PollPolicy = field(default_factory=update_polling)
     until: str | None = None
     rollback_on_failure: bool = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -75,6 +76,13 @@ def make_session(target: AwsTarget) -> boto3.Session:
 # A session stands for one account's credentials, so this is one client per account, region and service.
 _CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
 _CLIENTS_LOCK = threading.Lock()
+_MADE: Counter[str] = Counter()  # clients made so far, per service: what `make bench` reads
+
+
+def clients_made() -> dict[str, int]:
+    """How many clients this process has made, per service (IAM clients should equal the accounts read)."""
+    with _CLIENTS_LOCK:
+        return dict(_MADE)
 
 
 def client(session: boto3.Session, service: str) -> Any:
@@ -86,6 +94,7 @@ def client(session: boto3.Session, service: str) -> Any:
         if key not in made:
             made[key] = session.client(service, config=RETRY_CONFIG)
             OperationPacer().attach(made[key])
+            _MADE[service] += 1
         return made[key]
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from migrator.app import update_polling
 from migrator.app.batch import (
     BatchSettings,
     batch_apply,
@@ -32,7 +33,6 @@ from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventor
 from migrator.fleet.report import BatchReport, merge_reports, report_from_dict
 from migrator.fleet.selection import Shard, parse_shard, select
 from migrator.model import AuthMode
-from migrator.run.steps import PollPolicy
 
 batch_app = typer.Typer(
     help="Plan, apply, check and roll back many clusters from an inventory file (inventory/v1); merge CI "
@@ -169,7 +169,9 @@ def apply_command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS mode update.")
     ] = 1800.0,
-    poll_seconds: Annotated[float, typer.Option(min=0.05, help="First wait between polls of an EKS update.")] = 2.0,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.05, help="First wait between polls of an EKS update (doubles, capped at 4 s).")
+    ] = 1.0,
     out_dir: OutDirOption = Path("plans"),
     select_: SelectOption = None,
     shard: ShardOption = None,
@@ -187,7 +189,7 @@ def apply_command(
         canary=canary,
         rollback_on_failure=rollback_on_failure,
         timeout_seconds=timeout,
-        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(5.0, poll_seconds)),
+        poll=update_polling(poll_seconds),
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )

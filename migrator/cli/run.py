@@ -20,7 +20,16 @@ from typing import Annotated
 
 import typer
 
-from migrator.app import ClusterAccess, PlanRun, RunSettings, apply_plan, connect_cluster, plan_status, rollback_plan
+from migrator.app import (
+    ClusterAccess,
+    PlanRun,
+    RunSettings,
+    apply_plan,
+    connect_cluster,
+    plan_status,
+    rollback_plan,
+    update_polling,
+)
 from migrator.cli import (
     KubeContextOption,
     OutputFormat,
@@ -37,7 +46,6 @@ from migrator.cli.render.run import RichPrompter, print_report, progress_observe
 from migrator.errors import InputError, MigratorError
 from migrator.model import AuthMode
 from migrator.run.observer import RunReport
-from migrator.run.steps import PollPolicy
 
 
 class GateMode(StrEnum):
@@ -110,11 +118,8 @@ def apply(
     ] = False,
     poll_seconds: Annotated[
         float,
-        typer.Option(
-            min=0.05,
-            help="First wait between polls of an EKS mode update (doubles, capped at 5 s: its end is seen within 5 s).",
-        ),
-    ] = 2.0,
+        typer.Option(min=0.05, help="First wait between polls of an EKS mode update (doubles, capped at 4 s)."),
+    ] = 1.0,
     until: Annotated[
         str | None,
         typer.Option(help="Stop after this step id (and the rest of its principal's policies); re-run to go on."),
@@ -138,7 +143,7 @@ def apply(
         dry_run=dry_run,
         max_concurrency=max_concurrency,
         timeout_seconds=timeout,
-        poll=PollPolicy(initial_seconds=poll_seconds, max_seconds=max(5.0, poll_seconds)),
+        poll=update_polling(poll_seconds),
         until=until,
         rollback_on_failure=rollback_on_failure,
     )

@@ -10,7 +10,7 @@ from migrator.model.domain import AuthMode, ClusterRef, Finding, PlannedEntry, S
 from migrator.model.steps import SetMode, Step
 from migrator.model.usage import UsageEvidence
 
-PLAN_SCHEMA = "aws-auth-migrate/plan/v2"
+PLAN_SCHEMA = "aws-auth-migrate/plan/v3"
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ def plan_differences(written: Plan, derived: Plan) -> list[str]:
             "the findings differ: "
             + "; ".join([*(f"not planned now: {x}" for x in extra), *(f"missing from the file: {x}" for x in missing)])
         )
-    steps = [step_to_dict(written, s) for s in written.steps]
-    derived_steps = [step_to_dict(derived, s) for s in derived.steps]
+    # An entry step's file form names only its principal: compare what it does, description included.
+    steps = [{**step_to_dict(written, s), "description": s.describe()} for s in written.steps]
+    derived_steps = [{**step_to_dict(derived, s), "description": s.describe()} for s in derived.steps]
     if steps != derived_steps:
         found.append(_first_step_difference(steps, derived_steps))
     if len(found) > MAX_SHOWN:

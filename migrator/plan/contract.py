@@ -90,10 +90,14 @@ def conversion_from_dict(data: Mapping[str, Any]) -> GroupConversion:
 
 
 # --- steps -------------------------------------------------------------------------------------------------
-# A step is written as its id, kind, principal, the kind's typed params, and what the kind decides (for the
-# reviewer). A create-entry step names its principal only: the entry is in the plan's `entries`, once.
+# A step is written as its id, kind and the kind's typed params, and nothing the plan says elsewhere: what a
+# kind decides (irreversible, gate, permissions) is written once per kind in `stepKinds`, and a step that
+# acts on an entry (create-entry, associate-policy) names its principal (and policy) only: the entry, its
+# identity and its policies' scopes are in the plan's `entries`, once, and `show` describes the step from
+# them. Every other step carries its description, and a gate whether it is blocked, for the reviewer.
 
-DERIVED_STEP_KEYS = ("description", "irreversible", "gate", "blocked", "permissions")
+ENTRY_STEP_KINDS = frozenset({StepKind.CREATE_ENTRY, StepKind.ASSOCIATE_POLICY})
+STEP_KEYS = frozenset({"id", "kind", "description", "blocked", "params"})
 
 
 def step_params(step: Step) -> dict[str, Any]:
@@ -105,7 +109,7 @@ def step_params(step: Step) -> dict[str, Any]:
         case CreateEntry():
             return {"principalArn": step.entry.principal_arn}
         case AssociatePolicy():
-            return {"principalArn": step.principal, **policy_to_dict(step.policy)}
+            return {"principalArn": step.principal, "policyArn": step.policy.policy_arn}
         case RepairNodeEntry():
             return {"principalArn": step.principal, "type": step.type.value, "currentType": step.current_type.value}
         case Verify():
@@ -115,21 +119,63 @@ def step_params(step: Step) -> dict[str, Any]:
 
 
 def step_to_dict(plan: Plan, step: Step) -> dict[str, Any]:
+    written: dict[str, Any] = {"id": step.id, "kind": step.kind.value}
+    if step.kind not in ENTRY_STEP_KINDS:
+        written["description"] = step.describe()
+    if step.gate:
+        written["blocked"] = bool(plan.gate_blockers(step))
+    written["params"] = step_params(step)
+    return written
+
+
+def step_kinds_to_dict(steps: Sequence[Step]) -> dict[str, Any]:
+    """What each kind of step in the plan decides, once per kind, in the order the kinds first appear."""
+    kinds = dict.fromkeys(step.kind for step in steps)
     return {
-        "id": step.id,
-        "kind": step.kind.value,
-        "description": step.describe(),
-        "irreversible": step.irreversible,
-        "gate": step.gate,
-        "blocked": bool(plan.gate_blockers(step)),
-        "params": step_params(step),
-        "permissions": list(permissions_for(step.kind)),
-        "principalArn": step.principal_arn,
+        kind.value: {
+            "irreversible": STEP_CLASSES[kind].irreversible,
+            "gate": STEP_CLASSES[kind].gate,
+            "permissions": list(permissions_for(kind)),
+        }
+        for kind in kinds
     }
 
 
-def step_from_dict(data: Mapping[str, Any], entries: Sequence[PlannedEntry]) -> Step:
+STEP_CLASSES: dict[StepKind, type[Step]] = {
+    StepKind.BACKUP_AWS_AUTH: BackupAwsAuth,
+    StepKind.SET_MODE: SetMode,
+    StepKind.CREATE_ENTRY: CreateEntry,
+    StepKind.ASSOCIATE_POLICY: AssociatePolicy,
+    StepKind.REPAIR_NODE_ENTRY: RepairNodeEntry,
+    StepKind.VERIFY: Verify,
+    StepKind.REMOVE_AWS_AUTH: RemoveAwsAuth,
+}
+
+
+class PlannedEntries:
+    """The entries a plan creates, by principal: a step finds its entry in constant time, so rebuilding the
+    steps of a large plan stays linear."""
+
+    def __init__(self, entries: Sequence[PlannedEntry]) -> None:
+        self._created = {e.spec.principal_arn: e.spec for e in entries if e.action is EntryAction.CREATE}
+
+    def spec(self, principal_arn: str) -> AccessEntrySpec:
+        try:
+            return self._created[principal_arn]
+        except KeyError:
+            raise ValueError(f"no planned entry to create for {principal_arn}") from None
+
+    def policy(self, principal_arn: str, policy_arn: str) -> PolicyAssociation:
+        for policy in self.spec(principal_arn).policies:
+            if policy.policy_arn == policy_arn:
+                return policy
+        raise ValueError(f"the planned entry of {principal_arn} has no policy {policy_arn}")
+
+
+def step_from_dict(data: Mapping[str, Any], entries: PlannedEntries) -> Step:
     """The typed step a file's step stands for; KeyError/ValueError/TypeError when it is not one."""
+    if unknown := sorted(set(data) - STEP_KEYS):
+        raise ValueError(f"step {data.get('id')!r} has keys a plan step does not have: {', '.join(unknown)}")
     step_id, kind, params = str(data["id"]), StepKind(data["kind"]), data["params"]
     match kind:
         case StepKind.BACKUP_AWS_AUTH:
@@ -137,9 +183,10 @@ def step_from_dict(data: Mapping[str, Any], entries: Sequence[PlannedEntry]) -> 
         case StepKind.SET_MODE:
             return SetMode(step_id, AuthMode(params["mode"]))
         case StepKind.CREATE_ENTRY:
-            return CreateEntry(step_id, _planned_spec(entries, str(params["principalArn"])))
+            return CreateEntry(step_id, entries.spec(str(params["principalArn"])))
         case StepKind.ASSOCIATE_POLICY:
-            return AssociatePolicy(step_id, str(params["principalArn"]), policy_from_dict(params))
+            principal = str(params["principalArn"])
+            return AssociatePolicy(step_id, principal, entries.policy(principal, str(params["policyArn"])))
         case StepKind.REPAIR_NODE_ENTRY:
             return RepairNodeEntry(
                 step_id, str(params["principalArn"]), EntryType(params["type"]), EntryType(params["currentType"])
@@ -149,13 +196,6 @@ def step_from_dict(data: Mapping[str, Any], entries: Sequence[PlannedEntry]) -> 
         case StepKind.REMOVE_AWS_AUTH:
             return RemoveAwsAuth(step_id, str(params["namespace"]), str(params["name"]))
     raise ValueError(f"step {step_id}: {kind.value} steps are not planned (rollback makes them)")
-
-
-def _planned_spec(entries: Sequence[PlannedEntry], principal_arn: str) -> AccessEntrySpec:
-    for entry in entries:
-        if entry.action is EntryAction.CREATE and entry.spec.principal_arn == principal_arn:
-            return entry.spec
-    raise ValueError(f"no planned entry to create for {principal_arn}")
 
 
 # --- usage evidence ----------------------------------------------------------------------------------------

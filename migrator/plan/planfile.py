@@ -8,15 +8,12 @@ YAML does not break it but changing any value does.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 from migrator.errors import InputError, PlanIntegrityError
 from migrator.files import atomic_write
@@ -36,24 +33,29 @@ from migrator.model import (
     SourceRef,
 )
 from migrator.plan.contract import (
-    DERIVED_STEP_KEYS,
+    PlannedEntries,
     conversion_from_dict,
     conversion_to_dict,
     entry_to_dict,
     policy_from_dict,
     step_from_dict,
+    step_kinds_to_dict,
     step_to_dict,
     usage_from_dict,
     usage_to_dict,
 )
+from migrator.plan.yamlread import read_yaml
+from migrator.plan.yamltext import dump_yaml
 from migrator.rules.findings import RULES, USAGE_CODES
 from migrator.rules.limits import check_cluster_name
 from migrator.rules.permissions import preflight_permissions
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
-MAX_PLAN_DEPTH = 32  # a plan nests 6 levels deep; deeper is not a plan, and would exhaust the recursion
-# v1 carried untyped step params and trusted each step's gate/blocked flags; its plans are refused, not guessed.
-OLDER_SCHEMAS = frozenset({"aws-auth-migrate/plan/v1"})
+# Plans of earlier versions are refused, not guessed: v1 carried untyped step params and trusted each step's
+# gate/blocked flags; v2 repeated each step's kind facts (gate, irreversible, permissions), description and
+# principal on every step, 5x the aws-auth it came from (v3 writes what a kind decides once, in `stepKinds`).
+OLDER_SCHEMAS = frozenset({"aws-auth-migrate/plan/v1", "aws-auth-migrate/plan/v2"})
+WRITTEN_STEP_KEYS = ("description", "blocked")  # what a step's kind and the plan's findings decide
 
 
 # --- Plan -> data ----------------------------------------------------------------------------------------
@@ -110,6 +112,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for f in plan.findings
         ],
         "preflightPermissions": preflight_permissions(),
+        "stepKinds": step_kinds_to_dict(plan.steps),
         "steps": [step_to_dict(plan, s) for s in plan.steps],
     }
     if plan.usage is not None:
@@ -195,7 +198,8 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
     review = data.get("rbacReview")
     if review is not None and not isinstance(review, MappingABC):
         raise PlanIntegrityError(f"rbacReview is {review!r}: a plan file holds a mapping there")
-    steps = tuple(step_from_dict(s, entries) for s in data["steps"])
+    planned = PlannedEntries(entries)
+    steps = tuple(step_from_dict(s, planned) for s in data["steps"])
     plan = Plan(
         cluster=ClusterRef(
             _text(cluster, "name", "cluster"),
@@ -246,35 +250,34 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
             f"rollback read {preflight_permissions()!r} before any step",
             hint="plans are reviewed as written; make a new plan instead of editing one",
         )
+    _check_derived(plan, data)
+    return plan
+
+
+def _check_derived(plan: Plan, data: MappingABC[str, Any]) -> None:
+    """What the step kinds and the findings decide must be what the file says (a reviewer read the file)."""
+    kinds, derived_kinds = data.get("stepKinds"), step_kinds_to_dict(plan.steps)
+    if kinds != derived_kinds:
+        raise PlanIntegrityError(
+            f"`stepKinds` says {kinds!r}, but this plan's steps are {derived_kinds!r}",
+            hint="plans are reviewed as written; make a new plan instead of editing one",
+        )
     for step, written in zip(plan.steps, data["steps"], strict=True):
         derived = step_to_dict(plan, step)
-        for key in DERIVED_STEP_KEYS:
-            if written.get(key) != derived[key]:
+        for key in WRITTEN_STEP_KEYS:
+            if written.get(key) != derived.get(key):
                 raise PlanIntegrityError(
                     f"step {step.id}: `{key}` says {written.get(key)!r}, but a {step.kind.value} step of this plan "
-                    f"has {derived[key]!r}",
+                    f"has {derived.get(key)!r}",
                     hint="plans are reviewed as written; make a new plan instead of editing one",
                 )
-    return plan
 
 
 # --- files -----------------------------------------------------------------------------------------------
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep the contract's key order
-    yaml.width = 4096
-    yaml.allow_unicode = True
-    yaml.representer.ignore_aliases = lambda _data: True  # plans have no aliases
-    return yaml
-
-
 def dump_plan(plan: Plan) -> str:
-    stream = io.StringIO()
-    _yaml().dump(plan_to_dict(plan), stream)
-    return stream.getvalue()
+    return dump_yaml(plan_to_dict(plan))
 
 
 def default_plan_path(plans_dir: Path, plan: Plan) -> Path:
@@ -285,25 +288,6 @@ def write_plan(plan: Plan, path: Path) -> Path:
     """Atomically (a reader never sees half a plan), 0600: a plan names every principal with access."""
     atomic_write(path, dump_plan(plan).encode("utf-8"))
     return path
-
-
-def _check_events(text: str, label: str) -> None:
-    """Plan files are plain JSON-shaped YAML: no anchors or aliases (a billion-laughs bomb expands only when
-    built, so it is refused here, from the event stream), no tags, nesting at most MAX_PLAN_DEPTH deep."""
-    depth = 0
-    for event in _yaml().parse(text):
-        line = event.start_mark.line + 1 if event.start_mark is not None else None
-        where = f"{label}:{line}" if line is not None else label
-        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise PlanIntegrityError(f"{where}: YAML anchors and aliases are not allowed in a plan file")
-        if getattr(event, "tag", None) is not None:
-            raise PlanIntegrityError(f"{where}: YAML tags ({event.tag}) are not allowed in a plan file")
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_PLAN_DEPTH:
-                raise PlanIntegrityError(f"{where}: nested deeper than {MAX_PLAN_DEPTH} levels; not a plan file")
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
 
 
 def _check_plain_data(value: Any, label: str, path: str) -> None:
@@ -333,8 +317,7 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{label}: cannot read the plan file ({error})") from None
     try:
-        _check_events(text, label)  # before building anything: an alias bomb is refused at its first anchor
-        data = _yaml().load(text)
+        data = read_yaml(text, label)  # an alias bomb is refused at its first anchor, before anything is built
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -23,7 +23,7 @@ def test_json_output_follows_the_contract(cli: Cli, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert plan["schema"] == "aws-auth-migrate/plan/v2"
+    assert plan["schema"] == "aws-auth-migrate/plan/v3"
     assert plan["cluster"] == {
         "name": "prod",
         "region": "us-east-1",
@@ -36,8 +36,14 @@ def test_json_output_follows_the_contract(cli: Cli, tmp_path: Path) -> None:
     entry = plan["entries"][0]
     assert set(entry) >= {"principalArn", "type", "username", "kubernetesGroups", "policies", "action", "source"}
     assert set(entry["source"]) == {"section", "index", "line"}
-    step_keys = {"id", "kind", "description", "irreversible", "gate", "blocked", "params"}
-    assert all(step_keys <= set(step) for step in plan["steps"])
+    assert all({"id", "kind", "params"} <= set(step) for step in plan["steps"])
+    # An entry's steps name it; the other steps say what they do, and a gate whether it is blocked.
+    for step in plan["steps"]:
+        entry_step = step["kind"] in ("create-entry", "associate-policy")
+        assert ("description" in step) is not entry_step
+        assert ("blocked" in step) is (step["kind"] == "set-mode")
+    assert plan["stepKinds"]["set-mode"]["gate"] is True and plan["stepKinds"]["set-mode"]["irreversible"] is True
+    assert list(plan["stepKinds"]) == list(dict.fromkeys(s["kind"] for s in plan["steps"]))
     modes = [s["params"]["mode"] for s in plan["steps"] if s["kind"] == "set-mode"]
     assert modes == ["API_AND_CONFIG_MAP", "API"]
     written = tmp_path / "plans" / "prod" / f"{plan['planId']}.plan.yaml"

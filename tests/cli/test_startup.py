@@ -44,3 +44,11 @@ def test_an_offline_plan_imports_no_aws_kubernetes_or_sandbox_library(tmp_path: 
     args = ("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(EXAMPLES / "aws-auth-small.yaml"))
     assert imported(*args, "--out", str(out), cwd=tmp_path) & HEAVY == set()
     assert out.exists()
+    assert imported(*args, "--output", "json", "--out", str(tmp_path / "json.plan.yaml"), cwd=tmp_path) & HEAVY == set()
+
+
+def test_showing_a_plan_imports_no_aws_kubernetes_or_sandbox_library(tmp_path: Path) -> None:
+    out = tmp_path / "prod.plan.yaml"
+    args = ("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(EXAMPLES / "aws-auth-small.yaml"))
+    imported(*args, "--out", str(out), cwd=tmp_path)
+    assert imported("show", str(out), cwd=tmp_path) & HEAVY == set()

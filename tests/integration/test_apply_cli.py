@@ -287,7 +287,13 @@ def test_resume_after_a_kill_inside_the_callers_own_unit(make_sandbox: SandboxFa
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
     steps = {s["id"]: s for s in plan_steps(plan)}
     admin = f"arn:aws:iam::{ACCOUNT}:role/ClusterAdmin"
-    assert (steps["04-create-entry"]["principalArn"], steps["05-associate-policy"]["principalArn"]) == (admin, admin)
+    assert (
+        steps["04-create-entry"]["params"]["principalArn"],
+        steps["05-associate-policy"]["params"]["principalArn"],
+    ) == (
+        admin,
+        admin,
+    )
     first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--until", "05-associate-policy")
     assert first.returncode == 0, first.stderr
     # Make it as if SIGKILL came right after 04's record: 05 never started, its association never made.
@@ -391,7 +397,7 @@ def test_an_interrupt_on_the_sequential_path_finishes_the_principal_in_flight(
     )
     sandbox = make_sandbox(parse_scenario(slow, "slow.yaml", base_dir=EXAMPLES))
     plan = make_plan(sandbox, tmp_path, "team", "eu-west-1")
-    creates = {s["principalArn"]: s["id"] for s in plan_steps(plan) if s["kind"] == "create-entry"}
+    creates = {s["params"]["principalArn"]: s["id"] for s in plan_steps(plan) if s["kind"] == "create-entry"}
     admin_step = creates[ADMIN]
     env = {**inherited_env(), **sandbox.env()}
     command = [
@@ -495,14 +501,13 @@ def test_a_self_consistent_plan_edit_with_a_recomputed_hash_is_refused(
     plan = load_plan(path)
 
     gates_off = json.loads(json.dumps(plan_to_dict(plan)))
-    for step in gates_off["steps"]:
-        step["gate"] = False if step["kind"] == "set-mode" else step["gate"]
+    gates_off["stepKinds"]["set-mode"]["gate"] = False
     gates_off["integrity"] = {"sha256": body_sha256(gates_off)}
     edited = tmp_path / "gates-off.plan.yaml"
     edited.write_text(json.dumps(gates_off))
     refused = cli(sandbox, tmp_path, "apply", str(edited), "--yes", *FAST)
     assert refused.returncode == 2, refused.stderr
-    assert "`gate` says False, but a set-mode step" in refused.stderr
+    assert "`stepKinds` says" in refused.stderr
 
     admin = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
     entries = tuple(
@@ -784,7 +789,7 @@ def test_rollback_on_failure_undoes_what_the_run_created(make_sandbox: SandboxFa
     eks = client(sandbox, region="eu-west-1")
     steps = plan_steps(plan)
     maria = f"arn:aws:iam::{ACCOUNT}:user/maria"
-    before_maria = next(s["id"] for s in steps if s.get("principalArn") == maria)
+    before_maria = next(s["id"] for s in steps if s["params"].get("principalArn") == maria)
     previous = steps[[s["id"] for s in steps].index(before_maria) - 1]["id"]
     first = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST, "--until", previous)
     assert first.returncode == 0, first.stderr

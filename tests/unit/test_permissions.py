@@ -94,7 +94,7 @@ def test_undo_deletes_entries_disassociates_policies_and_recreates_aws_auth() ->
 
 def test_the_plan_file_records_apply_and_undo_actions_per_step() -> None:
     plan = make_plan()
-    create = next(s for s in plan_to_dict(plan)["steps"] if s["kind"] == StepKind.CREATE_ENTRY.value)
+    create = plan_to_dict(plan)["stepKinds"][StepKind.CREATE_ENTRY.value]
     assert tuple(create["permissions"]) == (
         "eks:CreateAccessEntry",
         "eks:DeleteAccessEntry",

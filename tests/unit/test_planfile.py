@@ -79,7 +79,7 @@ def test_load_refuses_edits_unknown_schema_and_non_plans(tmp_path: Path) -> None
     )
     path = write_plan(plan_for(aws_auth), tmp_path / "p.plan.yaml")  # type: ignore[arg-type]
     assert plan_to_dict(load_plan(path)) == plan_to_dict(plan_for(aws_auth))  # type: ignore[arg-type]
-    path.write_text(path.read_text().replace("schema: aws-auth-migrate/plan/v2", "schema: aws-auth-migrate/plan/v9"))
+    path.write_text(path.read_text().replace("schema: aws-auth-migrate/plan/v3", "schema: aws-auth-migrate/plan/v9"))
     with pytest.raises(PlanIntegrityError, match="unknown plan schema"):
         load_plan(path)
     path.write_text("just: [a, list")
@@ -114,11 +114,10 @@ def _blocked_plan(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("key", "value", "said"),
     [
-        ("gate", False, "`gate` says False, but a set-mode step"),
-        ("irreversible", False, "`irreversible` says False"),
         ("blocked", False, "`blocked` says False"),
         ("description", "Switch nothing", "`description` says 'Switch nothing'"),
-        ("permissions", [], "`permissions` says []"),
+        ("gate", False, "has keys a plan step does not have: gate"),
+        ("permissions", [], "has keys a plan step does not have: permissions"),
     ],
 )
 def test_a_rehashed_edit_cannot_change_what_a_step_kind_decides(
@@ -137,6 +136,50 @@ def test_a_rehashed_edit_cannot_change_what_a_step_kind_decides(
     assert refused.value.exit_code == 2 and str(path) in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("gate", False), ("irreversible", False), ("permissions", [])],
+)
+def test_a_rehashed_edit_of_the_step_kinds_table_is_refused(tmp_path: Path, key: str, value: object) -> None:
+    path = _blocked_plan(tmp_path)
+    _rehashed(path, lambda data: data["stepKinds"]["set-mode"].update({key: value}))
+    with pytest.raises(PlanIntegrityError, match="`stepKinds` says") as refused:
+        load_plan(path)
+    assert refused.value.exit_code == 2
+
+
+def test_an_associate_policy_step_takes_its_scope_from_the_entry_and_names_only_a_planned_policy(
+    tmp_path: Path,
+) -> None:
+    aws_auth = AwsAuth(
+        (
+            Mapping(
+                Section.MAP_ROLES,
+                "arn:aws:iam::111122223333:role/A",
+                "a",
+                ("system:masters",),
+                SourceRef(Section.MAP_ROLES, 0),
+            ),
+        )
+    )
+    path = write_plan(plan_for(aws_auth), tmp_path / "p.plan.yaml")  # type: ignore[arg-type]
+    written = [s for s in plan_to_dict(load_plan(path))["steps"] if s["kind"] == "associate-policy"]
+    assert [s["params"] for s in written] == [
+        {
+            "principalArn": "arn:aws:iam::111122223333:role/A",
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        }
+    ]
+    other = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+    def name_another_policy(data: dict[str, Any]) -> None:
+        next(s for s in data["steps"] if s["kind"] == "associate-policy")["params"]["policyArn"] = other
+
+    _rehashed(path, name_another_policy)
+    with pytest.raises(PlanIntegrityError, match=r"has no policy .*AmazonEKSViewPolicy"):
+        load_plan(path)
+
+
 def test_the_blocked_gate_comes_from_the_findings_not_the_step(tmp_path: Path) -> None:
     path = _blocked_plan(tmp_path)
 
@@ -148,9 +191,10 @@ def test_the_blocked_gate_comes_from_the_findings_not_the_step(tmp_path: Path) -
         load_plan(path)
 
 
-def test_a_plan_of_the_previous_schema_is_refused_with_a_replan_hint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", ["aws-auth-migrate/plan/v1", "aws-auth-migrate/plan/v2"])
+def test_a_plan_of_a_previous_schema_is_refused_with_a_replan_hint(tmp_path: Path, schema: str) -> None:
     path = _blocked_plan(tmp_path)
-    _rehashed(path, lambda data: data.update(schema="aws-auth-migrate/plan/v1"))
+    _rehashed(path, lambda data: data.update(schema=schema))
     with pytest.raises(PlanIntegrityError, match="written by an earlier version") as refused:
         load_plan(path)
     assert refused.value.exit_code == 2 and "re-plan with this version" in (refused.value.hint or "")

@@ -10,7 +10,7 @@ import pytest
 from migrator.errors import InputError
 from migrator.plan.planfile import load_plan
 
-BOMB = "schema: aws-auth-migrate/plan/v2\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+BOMB = "schema: aws-auth-migrate/plan/v3\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
 )
 
@@ -41,13 +41,13 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("schema: aws-auth-migrate/plan/v2\n? [a, b]\n: 1\n", "key that is not a string"),
-        ("schema: aws-auth-migrate/plan/v2\n1: 2\n", "key that is not a string"),
-        ("schema: aws-auth-migrate/plan/v2\ncreatedAt: 2026-01-01\n", "createdAt is a date"),
-        ("schema: [aws-auth-migrate/plan/v2]\n", "schema is not a string"),
+        ("schema: aws-auth-migrate/plan/v3\n? [a, b]\n: 1\n", "key that is not a string"),
+        ("schema: aws-auth-migrate/plan/v3\n1: 2\n", "key that is not a string"),
+        ("schema: aws-auth-migrate/plan/v3\ncreatedAt: 2026-01-01\n", "createdAt is a date"),
+        ("schema: [aws-auth-migrate/plan/v3]\n", "schema is not a string"),
         ("schema: !!binary aGk=\n", "tags"),
         ("- 1\n- 2\n", "no schema key"),
-        ("schema: aws-auth-migrate/plan/v2\nx: 1\n---\ny: 2\n", "invalid YAML"),
+        ("schema: aws-auth-migrate/plan/v3\nx: 1\n---\ny: 2\n", "invalid YAML"),
     ],
 )
 def test_malformed_plan_content_is_exit_2(tmp_path: Path, text: str, message: str) -> None:

@@ -26,10 +26,10 @@ T = TypeVar("T")
 class PollPolicy:
     """How to wait for EKS: exponential backoff from `initial_seconds`, capped at `max_seconds`."""
 
-    initial_seconds: float = 2.0
-    # A mode update takes minutes; polling it every 5 s at most sees its end within 5 s, for a dozen or two
-    # DescribeUpdate calls (their own budget: they never slow the entry calls).
-    max_seconds: float = 5.0
+    initial_seconds: float = 1.0
+    # A mode update takes minutes; polling it every 4 s at most sees its end within 4 s, for a few dozen
+    # DescribeUpdate calls (their own budget: they never slow the entry calls). As app.update_polling().
+    max_seconds: float = 4.0
     read_back_attempts: int = 6  # access entries are eventually consistent (a few seconds)
     read_back_seconds: float = 1.0  # first wait of a read-back: 1, 2, 4, 8, 16 s
     max_polls: int | None = None
