@@ -109,6 +109,30 @@ class Measured:
     seconds: float
     calls: dict[tuple[str, str, str], int]
     sandbox_rss_kb: int
+    phases: dict[str, float]  # seconds of each part of apply, from its journal
+
+
+def phases_of(journal: Path, started: float, ended: float) -> dict[str, float]:
+    """Where apply's time went, from the journal's timestamps: before the first step (the lock, and planning
+    the cluster again: aws-auth, IAM paths), the mode switch, the entries (every principal's unit), verify."""
+    events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+
+    def at(event: dict[str, object]) -> float:
+        return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00")).timestamp()
+
+    def span(part: str) -> tuple[float, float]:
+        times = [at(e) for e in events if part in str(e.get("step", ""))]
+        return min(times), max(times)
+
+    switch, verify = span("-set-mode"), span("-verify")
+    first_step = min(at(e) for e in events if e.get("step"))
+    return {
+        "beforeTheFirstStep": round(first_step - started, 2),
+        "modeSwitch": round(switch[1] - switch[0], 2),
+        "entries": round(verify[0] - switch[1], 2),
+        "verify": round(verify[1] - verify[0], 2),
+        "after": round(ended - verify[1], 2),
+    }
 
 
 def timed_apply(text: str, concurrency: int) -> Measured:
@@ -124,16 +148,18 @@ def timed_apply(text: str, concurrency: int) -> Measured:
             max_concurrency=concurrency,
             poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0),
         )
-        started = time.perf_counter()
-        report = apply_plan(PlanRun.of(plan, Path(folder)), ports, settings)
+        started, wall = time.perf_counter(), time.time()
+        run = PlanRun.of(plan, Path(folder))
+        report = apply_plan(run, ports, settings)
         elapsed = time.perf_counter() - started
+        phases = phases_of(run.journal.path, wall, time.time())
         pipe.send("calls")
         calls = pipe.recv()
         pipe.send("rss")
         rss = pipe.recv()
     if report.result.value != "completed":
         raise SystemExit(f"bench: the apply did not complete: {report.message}")
-    return Measured(elapsed, calls, rss)
+    return Measured(elapsed, calls, rss, phases)
 
 
 def per_principal(calls: dict[tuple[str, str, str], int], principals: int) -> dict[str, dict[str, float]]:
@@ -179,6 +205,9 @@ def measure(principals: int) -> dict[str, object]:
         "sequentialSeconds": round(sequential.seconds, 1),
         "oursSeconds": round(ours.seconds, 1),
         "sequentialOverOurs": round(sequential.seconds / ours.seconds, 2),
+        # The part concurrency can speed up: every principal's unit, between the switch and verify.
+        "entriesSequentialOverOurs": round(sequential.phases["entries"] / ours.phases["entries"], 2),
+        "phases": {"sequential": sequential.phases, "ours": ours.phases, "oursLimited": ours_limited.phases},
         "callsPerPrincipal": per_principal(ours.calls, principals),
         "throttledRetries": recorded_limited - sum(ours.calls.values()),
         "clientPeakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -197,6 +226,11 @@ def _print(row: dict[str, object]) -> None:
     print(f"  ours / floor        {row['oursOverFloor']:>6}x  ({limited} s vs {floor} s)")
     sequential, ours = row["sequentialSeconds"], row["oursSeconds"]
     print(f"  sequential / ours   {row['sequentialOverOurs']:>6}x  ({sequential} s vs {ours} s)")
+    print(f"    entries alone     {row['entriesSequentialOverOurs']:>6}x")
+    phases = row["phases"]
+    assert isinstance(phases, dict)
+    for name, parts in phases.items():
+        print(f"    {name:<17} " + ", ".join(f"{part} {seconds} s" for part, seconds in parts.items()))
     calls = row["callsPerPrincipal"]
     assert isinstance(calls, dict)
     for group, by_operation in calls.items():
