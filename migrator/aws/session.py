@@ -32,7 +32,7 @@ RETRY_CONFIG = Config(
     read_timeout=60,
     # One client serves every worker thread: a pool at least as large as the widest concurrency we run
     # (--max-concurrency, the parallel describes of a listing) keeps connections reused, not re-opened.
-    max_pool_connections=32,
+    max_pool_connections=64,  # = the largest --max-concurrency
 )
 SESSION_NAME = "aws-auth-migrate"
 
