@@ -319,6 +319,16 @@ def _apply_one(
     cluster: InventoryCluster, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
 ) -> ClusterResult:
     run = open_cluster_run(cluster, settings.out_dir)
+    try:
+        return _apply_run(cluster, run, settings, watcher, canary=canary)
+    except Exception as error:  # still this cluster's alone; but its entry says where its journal left it
+        outcome = Outcome.STALE if isinstance(error, StalePlanError) else Outcome.FAILED
+        return replace(_described(cluster, run, outcome, str(error).splitlines()[0]), error=_error(error))
+
+
+def _apply_run(
+    cluster: InventoryCluster, run: PlanRun, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
+) -> ClusterResult:
     reach = _reach(run.plan, settings.approvals)
     settled = _settled(run, reach)
     if settled is not None and not canary:

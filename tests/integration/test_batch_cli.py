@@ -211,6 +211,8 @@ def test_a_fleet_run_isolates_each_cluster_resumes_and_merges_shards(
     assert mode_of(sandbox, "delta") == "API_AND_CONFIG_MAP"
     # The stale cluster: refused before any step, exit 3 for it, untouched.
     assert clusters["echo"]["error"]["exitCode"] == 3 and clusters["echo"]["stepsDone"] == 0
+    # ... and its entry still says where it stands (a refusal is not a loss of what the journal knows)
+    assert (clusters["echo"]["mode"], clusters["echo"]["planId"]) == ("CONFIG_MAP", plans["echo"]["planId"])
     assert mode_of(sandbox, "echo") == "CONFIG_MAP"
     assert not mutating(calls_to(sandbox, {"echo"}))
     # The conflict: exit 6, then what this plan made was undone; the planted entry was never overwritten.
