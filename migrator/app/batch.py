@@ -12,9 +12,11 @@ older plans in the folder are left alone.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -36,10 +38,17 @@ from migrator.fleet.inventory import InventoryCluster
 from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome, Timing, ordered
 from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
 from migrator.plan.planner import PlanOptions
+from migrator.run.interrupts import InterruptGuard
 from migrator.run.observer import RunReport, RunResult, StepStatus
 from migrator.run.steps.context import PollPolicy
 
 POINTER = "batch.current"
+INTERRUPT_EXIT = 130  # as a single apply interrupted by Ctrl-C or SIGTERM
+INTERRUPTED_BEFORE_START = "not run: the batch was interrupted before this cluster started"
+INTERRUPTED_IN_FLIGHT = (
+    "interrupted: the principal in flight was finished and journaled, then the run stopped; run the same "
+    "command again to resume"
+)
 
 
 class FleetObserver(Protocol):
@@ -136,20 +145,55 @@ def _guarded(
 
 
 def _in_parallel(
-    clusters: Sequence[InventoryCluster], work: Callable[[InventoryCluster], ClusterResult], limit: int
+    clusters: Sequence[InventoryCluster],
+    work: Callable[[InventoryCluster], ClusterResult],
+    limit: int,
+    stop: threading.Event | None = None,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> list[ClusterResult]:
-    """`work` for each cluster, up to `limit` at once. Ctrl-C starts no further cluster; the ones running
-    finish their runs (an executor stops only in its own main thread), each journaled as it goes."""
+    """`work` for each cluster, up to `limit` at once.
+
+    Ctrl-C (or SIGTERM, see `interrupts_stop`) arrives in this, the main thread. Without `stop`, it starts no
+    further cluster, lets the running ones finish, and propagates. With `stop`, it sets it: every cluster in
+    flight stops as a single apply does on Ctrl-C (its principal in flight finished, journaled, then it
+    reports itself interrupted), clusters not started are reported `not-run`, and the results come back. A
+    second interrupt while the clusters in flight stop propagates at once."""
     if not clusters:
         return []
     pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(clusters))), thread_name_prefix="cluster")
+    futures = [pool.submit(work, cluster) for cluster in clusters]
     try:
-        results = list(pool.map(work, clusters))
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        wait(futures)
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()
+        if stop is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        stop.set()
+        on_stop()
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     pool.shutdown(wait=True)
-    return results
+    return [
+        _not_started(cluster) if future.cancelled() else future.result()
+        for cluster, future in zip(clusters, futures, strict=True)
+    ]
+
+
+def _not_started(cluster: InventoryCluster) -> ClusterResult:
+    return replace(_base(cluster, Outcome.NOT_RUN), message=INTERRUPTED_BEFORE_START)
+
+
+@contextlib.contextmanager
+def interrupts_stop() -> Iterator[threading.Event]:
+    """For a fleet apply run from the main thread: SIGTERM (a cancelled CI job) becomes Ctrl-C, as in a single
+    apply; the event is what `_in_parallel` sets to stop the clusters in flight."""
+    with InterruptGuard(lambda _: None).sigterm_as_ctrl_c():
+        yield threading.Event()
 
 
 # --- plan --------------------------------------------------------------------------------------------------
@@ -316,18 +360,34 @@ def _settled_message(reach: _Reach, plan: Plan, fallback: str) -> str:
 
 
 def _apply_one(
-    cluster: InventoryCluster, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
+    cluster: InventoryCluster,
+    settings: BatchSettings,
+    watcher: FleetObserver,
+    *,
+    canary: bool,
+    stop: threading.Event | None = None,
 ) -> ClusterResult:
+    if stop is not None and stop.is_set():
+        return _not_started(cluster)
     run = open_cluster_run(cluster, settings.out_dir)
     try:
-        return _apply_run(cluster, run, settings, watcher, canary=canary)
+        return _apply_run(cluster, run, settings, watcher, canary=canary, stop=stop)
+    except KeyboardInterrupt:  # only our stop raises it in this thread (signals go to the main thread)
+        result = _described(cluster, run, Outcome.INTERRUPTED, INTERRUPTED_IN_FLIGHT)
+        return replace(result, error=ErrorInfo("Interrupted", INTERRUPT_EXIT, INTERRUPTED_IN_FLIGHT))
     except Exception as error:  # still this cluster's alone; but its entry says where its journal left it
         outcome = Outcome.STALE if isinstance(error, StalePlanError) else Outcome.FAILED
         return replace(_described(cluster, run, outcome, str(error).splitlines()[0]), error=_error(error))
 
 
 def _apply_run(
-    cluster: InventoryCluster, run: PlanRun, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
+    cluster: InventoryCluster,
+    run: PlanRun,
+    settings: BatchSettings,
+    watcher: FleetObserver,
+    *,
+    canary: bool,
+    stop: threading.Event | None,
 ) -> ClusterResult:
     reach = _reach(run.plan, settings.approvals)
     settled = _settled(run, reach)
@@ -346,6 +406,7 @@ def _apply_run(
             poll=settings.poll,
             until=reach.until,
             rollback_on_failure=settings.rollback_on_failure,
+            stop=stop,
         )
         report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "apply"))
         outcome = _apply_outcome(report, run, reach)
@@ -370,31 +431,45 @@ def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[st
 
 
 def batch_apply(
-    clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
+    clusters: Sequence[InventoryCluster],
+    settings: BatchSettings,
+    observer: FleetObserver | None = None,
+    stop: threading.Event | None = None,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> BatchReport:
     """Apply each cluster's plan. The first `canary` clusters run first, and are verified; the rest start only
     when every canary reached what was approved with every identity equivalent. Then up to `max_parallel`
-    clusters at once. Every cluster that ran is verified afterwards."""
+    clusters at once. Every cluster that ran is verified afterwards.
+
+    `stop` (see `interrupts_stop`): an interrupt stops the clusters in flight between two principals and
+    reports them `interrupted`; the report then says `interrupted` and its exit code is 130. `on_stop` is called
+    once the clusters were told to stop."""
     watcher = observer or NullFleetObserver()
 
     def runner(canary: bool) -> Callable[[InventoryCluster], ClusterResult]:
         def one(cluster: InventoryCluster) -> ClusterResult:
-            return _guarded(cluster, lambda: _apply_one(cluster, settings, watcher, canary=canary), watcher, canary)
+            def work() -> ClusterResult:
+                return _apply_one(cluster, settings, watcher, canary=canary, stop=stop)
+
+            return _guarded(cluster, work, watcher, canary)
 
         return one
 
     canaries, rest = clusters[: settings.canary], clusters[settings.canary :]
-    results = _in_parallel(canaries, runner(True), settings.max_parallel)
+    results = _in_parallel(canaries, runner(True), settings.max_parallel, stop, on_stop)
     failed = [r.name for r in results if not r.ok]
-    if failed:
+    if stop is not None and stop.is_set():
+        results += [_not_started(c) for c in rest]
+    elif failed:
         why = f"not run: canary {', '.join(failed)} did not reach what was approved (or did not verify)"
         held = [replace(_base(c, Outcome.NOT_RUN), message=why) for c in rest]
         for result in held:
             watcher.on_cluster_done(result)
         results += held
     else:
-        results += _in_parallel(rest, runner(False), settings.max_parallel)
-    return BatchReport("apply", ordered(results), settings.inventory, settings.shard)
+        results += _in_parallel(rest, runner(False), settings.max_parallel, stop, on_stop)
+    interrupted = stop is not None and stop.is_set()
+    return BatchReport("apply", ordered(results), settings.inventory, settings.shard, interrupted=interrupted)
 
 
 # --- status and rollback ---------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ that changes nothing, `batch status` and `batch rollback`, and shards 1/3..3/3 m
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -395,3 +397,91 @@ def test_the_clusters_of_one_account_share_a_call_budget_and_its_backoff(make_sa
     assert echo.describe_cluster(name="echo")["cluster"]["name"] == "echo"
     assert time_.slept == [0.5]  # echo's request waited for the pause alpha's throttle started
     assert not _full(budget) and budget._slots.acquire(blocking=False) and budget._slots.acquire(blocking=False)
+
+
+def _updating(sandbox: Sandbox, name: str) -> bool:
+    account, region, _ = CLUSTERS[name]
+    cluster = sandbox.world.cluster(account, region, name)
+    assert cluster is not None
+    with sandbox.world.lock:
+        return any(u.status == "InProgress" for u in cluster.updates.values())
+
+
+def _half_done_principals(out_dir: Path, name: str) -> list[str]:
+    """Principals whose entry the journal says was made while one of its policies was not associated."""
+    from migrator.app.planning import open_plan
+    from migrator.model import AssociatePolicy, CreateEntry
+
+    folder = out_dir / name
+    plan = open_plan(folder / (folder / "batch.current").read_text().strip())
+    done = {s.id for s in plan.steps if _journal_shows(out_dir, name, "step-done", s.id)}
+    created = {s.principal_arn for s in plan.steps if isinstance(s, CreateEntry) and s.id in done}
+    return sorted(
+        {s.principal_arn for s in plan.steps if isinstance(s, AssociatePolicy) and s.id not in done} & created
+    )
+
+
+def test_ctrl_c_stops_each_cluster_in_flight_after_its_principal_and_a_rerun_finishes(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    # removeAwsAuth: a step after the API switch, so that a cluster the interrupt finds inside its (held)
+    # switch still has a step left to be stopped in front of.
+    (tmp_path / "fleet.yaml").write_text(INVENTORY.replace("target: API,", "target: API, removeAwsAuth: true,"))
+    names = ("alpha", "charlie", "foxtrot")
+    picked = tuple(arg for n in names for arg in ("--select", n))
+    assert batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked).returncode == 0
+    out = tmp_path / "plans"
+    hold_updates(sandbox)  # every update lasts until the test ends it
+    args = ["apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, *picked, "--max-parallel", "3", "-o", "json"]
+    stdout, stderr = tmp_path / "apply.out", tmp_path / "apply.err"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "batch", *args],
+        cwd=tmp_path, env={**inherited_env(), **sandbox.env()}, stdout=stdout.open("wb"), stderr=stderr.open("wb"),
+    )  # fmt: skip
+
+    def wait_for(what: str, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 300  # generous: a loaded machine; each wait ends on an event
+        while not condition():
+            assert process.poll() is None, f"the batch ended before {what}: {stderr.read_text()}"
+            assert time.monotonic() < deadline, f"gave up waiting for {what}"
+            time.sleep(0.01)
+
+    try:
+        # Each first switch ends as soon as EKS has it; the API switches stay held: no cluster can finish.
+        for name in names:
+            wait_for(f"{name}'s first switch", lambda: _updating(sandbox, name))  # noqa: B023
+            account, region, _ = CLUSTERS[name]
+            end_updates(sandbox, name, region, account)
+        for name in names:
+            wait_for(f"{name}'s entries", lambda: _journal_shows(out, name, "step-started", "create-entry"))  # noqa: B023
+        process.send_signal(signal.SIGINT)
+        wait_for("the batch to stop its clusters", lambda: "interrupted:" in stderr.read_text())
+        with sandbox.world.lock:
+            sandbox.world.settings.update_seconds = 1.0
+        for name in names:
+            account, region, _ = CLUSTERS[name]
+            end_updates(sandbox, name, region, account)
+        assert process.wait(timeout=600) == 130, stderr.read_text()
+    finally:
+        process.kill()
+        process.wait()
+    report = json.loads(stdout.read_text())
+    assert (report["interrupted"], report["exitCode"], report["ok"]) == (True, 130, False)
+    clusters = by_name(report)
+    for name in names:
+        entry = clusters[name]
+        assert (entry["outcome"], entry["error"]["exitCode"]) == ("interrupted", 130), entry
+        assert entry["stepsDone"] < entry["stepsTotal"] and "resume" in entry["message"]
+        assert _half_done_principals(out, name) == [], name
+        migrator = live_entries(sandbox, name).get(role("migrator", CLUSTERS[name][0]))
+        assert migrator is None or migrator[2] == ((ADMIN_POLICY, "cluster"),), migrator  # never a bare entry
+    status = by_name(report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", *picked, "-o", "json")))
+    assert {n: c["outcome"] for n, c in status.items()} == dict.fromkeys(names, "interrupted")
+
+    resumed = batch(sandbox, tmp_path, *args)
+    assert resumed.returncode == 0, resumed.stderr
+    again = by_name(report_of(resumed))
+    for name in names:
+        assert (again[name]["outcome"], again[name]["verified"]["ok"]) == ("completed", True), again[name]
+        assert mode_of(sandbox, name) == "API"
