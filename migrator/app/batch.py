@@ -5,9 +5,11 @@ its account), plan file, journal and locks, all through the single-cluster use c
 rollback_plan, plan_status, verify_ports). Whatever happens to one cluster (an error, a stale plan, a blocker,
 a bug) ends up in its entry of the report and never reaches another cluster.
 
-Where a cluster's files live: `<out-dir>/<cluster>/`, as `plan` does; `batch plan` also writes
-`<out-dir>/<cluster>/batch.current`, the name of the plan the fleet runs, so a later re-plan replaces it and
-older plans in the folder are left alone.
+Where a cluster's files live: `<out-dir>/<account>/<region>/<name>/` (`no-account` when the inventory names
+none), from the cluster's identity alone, so that the same name in two accounts or regions cannot collide and a
+folder never moves when other clusters are added or removed. `batch plan` also writes `batch.current` there,
+the name of the plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left
+alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from migrator.app.planning import ClusterAccess, now_iso, plan_live, save_plan
+from migrator.app.planning import ClusterAccess, now_iso, open_plan, plan_id_of, plan_live, save_plan
 from migrator.app.running import (
     ClusterPorts,
     PlanRun,
@@ -126,7 +128,9 @@ def _error(error: BaseException) -> ErrorInfo:
 
 
 def _base(cluster: InventoryCluster, outcome: Outcome, canary: bool = False) -> ClusterResult:
-    return ClusterResult(cluster.name, cluster.account, cluster.region, cluster.index, outcome, canary=canary)
+    return ClusterResult(
+        cluster.name, cluster.account, cluster.region, cluster.index, outcome, canary=canary, label=cluster.label
+    )
 
 
 def _guarded(
@@ -202,13 +206,13 @@ def interrupts_stop() -> Iterator[threading.Event]:
 def batch_plan(
     clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
 ) -> BatchReport:
-    """A live plan per cluster under `<out-dir>/<cluster>/` (read-only calls); a failing cluster stops no other."""
+    """A live plan per cluster in its folder (`cluster_dir`; read-only calls); a failing cluster stops no other."""
     watcher = observer or NullFleetObserver()
     created_at = settings.created_at or now_iso()
 
     def one(cluster: InventoryCluster) -> ClusterResult:
         def work() -> ClusterResult:
-            watcher.on_cluster(cluster.name, "planning", 0, 0)
+            watcher.on_cluster(cluster.label, "planning", 0, 0)
             options = PlanOptions(
                 target=settings.target or cluster.target,
                 remove_aws_auth=cluster.remove_aws_auth,
@@ -216,9 +220,10 @@ def batch_plan(
             )
             plan = plan_live(cluster.name, access_of(cluster, settings), options)
             _check_identity(cluster, plan)
-            path = save_plan(plan, None, settings.out_dir)
-            atomic_write(path.parent / POINTER, f"{path.name}\n".encode())
-            run = PlanRun.of(plan, path.parent)
+            folder = private_dir(cluster_dir(cluster, settings.out_dir))
+            path = save_plan(plan, folder / f"{plan_id_of(plan)}.plan.yaml", settings.out_dir)
+            atomic_write(folder / POINTER, f"{path.name}\n".encode())
+            run = PlanRun.of(plan, folder)
             return _described(cluster, run, Outcome.PLANNED, f"plan written to {path}", path)
 
         return _guarded(cluster, work, watcher)
@@ -271,9 +276,14 @@ def _plan_file(run: PlanRun) -> Path:
 # --- locating a cluster's plan -------------------------------------------------------------------------------
 
 
+def cluster_dir(cluster: InventoryCluster, out_dir: Path) -> Path:
+    """The cluster's folder: `<out-dir>/<account>/<region>/<name>/` (see InventoryCluster.directory)."""
+    return out_dir.joinpath(*cluster.directory.split("/"))
+
+
 def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
     """The plan `batch plan` made for this cluster; InputError (exit 2, for this cluster) when there is none."""
-    folder = out_dir / cluster.name
+    folder = cluster_dir(cluster, out_dir)
     pointer = folder / POINTER
     try:
         name = pointer.read_text().strip()
@@ -283,7 +293,8 @@ def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
         ) from None
     if "/" in name or not name.endswith(".plan.yaml"):
         raise InputError(f"{pointer}: not a plan file name: {name!r}")
-    run = PlanRun.open(folder / name, out_dir)
+    # The run directory is the plan's own folder (not `<out-dir>/<name>/`, which same-named clusters share).
+    run = PlanRun.of(open_plan(folder / name), folder)
     ref = run.plan.cluster
     if ref.name != cluster.name or ref.region != cluster.region or (cluster.account not in (None, ref.account)):
         raise InputError(
@@ -408,13 +419,13 @@ def _apply_run(
             rollback_on_failure=settings.rollback_on_failure,
             stop=stop,
         )
-        report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "apply"))
+        report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "apply"))
         outcome = _apply_outcome(report, run, reach)
         message = report.message if report.error is not None else _settled_message(reach, run.plan, report.message)
         result = _described(cluster, run, outcome, message)
         if report.error is not None:
             return replace(result, error=_error(report.error))
-    watcher.on_cluster(cluster.name, "verifying", result.steps_done, result.steps_total)
+    watcher.on_cluster(cluster.label, "verifying", result.steps_done, result.steps_total)
     return replace(result, verified=_verify(run, ports, result))
 
 
@@ -533,7 +544,7 @@ def batch_rollback(
             ports = connect_cluster(run.plan, access_of(cluster, settings))
             run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
             report = rollback_plan(
-                run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "rollback")
+                run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "rollback")
             )
             assert report is not None  # no confirm callback: never declined
             failed = report.error is not None or report.result is RunResult.FAILED

@@ -152,7 +152,7 @@ def plan_command(
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )
-    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
         result = batch_plan(clusters, settings, observer)
     _finish(result, output, out_dir, report)
 
@@ -199,7 +199,7 @@ def apply_command(
         inventory=loaded.file,
     )
     try:
-        with interrupts_stop() as stop, fleet_observer(stderr, [c.name for c in clusters]) as observer:
+        with interrupts_stop() as stop, fleet_observer(stderr, [c.label for c in clusters]) as observer:
             result = batch_apply(clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False))
     except KeyboardInterrupt:
         # The second interrupt: abort at once, without waiting for the clusters in flight (their threads
@@ -250,7 +250,7 @@ def rollback_command(
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )
-    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
         result = batch_rollback(clusters, settings, observer)
     _finish(result, output, out_dir, report)
 

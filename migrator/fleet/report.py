@@ -29,7 +29,7 @@ class Outcome(StrEnum):
     AT_GATE = "at-gate"  # everything approved is done; the next step is a gate nobody approved
     NOT_STARTED = "not-started"  # status: a plan, no run yet
     IN_PROGRESS = "in-progress"  # status: a live process holds the cluster's lock
-    INTERRUPTED = "interrupted"  # status: the last run stopped without finishing; apply resumes
+    INTERRUPTED = "interrupted"  # Ctrl-C/SIGTERM stopped it (apply), or its last run did not finish (status)
     BLOCKED = "blocked"  # stopped in front of an approved gate that the plan's blocker findings keep shut
     STALE = "stale"  # the cluster changed since the plan (exit 3 for this cluster): plan again
     FAILED = "failed"
@@ -84,6 +84,11 @@ class ClusterResult:
     verified: Mapping[str, Any] | None = field(default=None, hash=False)  # {ok, counts} from verify
     error: ErrorInfo | None = None
     timing: Timing | None = None
+    label: str = field(default="", compare=False)  # the inventory's label (live display only; not in the JSON)
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
 
     @property
     def ok(self) -> bool:

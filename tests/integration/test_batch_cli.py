@@ -320,10 +320,16 @@ def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batc
     assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
 
 
+def folder_of(out_dir: Path, name: str) -> Path:
+    """A cluster's folder under the out-dir: `<account>/<region>/<name>`."""
+    account, region, _ = CLUSTERS[name]
+    return out_dir / account / region / name
+
+
 def _journal_shows(out_dir: Path, cluster: str, event: str, step_part: str) -> bool:
     """Has the cluster's journal recorded `event` for a step whose id contains `step_part`? (A torn last line
     just means: not yet.)"""
-    for journal in (out_dir / cluster).glob("*.journal.jsonl"):
+    for journal in folder_of(out_dir, cluster).glob("*.journal.jsonl"):
         for line in journal.read_text().splitlines():
             try:
                 record = json.loads(line)
@@ -412,7 +418,7 @@ def _half_done_principals(out_dir: Path, name: str) -> list[str]:
     from migrator.app.planning import open_plan
     from migrator.model import AssociatePolicy, CreateEntry
 
-    folder = out_dir / name
+    folder = folder_of(out_dir, name)
     plan = open_plan(folder / (folder / "batch.current").read_text().strip())
     done = {s.id for s in plan.steps if _journal_shows(out_dir, name, "step-done", s.id)}
     created = {s.principal_arn for s in plan.steps if isinstance(s, CreateEntry) and s.id in done}
@@ -485,3 +491,76 @@ def test_ctrl_c_stops_each_cluster_in_flight_after_its_principal_and_a_rerun_fin
     for name in names:
         assert (again[name]["outcome"], again[name]["verified"]["ok"]) == ("completed", True), again[name]
         assert mode_of(sandbox, name) == "API"
+
+
+TWINS = ((ACCOUNT, EAST), (OTHER_ACCOUNT, EAST), (ACCOUNT, WEST))  # three clusters named "twin"
+TWIN_INVENTORY = f"""\
+schema: aws-auth-migrate/inventory/v1
+defaults: {{region: {EAST}, account: "{ACCOUNT}", target: API, roleArn: "arn:aws:iam::{{account}}:role/migrator"}}
+clusters:
+  - {{name: twin}}
+  - {{name: twin, account: "{OTHER_ACCOUNT}"}}
+  - {{name: twin, region: {WEST}}}
+"""
+
+
+def test_the_same_cluster_name_in_two_accounts_and_two_regions_runs_as_three_clusters(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    clusters = "".join(
+        f'  - name: twin\n    region: {region}\n    account: "{account}"\n    version: "1.31"\n'
+        f"    authenticationMode: CONFIG_MAP\n    nodegroups: [{{name: ng, nodeRole: '{role('nodes', account)}'}}]\n"
+        f"    awsAuth: |\n{indent(_aws_auth(account, False), 6)}"
+        for account, region in TWINS
+    )
+    roles = [role(n, a) for a in (ACCOUNT, OTHER_ACCOUNT) for n in ("migrator", "nodes", "Dev")]
+    text = scenario_yaml(clusters, roles=[*roles, role("Admin")], caller=role("Admin"), simulation="updateSeconds: 1")
+    sandbox = make_sandbox(parse_scenario(text, "twins.yaml"))
+    (tmp_path / "fleet.yaml").write_text(TWIN_INVENTORY)
+    out = tmp_path / "plans"
+
+    planned = report_of(batch(sandbox, tmp_path, "plan", "fleet.yaml", "-o", "json"))
+    assert [(c["account"], c["region"], c["outcome"]) for c in planned["clusters"]] == [
+        (account, region, "planned") for account, region in TWINS
+    ]
+    folders = [out / account / region / "twin" for account, region in TWINS]
+    assert [c["planFile"] for c in planned["clusters"]] == [
+        f"plans/{account}/{region}/twin/{c['planId']}.plan.yaml"
+        for (account, region), c in zip(TWINS, planned["clusters"], strict=True)
+    ]
+    assert all((folder / "batch.current").exists() for folder in folders)
+    assert len({c["planId"] for c in planned["clusters"]}) == 3  # three plans, none overwrote another
+
+    applied = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
+                    "-o", "json")  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    report = report_of(applied)
+    assert [(c["outcome"], c["mode"], c["verified"]["ok"]) for c in report["clusters"]] == [
+        ("at-gate", "API_AND_CONFIG_MAP", True)
+    ] * 3
+    for account, region in TWINS:  # each twin got its own account's principals, in its own region
+        eks = client(sandbox, region=region, credentials=sandbox.credentials_for(role("migrator", account), "oracle"))
+        listed = set(eks.list_access_entries(clusterName="twin")["accessEntries"])
+        assert listed == {role(n, account) for n in ("migrator", "nodes", "Dev")}
+    assert all(list(folder.glob("*.journal.jsonl")) for folder in folders)
+    assert f"twin ({OTHER_ACCOUNT}/{EAST}): at-gate" in applied.stderr  # live lines tell the twins apart
+
+    # status, shards and their merge, rollback: all by the same identity
+    whole = report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", "-o", "json"))
+    assert [c["outcome"] for c in whole["clusters"]] == ["at-gate"] * 3
+    shard_files = []
+    for index in (1, 2, 3):
+        path = tmp_path / f"shard-{index}.json"
+        assert (
+            batch(sandbox, tmp_path, "status", "fleet.yaml", "--shard", f"{index}/3", "--report", str(path)).returncode
+            == 0
+        )
+        shard_files.append(str(path))
+    merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shard_files, "-o", "json"))
+    assert comparable(merged) == comparable(whole)
+    undone = batch(sandbox, tmp_path, "rollback", "fleet.yaml", "--yes", "--select", "twin", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    assert [c["outcome"] for c in report_of(undone)["clusters"]] == ["rolled-back"] * 3
+    text = batch(sandbox, tmp_path, "status", "fleet.yaml")
+    assert "twin (444455556666/us-east-1)" not in text.stdout  # the table has a column for where it is
+    assert text.stdout.count("twin") == 3

@@ -128,7 +128,9 @@ def wait_for(what: str, condition: Callable[[], bool], process: subprocess.Popen
 
 
 def plan_dir(out_dir: Path, name: str) -> Path:
-    return out_dir / name
+    """A cluster's folder under the out-dir: `<account>/<region>/<name>`."""
+    account, region = placement(name)
+    return out_dir / account / region / name
 
 
 def switch_id(out_dir: Path, name: str, mode: AuthMode) -> str:
