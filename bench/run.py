@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fleet import describe as describe_fleet  # noqa: E402
+from bench.fleet import measure_fleet  # noqa: E402
 from bench.sandbox_process import serve  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
@@ -211,6 +213,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 principals only (a couple of minutes)")
     parser.add_argument("--sizes", default="100,1000", help="comma-separated principal counts (2900 is opt-in)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--fleet", action=argparse.BooleanOptionalAction, default=True, help="the fleet figure")
     args = parser.parse_args()
     sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     rows = []
@@ -223,7 +226,10 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "settings": asdict(_Settings()),
         "sizes": rows,
+        "fleet": measure_fleet() if args.fleet else None,  # bench/fleet.py: batch time / slowest cluster
     }
+    if results["fleet"]:
+        print(describe_fleet(results["fleet"]))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: wrote {args.out}")
 
