@@ -20,6 +20,6 @@ def test_the_fleet_bench_scenario_and_inventory_describe_two_alike_copies_of_the
     for copy in ("alone", "batch"):
         places = Counter((c.account, c.region) for c in clusters if c.name.startswith(f"{copy}-"))
         assert set(places.values()) == {2} and len(places) == 4
-    mapped = [c for c in scenario.clusters if c.name == "batch-00"][0].aws_auth
+    mapped = next(c for c in scenario.clusters if c.name == "batch-00").aws_auth
     assert mapped is not None and len(mapped.map_roles) == PRINCIPALS + 1  # and the migrator role
     assert ACCOUNT_BUDGET >= 2 * 8 and MAX_PARALLEL == CLUSTERS
