@@ -14,7 +14,7 @@ their aws-auth groups hold system:masters), then verify. Reported per size:
   sent), for principals without and with a policy, in the run without a rate limit (no throttled retries);
 - peak RSS of the client (this process, so it grows with the sizes run before) and of the sandbox.
 
-`--quick` runs 100 principals only (a couple of minutes); 2,900 is opt-in (`--sizes 100,1000,2900`).
+`--quick` runs 100 principals only (a couple of minutes); `--sizes` picks others (default 100, 1,000 and 2,900).
 bench/results.json gets the figures, the machine, the date and the commit.
 """
 
@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fleet import describe as describe_fleet  # noqa: E402
+from bench.fleet import measure_fleet  # noqa: E402
 from bench.planning import measure_planning, print_planning  # noqa: E402
 from bench.sandbox_process import serve  # noqa: E402
 from migrator.app import (  # noqa: E402
@@ -244,9 +246,10 @@ def _print(row: dict[str, object]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 principals only (a couple of minutes)")
-    parser.add_argument("--sizes", default="100,1000", help="comma-separated principal counts (2900 is opt-in)")
+    parser.add_argument("--sizes", default="100,1000,2900", help="comma-separated principal counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--planning", action=argparse.BooleanOptionalAction, default=True, help="bench/planning.py")
+    parser.add_argument("--fleet", action=argparse.BooleanOptionalAction, default=True, help="the fleet figure")
     args = parser.parse_args()
     sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     rows = []
@@ -259,10 +262,13 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "settings": asdict(_Settings()),
         "sizes": rows,
+        "fleet": measure_fleet() if args.fleet else None,  # bench/fleet.py: batch time / slowest cluster
     }
     if args.planning:
         results["planning"] = measure_planning()
         print_planning(results["planning"])
+    if results["fleet"]:
+        print(describe_fleet(results["fleet"]))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: wrote {args.out}")
 

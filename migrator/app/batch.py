@@ -5,21 +5,25 @@ its account), plan file, journal and locks, all through the single-cluster use c
 rollback_plan, plan_status, verify_ports). Whatever happens to one cluster (an error, a stale plan, a blocker,
 a bug) ends up in its entry of the report and never reaches another cluster.
 
-Where a cluster's files live: `<out-dir>/<cluster>/`, as `plan` does; `batch plan` also writes
-`<out-dir>/<cluster>/batch.current`, the name of the plan the fleet runs, so a later re-plan replaces it and
-older plans in the folder are left alone.
+Where a cluster's files live: `<out-dir>/<account>/<region>/<name>/` (`no-account` when the inventory names
+none), from the cluster's identity alone, so that the same name in two accounts or regions cannot collide and a
+folder never moves when other clusters are added or removed. `batch plan` also writes `batch.current` there,
+the name of the plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left
+alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from migrator.app.planning import ClusterAccess, now_iso, plan_live, save_plan
+from migrator.app.planning import ClusterAccess, now_iso, open_plan, plan_id_of, plan_live, save_plan
 from migrator.app.running import (
     ClusterPorts,
     PlanRun,
@@ -37,10 +41,17 @@ from migrator.fleet.inventory import InventoryCluster
 from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome, Timing, ordered
 from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
 from migrator.plan.planner import PlanOptions
+from migrator.run.interrupts import InterruptGuard
 from migrator.run.observer import RunReport, RunResult, StepStatus
 from migrator.run.steps.context import PollPolicy
 
 POINTER = "batch.current"
+INTERRUPT_EXIT = 130  # as a single apply interrupted by Ctrl-C or SIGTERM
+INTERRUPTED_BEFORE_START = "not run: the batch was interrupted before this cluster started"
+INTERRUPTED_IN_FLIGHT = (
+    "interrupted: the principal in flight was finished and journaled, then the run stopped; run the same "
+    "command again to resume"
+)
 
 
 class FleetObserver(Protocol):
@@ -118,7 +129,9 @@ def _error(error: BaseException) -> ErrorInfo:
 
 
 def _base(cluster: InventoryCluster, outcome: Outcome, canary: bool = False) -> ClusterResult:
-    return ClusterResult(cluster.name, cluster.account, cluster.region, cluster.index, outcome, canary=canary)
+    return ClusterResult(
+        cluster.name, cluster.account, cluster.region, cluster.index, outcome, canary=canary, label=cluster.label
+    )
 
 
 def _guarded(
@@ -137,20 +150,55 @@ def _guarded(
 
 
 def _in_parallel(
-    clusters: Sequence[InventoryCluster], work: Callable[[InventoryCluster], ClusterResult], limit: int
+    clusters: Sequence[InventoryCluster],
+    work: Callable[[InventoryCluster], ClusterResult],
+    limit: int,
+    stop: threading.Event | None = None,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> list[ClusterResult]:
-    """`work` for each cluster, up to `limit` at once. Ctrl-C starts no further cluster; the ones running
-    finish their runs (an executor stops only in its own main thread), each journaled as it goes."""
+    """`work` for each cluster, up to `limit` at once.
+
+    Ctrl-C (or SIGTERM, see `interrupts_stop`) arrives in this, the main thread. Without `stop`, it starts no
+    further cluster, lets the running ones finish, and propagates. With `stop`, it sets it: every cluster in
+    flight stops as a single apply does on Ctrl-C (its principal in flight finished, journaled, then it
+    reports itself interrupted), clusters not started are reported `not-run`, and the results come back. A
+    second interrupt while the clusters in flight stop propagates at once."""
     if not clusters:
         return []
     pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(clusters))), thread_name_prefix="cluster")
+    futures = [pool.submit(work, cluster) for cluster in clusters]
     try:
-        results = list(pool.map(work, clusters))
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        wait(futures)
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()
+        if stop is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        stop.set()
+        on_stop()
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     pool.shutdown(wait=True)
-    return results
+    return [
+        _not_started(cluster) if future.cancelled() else future.result()
+        for cluster, future in zip(clusters, futures, strict=True)
+    ]
+
+
+def _not_started(cluster: InventoryCluster) -> ClusterResult:
+    return replace(_base(cluster, Outcome.NOT_RUN), message=INTERRUPTED_BEFORE_START)
+
+
+@contextlib.contextmanager
+def interrupts_stop() -> Iterator[threading.Event]:
+    """For a fleet apply run from the main thread: SIGTERM (a cancelled CI job) becomes Ctrl-C, as in a single
+    apply; the event is what `_in_parallel` sets to stop the clusters in flight."""
+    with InterruptGuard(lambda _: None).sigterm_as_ctrl_c():
+        yield threading.Event()
 
 
 # --- plan --------------------------------------------------------------------------------------------------
@@ -159,13 +207,13 @@ def _in_parallel(
 def batch_plan(
     clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
 ) -> BatchReport:
-    """A live plan per cluster under `<out-dir>/<cluster>/` (read-only calls); a failing cluster stops no other."""
+    """A live plan per cluster in its folder (`cluster_dir`; read-only calls); a failing cluster stops no other."""
     watcher = observer or NullFleetObserver()
     created_at = settings.created_at or now_iso()
 
     def one(cluster: InventoryCluster) -> ClusterResult:
         def work() -> ClusterResult:
-            watcher.on_cluster(cluster.name, "planning", 0, 0)
+            watcher.on_cluster(cluster.label, "planning", 0, 0)
             options = PlanOptions(
                 target=settings.target or cluster.target,
                 remove_aws_auth=cluster.remove_aws_auth,
@@ -173,9 +221,10 @@ def batch_plan(
             )
             plan = plan_live(cluster.name, access_of(cluster, settings), options)
             _check_identity(cluster, plan)
-            path = save_plan(plan, None, settings.out_dir)
-            atomic_write(path.parent / POINTER, f"{path.name}\n".encode())
-            run = PlanRun.of(plan, path.parent)
+            folder = private_dir(cluster_dir(cluster, settings.out_dir))
+            path = save_plan(plan, folder / f"{plan_id_of(plan)}.plan.yaml", settings.out_dir)
+            atomic_write(folder / POINTER, f"{path.name}\n".encode())
+            run = PlanRun.of(plan, folder)
             return _described(cluster, run, Outcome.PLANNED, f"plan written to {path}", path)
 
         return _guarded(cluster, work, watcher)
@@ -228,9 +277,14 @@ def _plan_file(run: PlanRun) -> Path:
 # --- locating a cluster's plan -------------------------------------------------------------------------------
 
 
+def cluster_dir(cluster: InventoryCluster, out_dir: Path) -> Path:
+    """The cluster's folder: `<out-dir>/<account>/<region>/<name>/` (see InventoryCluster.directory)."""
+    return out_dir.joinpath(*cluster.directory.split("/"))
+
+
 def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
     """The plan `batch plan` made for this cluster; InputError (exit 2, for this cluster) when there is none."""
-    folder = out_dir / cluster.name
+    folder = cluster_dir(cluster, out_dir)
     pointer = folder / POINTER
     try:
         name = pointer.read_text().strip()
@@ -240,7 +294,8 @@ def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
         ) from None
     if "/" in name or not name.endswith(".plan.yaml"):
         raise InputError(f"{pointer}: not a plan file name: {name!r}")
-    run = PlanRun.open(folder / name, out_dir)
+    # The run directory is the plan's own folder (not `<out-dir>/<name>/`, which same-named clusters share).
+    run = PlanRun.of(open_plan(folder / name), folder)
     ref = run.plan.cluster
     if ref.name != cluster.name or ref.region != cluster.region or (cluster.account not in (None, ref.account)):
         raise InputError(
@@ -317,9 +372,35 @@ def _settled_message(reach: _Reach, plan: Plan, fallback: str) -> str:
 
 
 def _apply_one(
-    cluster: InventoryCluster, settings: BatchSettings, watcher: FleetObserver, *, canary: bool
+    cluster: InventoryCluster,
+    settings: BatchSettings,
+    watcher: FleetObserver,
+    *,
+    canary: bool,
+    stop: threading.Event | None = None,
 ) -> ClusterResult:
+    if stop is not None and stop.is_set():
+        return _not_started(cluster)
     run = open_cluster_run(cluster, settings.out_dir)
+    try:
+        return _apply_run(cluster, run, settings, watcher, canary=canary, stop=stop)
+    except KeyboardInterrupt:  # only our stop raises it in this thread (signals go to the main thread)
+        result = _described(cluster, run, Outcome.INTERRUPTED, INTERRUPTED_IN_FLIGHT)
+        return replace(result, error=ErrorInfo("Interrupted", INTERRUPT_EXIT, INTERRUPTED_IN_FLIGHT))
+    except Exception as error:  # still this cluster's alone; but its entry says where its journal left it
+        outcome = Outcome.STALE if isinstance(error, StalePlanError) else Outcome.FAILED
+        return replace(_described(cluster, run, outcome, str(error).splitlines()[0]), error=_error(error))
+
+
+def _apply_run(
+    cluster: InventoryCluster,
+    run: PlanRun,
+    settings: BatchSettings,
+    watcher: FleetObserver,
+    *,
+    canary: bool,
+    stop: threading.Event | None,
+) -> ClusterResult:
     reach = _reach(run.plan, settings.approvals)
     settled = _settled(run, reach)
     if settled is not None and not canary:
@@ -337,14 +418,15 @@ def _apply_one(
             poll=settings.poll,
             until=reach.until,
             rollback_on_failure=settings.rollback_on_failure,
+            stop=stop,
         )
-        report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "apply"))
+        report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "apply"))
         outcome = _apply_outcome(report, run, reach)
         message = report.message if report.error is not None else _settled_message(reach, run.plan, report.message)
         result = _described(cluster, run, outcome, message)
         if report.error is not None:
             return replace(result, error=_error(report.error))
-    watcher.on_cluster(cluster.name, "verifying", result.steps_done, result.steps_total)
+    watcher.on_cluster(cluster.label, "verifying", result.steps_done, result.steps_total)
     return replace(result, verified=_verify(run, ports, result))
 
 
@@ -361,31 +443,45 @@ def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[st
 
 
 def batch_apply(
-    clusters: Sequence[InventoryCluster], settings: BatchSettings, observer: FleetObserver | None = None
+    clusters: Sequence[InventoryCluster],
+    settings: BatchSettings,
+    observer: FleetObserver | None = None,
+    stop: threading.Event | None = None,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> BatchReport:
     """Apply each cluster's plan. The first `canary` clusters run first, and are verified; the rest start only
     when every canary reached what was approved with every identity equivalent. Then up to `max_parallel`
-    clusters at once. Every cluster that ran is verified afterwards."""
+    clusters at once. Every cluster that ran is verified afterwards.
+
+    `stop` (see `interrupts_stop`): an interrupt stops the clusters in flight between two principals and
+    reports them `interrupted`; the report then says `interrupted` and its exit code is 130. `on_stop` is called
+    once the clusters were told to stop."""
     watcher = observer or NullFleetObserver()
 
     def runner(canary: bool) -> Callable[[InventoryCluster], ClusterResult]:
         def one(cluster: InventoryCluster) -> ClusterResult:
-            return _guarded(cluster, lambda: _apply_one(cluster, settings, watcher, canary=canary), watcher, canary)
+            def work() -> ClusterResult:
+                return _apply_one(cluster, settings, watcher, canary=canary, stop=stop)
+
+            return _guarded(cluster, work, watcher, canary)
 
         return one
 
     canaries, rest = clusters[: settings.canary], clusters[settings.canary :]
-    results = _in_parallel(canaries, runner(True), settings.max_parallel)
+    results = _in_parallel(canaries, runner(True), settings.max_parallel, stop, on_stop)
     failed = [r.name for r in results if not r.ok]
-    if failed:
+    if stop is not None and stop.is_set():
+        results += [_not_started(c) for c in rest]
+    elif failed:
         why = f"not run: canary {', '.join(failed)} did not reach what was approved (or did not verify)"
         held = [replace(_base(c, Outcome.NOT_RUN), message=why) for c in rest]
         for result in held:
             watcher.on_cluster_done(result)
         results += held
     else:
-        results += _in_parallel(rest, runner(False), settings.max_parallel)
-    return BatchReport("apply", ordered(results), settings.inventory, settings.shard)
+        results += _in_parallel(rest, runner(False), settings.max_parallel, stop, on_stop)
+    interrupted = stop is not None and stop.is_set()
+    return BatchReport("apply", ordered(results), settings.inventory, settings.shard, interrupted=interrupted)
 
 
 # --- status and rollback ---------------------------------------------------------------------------------------
@@ -449,7 +545,7 @@ def batch_rollback(
             ports = connect_cluster(run.plan, access_of(cluster, settings))
             run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
             report = rollback_plan(
-                run, ports, run_settings, observer=_ClusterWatcher(cluster.name, watcher, "rollback")
+                run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "rollback")
             )
             assert report is not None  # no confirm callback: never declined
             failed = report.error is not None or report.result is RunResult.FAILED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,8 @@ class RunSettings:
     poll: PollPolicy = field(default_factory=update_polling)
     until: str | None = None
     rollback_on_failure: bool = False
+    # Interrupts a run that is not in the main thread (a fleet's clusters): set, it stops as Ctrl-C does.
+    stop: threading.Event | None = field(default=None, compare=False)
 
 
 def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
@@ -136,6 +139,7 @@ def _executor(
         timeout_seconds=settings.timeout_seconds,
         poll=settings.poll,
         until=settings.until,
+        stop=settings.stop,
     )
 
 

@@ -9,6 +9,8 @@ as JSON, to a file (`--report`, default `<out-dir>/batch-<command>[-shard-I-of-N
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +24,7 @@ from migrator.app.batch import (
     batch_plan,
     batch_rollback,
     batch_status,
+    interrupts_stop,
     write_report,
 )
 from migrator.cli import OutputFormat, OutputOption, Target, stderr, stdout
@@ -30,7 +33,7 @@ from migrator.cli.render.batch import fleet_observer, print_batch
 from migrator.cli.run import GateMode
 from migrator.errors import InputError
 from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
-from migrator.fleet.report import BatchReport, merge_reports, report_from_dict
+from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, merge_reports, report_from_dict
 from migrator.fleet.selection import Shard, parse_shard, select
 from migrator.model import AuthMode
 
@@ -69,6 +72,10 @@ AccountBudgetOption = Annotated[
         "answer pauses them all (EKS throttles per account and region).",
     ),
 ]
+STOPPING = (
+    "interrupted: each cluster in flight finishes its principal in flight, journals it and stops; clusters not "
+    "started stay so (interrupt again to abort at once)"
+)
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Required: batch runs never prompt.")]
 
 
@@ -145,7 +152,7 @@ def plan_command(
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )
-    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
         result = batch_plan(clusters, settings, observer)
     _finish(result, output, out_dir, report)
 
@@ -193,8 +200,15 @@ def apply_command(
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )
-    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
-        result = batch_apply(clusters, settings, observer)
+    try:
+        with interrupts_stop() as stop, fleet_observer(stderr, [c.label for c in clusters]) as observer:
+            result = batch_apply(clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False))
+    except KeyboardInterrupt:
+        # The second interrupt: abort at once, without waiting for the clusters in flight (their threads
+        # cannot be stopped from here). Every journal is fsynced record by record: the next run resumes.
+        stderr.print("aborted: the journals stay true; run the same command again to resume", highlight=False)
+        sys.stderr.flush()
+        os._exit(BATCH_INTERRUPTED_EXIT)
     _finish(result, output, out_dir, report)
 
 
@@ -238,7 +252,7 @@ def rollback_command(
         shard=str(parsed) if parsed else None,
         inventory=loaded.file,
     )
-    with fleet_observer(stderr, [c.name for c in clusters]) as observer:
+    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
         result = batch_rollback(clusters, settings, observer)
     _finish(result, output, out_dir, report)
 

@@ -13,8 +13,9 @@ clusters:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -34,6 +35,8 @@ REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
 ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}|\{account\}):role/[\w+=,.@/-]+")
 TARGETS = (AuthMode.API_AND_CONFIG_MAP.value, AuthMode.API.value)
+# The folder part of a cluster the inventory gives no account (its credentials decide which account it is).
+NO_ACCOUNT = "no-account"
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,23 @@ class InventoryCluster:
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
     index: int = 0
     line: int | None = None
+    label: str = ""  # how people see it: its name, qualified when another cluster of the inventory has it too
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)  # frozen: the default label is the name
 
     @property
     def identity(self) -> str:
         """What a cluster is, wherever it is listed: sharding hashes this, never the list position."""
         return f"{self.account or ''}/{self.region}/{self.name}"
+
+    @property
+    def directory(self) -> str:
+        """Where its plans, journals and backups live under the out-dir: `<account>/<region>/<name>`, from its
+        identity alone. The same name in two accounts or regions cannot collide, and a cluster's folder never
+        moves because another cluster was added, removed or reordered (only editing its own account would)."""
+        return f"{self.account or NO_ACCOUNT}/{self.region}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -95,15 +110,26 @@ def parse_inventory(text: str, file: str) -> Inventory:
     for index, item in enumerate(items):
         line = reader.line(items, index)
         cluster = _cluster(reader, item, line, defaults, index)
-        if cluster.name in seen:
+        if cluster.identity in seen:
+            where = f"account {cluster.account}" if cluster.account else "no account"
             raise reader.error(
                 line,
-                f"cluster {cluster.name!r} is listed twice (first at line {seen[cluster.name]})",
-                hint="plans live in <out-dir>/<cluster name>/: each name once per inventory",
+                f"cluster {cluster.name!r} in {cluster.region} ({where}) is listed twice (first at line "
+                f"{seen[cluster.identity]})",
+                hint="a cluster is its account, region and name: give each same-named cluster its account",
             )
-        seen[cluster.name] = line
+        seen[cluster.identity] = line
         clusters.append(cluster)
-    return Inventory(file, tuple(clusters))
+    return Inventory(file, _labelled(clusters))
+
+
+def _labelled(clusters: list[InventoryCluster]) -> tuple[InventoryCluster, ...]:
+    """Each cluster's label: its name, or `name (account/region)` when the inventory has the name twice."""
+    names = Counter(c.name for c in clusters)
+    return tuple(
+        replace(c, label=c.name if names[c.name] == 1 else f"{c.name} ({c.account or NO_ACCOUNT}/{c.region})")
+        for c in clusters
+    )
 
 
 def _cluster(reader: YamlReader, item: Any, line: int | None, defaults: CommentedMap, index: int) -> InventoryCluster:

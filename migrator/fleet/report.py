@@ -3,7 +3,8 @@ why, as data; its JSON form; and the merge of shard reports into the report of t
 
 Exit codes of a batch: 0 when every cluster reached what was approved (a cluster in front of a gate nobody
 approved reached it), 5 when any did not: a failure, a stale plan, a blocker in front of an approved gate,
-a cluster left unrun because a canary failed. Each cluster's own exit code is in its entry.
+a cluster left unrun because a canary failed; 130 when Ctrl-C or SIGTERM stopped it. Each cluster's own exit
+code is in its entry.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from migrator.errors import InputError, RemoteError
 
 BATCH_REPORT_SCHEMA = "aws-auth-migrate/batch-report/v1"
 BATCH_FAILED_EXIT = RemoteError.exit_code  # 5: documented as "any cluster failed" for batch runs
+BATCH_INTERRUPTED_EXIT = 130  # as any run stopped by Ctrl-C or SIGTERM
 
 
 class Outcome(StrEnum):
@@ -27,7 +29,7 @@ class Outcome(StrEnum):
     AT_GATE = "at-gate"  # everything approved is done; the next step is a gate nobody approved
     NOT_STARTED = "not-started"  # status: a plan, no run yet
     IN_PROGRESS = "in-progress"  # status: a live process holds the cluster's lock
-    INTERRUPTED = "interrupted"  # status: the last run stopped without finishing; apply resumes
+    INTERRUPTED = "interrupted"  # Ctrl-C/SIGTERM stopped it (apply), or its last run did not finish (status)
     BLOCKED = "blocked"  # stopped in front of an approved gate that the plan's blocker findings keep shut
     STALE = "stale"  # the cluster changed since the plan (exit 3 for this cluster): plan again
     FAILED = "failed"
@@ -82,6 +84,11 @@ class ClusterResult:
     verified: Mapping[str, Any] | None = field(default=None, hash=False)  # {ok, counts} from verify
     error: ErrorInfo | None = None
     timing: Timing | None = None
+    label: str = field(default="", compare=False)  # the inventory's label (live display only; not in the JSON)
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
 
     @property
     def ok(self) -> bool:
@@ -125,13 +132,16 @@ class BatchReport:
     inventory: str = ""
     shard: str | None = None
     merged_from: tuple[str, ...] = ()
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped the batch: its clusters in flight say `interrupted`
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.clusters)
+        return not self.interrupted and all(c.ok for c in self.clusters)
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return BATCH_INTERRUPTED_EXIT
         return 0 if self.ok else BATCH_FAILED_EXIT
 
     def summary(self) -> dict[str, int]:
@@ -147,6 +157,7 @@ class BatchReport:
             "mergedFrom": list(self.merged_from),
             "ok": self.ok,
             "exitCode": self.exit_code,
+            "interrupted": self.interrupted,
             "summary": self.summary(),
             "clusters": [c.to_dict() for c in self.clusters],
         }
@@ -174,6 +185,7 @@ def report_from_dict(data: Any, where: str) -> BatchReport:
             inventory=str(data.get("inventory") or ""),
             shard=data.get("shard"),
             merged_from=tuple(data.get("mergedFrom") or ()),
+            interrupted=bool(data.get("interrupted")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{where}: {error}", hint="pass the JSON reports that batch commands write") from None
@@ -226,4 +238,5 @@ def merge_reports(reports: Sequence[tuple[str, BatchReport]]) -> BatchReport:
             clusters.append(cluster)
     first = reports[0][1]
     shards = tuple(s for _, r in reports for s in (r.merged_from or ((r.shard,) if r.shard else ())))
-    return replace(first, clusters=ordered(clusters), shard=None, merged_from=shards)
+    interrupted = any(r.interrupted for _, r in reports)
+    return replace(first, clusters=ordered(clusters), shard=None, merged_from=shards, interrupted=interrupted)

@@ -96,6 +96,7 @@ class Executor:
         timeout_seconds: float = 1800.0,
         poll: PollPolicy | None = None,
         until: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
@@ -120,6 +121,9 @@ class Executor:
         self._interrupts = InterruptGuard(self._record.say)
         self._calls_made: set[str] = set()  # plan steps whose mutating call this run made (or may have)
         self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
+        # Set from another thread (a fleet run's main thread, where signals arrive) to interrupt this run as
+        # Ctrl-C interrupts a single apply: between units, never inside one.
+        self._stop_requested = stop
 
     # --- apply -------------------------------------------------------------------------------------------
 
@@ -288,6 +292,8 @@ class Executor:
         return all(ctx.prior.of(s.id).done for s in unit.steps)
 
     def _stopped(self) -> bool:
+        if self._stop_requested is not None and self._stop_requested.is_set():
+            raise KeyboardInterrupt  # what Ctrl-C raises here in a single apply: the units in flight finish first
         with self._record.lock:
             return self._stop is not None or (bool(self._record.failures) and not self.dry_run)
 

@@ -7,9 +7,11 @@ that changes nothing, `batch status` and `batch rollback`, and shards 1/3..3/3 m
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,8 @@ def test_a_fleet_run_isolates_each_cluster_resumes_and_merges_shards(
     assert mode_of(sandbox, "delta") == "API_AND_CONFIG_MAP"
     # The stale cluster: refused before any step, exit 3 for it, untouched.
     assert clusters["echo"]["error"]["exitCode"] == 3 and clusters["echo"]["stepsDone"] == 0
+    # ... and its entry still says where it stands (a refusal is not a loss of what the journal knows)
+    assert (clusters["echo"]["mode"], clusters["echo"]["planId"]) == ("CONFIG_MAP", plans["echo"]["planId"])
     assert mode_of(sandbox, "echo") == "CONFIG_MAP"
     assert not mutating(calls_to(sandbox, {"echo"}))
     # The conflict: exit 6, then what this plan made was undone; the planted entry was never overwritten.
@@ -316,10 +320,16 @@ def test_a_failed_canary_holds_the_fleet_and_batch_rollback_undoes_what_the_batc
     assert batch(sandbox, tmp_path, "apply", "fleet.yaml").returncode == 2  # no --yes: batch runs never prompt
 
 
+def folder_of(out_dir: Path, name: str) -> Path:
+    """A cluster's folder under the out-dir: `<account>/<region>/<name>`."""
+    account, region, _ = CLUSTERS[name]
+    return out_dir / account / region / name
+
+
 def _journal_shows(out_dir: Path, cluster: str, event: str, step_part: str) -> bool:
     """Has the cluster's journal recorded `event` for a step whose id contains `step_part`? (A torn last line
     just means: not yet.)"""
-    for journal in (out_dir / cluster).glob("*.journal.jsonl"):
+    for journal in folder_of(out_dir, cluster).glob("*.journal.jsonl"):
         for line in journal.read_text().splitlines():
             try:
                 record = json.loads(line)
@@ -393,3 +403,164 @@ def test_the_clusters_of_one_account_share_a_call_budget_and_its_backoff(make_sa
     assert echo.describe_cluster(name="echo")["cluster"]["name"] == "echo"
     assert time_.slept == [0.5]  # echo's request waited for the pause alpha's throttle started
     assert not _full(budget) and budget._slots.acquire(blocking=False) and budget._slots.acquire(blocking=False)
+
+
+def _updating(sandbox: Sandbox, name: str) -> bool:
+    account, region, _ = CLUSTERS[name]
+    cluster = sandbox.world.cluster(account, region, name)
+    assert cluster is not None
+    with sandbox.world.lock:
+        return any(u.status == "InProgress" for u in cluster.updates.values())
+
+
+def _half_done_principals(out_dir: Path, name: str) -> list[str]:
+    """Principals whose entry the journal says was made while one of its policies was not associated."""
+    from migrator.app.planning import open_plan
+    from migrator.model import AssociatePolicy, CreateEntry
+
+    folder = folder_of(out_dir, name)
+    plan = open_plan(folder / (folder / "batch.current").read_text().strip())
+    done = {s.id for s in plan.steps if _journal_shows(out_dir, name, "step-done", s.id)}
+    created = {s.principal_arn for s in plan.steps if isinstance(s, CreateEntry) and s.id in done}
+    return sorted(
+        {s.principal_arn for s in plan.steps if isinstance(s, AssociatePolicy) and s.id not in done} & created
+    )
+
+
+def test_ctrl_c_stops_each_cluster_in_flight_after_its_principal_and_a_rerun_finishes(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    # removeAwsAuth: a step after the API switch, so that a cluster the interrupt finds inside its (held)
+    # switch still has a step left to be stopped in front of.
+    (tmp_path / "fleet.yaml").write_text(INVENTORY.replace("target: API,", "target: API, removeAwsAuth: true,"))
+    names = ("alpha", "charlie", "foxtrot")
+    picked = tuple(arg for n in names for arg in ("--select", n))
+    assert batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked).returncode == 0
+    out = tmp_path / "plans"
+    hold_updates(sandbox)  # every update lasts until the test ends it
+    args = ["apply", "fleet.yaml", "--yes", *BOTH_GATES, *FAST, *picked, "--max-parallel", "3", "-o", "json"]
+    stdout, stderr = tmp_path / "apply.out", tmp_path / "apply.err"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migrator", "batch", *args],
+        cwd=tmp_path, env={**inherited_env(), **sandbox.env()}, stdout=stdout.open("wb"), stderr=stderr.open("wb"),
+    )  # fmt: skip
+
+    def wait_for(what: str, condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 300  # generous: a loaded machine; each wait ends on an event
+        while not condition():
+            assert process.poll() is None, f"the batch ended before {what}: {stderr.read_text()}"
+            assert time.monotonic() < deadline, f"gave up waiting for {what}"
+            time.sleep(0.01)
+
+    try:
+        # Each first switch ends as soon as EKS has it; the API switches stay held: no cluster can finish.
+        for name in names:
+            wait_for(f"{name}'s first switch", lambda: _updating(sandbox, name))  # noqa: B023
+            account, region, _ = CLUSTERS[name]
+            end_updates(sandbox, name, region, account)
+        for name in names:
+            wait_for(f"{name}'s entries", lambda: _journal_shows(out, name, "step-started", "create-entry"))  # noqa: B023
+        process.send_signal(signal.SIGINT)
+        wait_for("the batch to stop its clusters", lambda: "interrupted:" in stderr.read_text())
+        with sandbox.world.lock:
+            sandbox.world.settings.update_seconds = 1.0
+        for name in names:
+            account, region, _ = CLUSTERS[name]
+            end_updates(sandbox, name, region, account)
+        assert process.wait(timeout=600) == 130, stderr.read_text()
+    finally:
+        process.kill()
+        process.wait()
+    report = json.loads(stdout.read_text())
+    assert (report["interrupted"], report["exitCode"], report["ok"]) == (True, 130, False)
+    clusters = by_name(report)
+    for name in names:
+        entry = clusters[name]
+        assert (entry["outcome"], entry["error"]["exitCode"]) == ("interrupted", 130), entry
+        assert entry["stepsDone"] < entry["stepsTotal"] and "resume" in entry["message"]
+        assert _half_done_principals(out, name) == [], name
+        migrator = live_entries(sandbox, name).get(role("migrator", CLUSTERS[name][0]))
+        assert migrator is None or migrator[2] == ((ADMIN_POLICY, "cluster"),), migrator  # never a bare entry
+    status = by_name(report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", *picked, "-o", "json")))
+    assert {n: c["outcome"] for n, c in status.items()} == dict.fromkeys(names, "interrupted")
+
+    resumed = batch(sandbox, tmp_path, *args)
+    assert resumed.returncode == 0, resumed.stderr
+    again = by_name(report_of(resumed))
+    for name in names:
+        assert (again[name]["outcome"], again[name]["verified"]["ok"]) == ("completed", True), again[name]
+        assert mode_of(sandbox, name) == "API"
+
+
+TWINS = ((ACCOUNT, EAST), (OTHER_ACCOUNT, EAST), (ACCOUNT, WEST))  # three clusters named "twin"
+TWIN_INVENTORY = f"""\
+schema: aws-auth-migrate/inventory/v1
+defaults: {{region: {EAST}, account: "{ACCOUNT}", target: API, roleArn: "arn:aws:iam::{{account}}:role/migrator"}}
+clusters:
+  - {{name: twin}}
+  - {{name: twin, account: "{OTHER_ACCOUNT}"}}
+  - {{name: twin, region: {WEST}}}
+"""
+
+
+def test_the_same_cluster_name_in_two_accounts_and_two_regions_runs_as_three_clusters(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    clusters = "".join(
+        f'  - name: twin\n    region: {region}\n    account: "{account}"\n    version: "1.31"\n'
+        f"    authenticationMode: CONFIG_MAP\n    nodegroups: [{{name: ng, nodeRole: '{role('nodes', account)}'}}]\n"
+        f"    awsAuth: |\n{indent(_aws_auth(account, False), 6)}"
+        for account, region in TWINS
+    )
+    roles = [role(n, a) for a in (ACCOUNT, OTHER_ACCOUNT) for n in ("migrator", "nodes", "Dev")]
+    text = scenario_yaml(clusters, roles=[*roles, role("Admin")], caller=role("Admin"), simulation="updateSeconds: 1")
+    sandbox = make_sandbox(parse_scenario(text, "twins.yaml"))
+    (tmp_path / "fleet.yaml").write_text(TWIN_INVENTORY)
+    out = tmp_path / "plans"
+
+    planned = report_of(batch(sandbox, tmp_path, "plan", "fleet.yaml", "-o", "json"))
+    assert [(c["account"], c["region"], c["outcome"]) for c in planned["clusters"]] == [
+        (account, region, "planned") for account, region in TWINS
+    ]
+    folders = [out / account / region / "twin" for account, region in TWINS]
+    assert [c["planFile"] for c in planned["clusters"]] == [
+        f"plans/{account}/{region}/twin/{c['planId']}.plan.yaml"
+        for (account, region), c in zip(TWINS, planned["clusters"], strict=True)
+    ]
+    assert all((folder / "batch.current").exists() for folder in folders)
+    assert len({c["planId"] for c in planned["clusters"]}) == 3  # three plans, none overwrote another
+
+    applied = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
+                    "-o", "json")  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    report = report_of(applied)
+    assert [(c["outcome"], c["mode"], c["verified"]["ok"]) for c in report["clusters"]] == [
+        ("at-gate", "API_AND_CONFIG_MAP", True)
+    ] * 3
+    for account, region in TWINS:  # each twin got its own account's principals, in its own region
+        eks = client(sandbox, region=region, credentials=sandbox.credentials_for(role("migrator", account), "oracle"))
+        listed = set(eks.list_access_entries(clusterName="twin")["accessEntries"])
+        assert listed == {role(n, account) for n in ("migrator", "nodes", "Dev")}
+    assert all(list(folder.glob("*.journal.jsonl")) for folder in folders)
+    assert f"twin ({OTHER_ACCOUNT}/{EAST}): at-gate" in applied.stderr  # live lines tell the twins apart
+
+    # status, shards and their merge, rollback: all by the same identity
+    whole = report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", "-o", "json"))
+    assert [c["outcome"] for c in whole["clusters"]] == ["at-gate"] * 3
+    shard_files = []
+    for index in (1, 2, 3):
+        path = tmp_path / f"shard-{index}.json"
+        assert (
+            batch(sandbox, tmp_path, "status", "fleet.yaml", "--shard", f"{index}/3", "--report", str(path)).returncode
+            == 0
+        )
+        shard_files.append(str(path))
+    merged = report_of(batch(sandbox, tmp_path, "report", "--merge", *shard_files, "-o", "json"))
+    assert comparable(merged) == comparable(whole)
+    undone = batch(sandbox, tmp_path, "rollback", "fleet.yaml", "--yes", "--select", "twin", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    assert [c["outcome"] for c in report_of(undone)["clusters"]] == ["rolled-back"] * 3
+    text = batch(sandbox, tmp_path, "status", "fleet.yaml")
+    assert "twin (444455556666/us-east-1)" not in text.stdout  # the table has a column for where it is
+    assert text.stdout.count("twin") == 3

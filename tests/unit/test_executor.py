@@ -927,3 +927,28 @@ def test_verify_re_reads_aws_auth_so_a_revocation_during_the_entries_stops_the_r
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
     assert report.result is RunResult.FAILED and report.exit_code == 3
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_stop_set_from_another_thread_ends_the_run_between_units_like_ctrl_c(
+    tmp_path: Path, concurrency: int
+) -> None:
+    # A fleet's clusters run in worker threads, where no signal arrives: the batch's main thread sets the
+    # run's stop event instead, and the run stops as a single apply stops on Ctrl-C.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake = small_cluster()
+    plan = make_plan(fake)
+    stop = threading.Event()
+    fake.hook("create_entry", 2, stop.set, after=True)
+    runner = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=concurrency, stop=stop)
+    with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(KeyboardInterrupt):
+        pool.submit(runner.apply).result()
+    admin = fake.entries.get(key(role("Admin")))
+    assert admin is None or admin.policies == (ADMIN_POLICY,)  # the unit in flight finished: never bare
+    state = read_state(journal_of(plan, tmp_path))
+    assert state.last_result == "interrupted" and not state.all_done(s.id for s in plan.steps)
+    resumed = executor(plan, fake, tmp_path, approvals=FIRST, max_concurrency=concurrency).apply()
+    assert resumed.result is RunResult.STOPPED_AT_GATE, resumed.message
+    assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)

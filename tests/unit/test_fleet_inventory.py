@@ -142,3 +142,52 @@ def test_the_readme_inventory_example_is_a_valid_inventory() -> None:
         ("prod-us", "us-west-2", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
         ("data-eu", "eu-west-1", "444455556666", "arn:aws:iam::444455556666:role/migrator"),
     ]
+
+
+TWINS = """\
+schema: aws-auth-migrate/inventory/v1
+defaults: {region: eu-west-1, account: "111122223333"}
+clusters:
+  - {name: prod}
+  - {name: prod, account: "444455556666"}
+  - {name: prod, region: us-east-1}
+  - {name: solo}
+"""
+
+
+def test_the_same_name_in_two_accounts_or_regions_is_two_clusters_with_their_own_folders() -> None:
+    clusters = parse_inventory(TWINS, FILE).clusters
+    assert [c.directory for c in clusters] == [
+        "111122223333/eu-west-1/prod",
+        "444455556666/eu-west-1/prod",
+        "111122223333/us-east-1/prod",
+        "111122223333/eu-west-1/solo",
+    ]
+    assert [c.label for c in clusters] == [
+        "prod (111122223333/eu-west-1)",
+        "prod (444455556666/eu-west-1)",
+        "prod (111122223333/us-east-1)",
+        "solo",
+    ]
+    assert len({c.identity for c in clusters}) == 4
+
+
+def test_a_clusters_folder_depends_on_its_identity_alone_not_on_the_rest_of_the_inventory() -> None:
+    alone = parse_inventory(TWINS.replace("  - {name: prod}\n", ""), FILE).clusters
+    reordered = parse_inventory(
+        TWINS.replace("  - {name: solo}\n", "").replace("clusters:\n", "clusters:\n  - {name: solo}\n"), FILE
+    ).clusters
+    folders = {c.identity: c.directory for c in parse_inventory(TWINS, FILE).clusters}
+    for cluster in (*alone, *reordered):
+        assert cluster.directory == folders[cluster.identity]
+    no_account = parse_inventory(TWINS.replace(', account: "111122223333"', ""), FILE).clusters[0]
+    assert no_account.directory == "no-account/eu-west-1/prod"
+
+
+def test_the_same_account_region_and_name_twice_is_refused() -> None:
+    text = TWINS + '  - {name: prod, account: "444455556666"}\n'
+    with pytest.raises(SourceError) as caught:
+        parse_inventory(text, FILE)
+    assert "fleet.yaml:8: cluster 'prod' in eu-west-1 (account 444455556666) is listed twice (first at line 5)" in str(
+        caught.value
+    )

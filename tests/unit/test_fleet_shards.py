@@ -65,3 +65,31 @@ def test_merging_overlapping_or_foreign_reports_is_bad_input() -> None:
         merge_reports([("x.json", one), ("y.json", BatchReport("plan", (_result("b", 1),)))])
     with pytest.raises(InputError, match=r"z\.json: not a aws-auth-migrate/batch-report/v1 report"):
         report_from_dict({"schema": "aws-auth-migrate/verify/v1"}, "z.json")
+
+
+def test_an_interrupted_batch_exits_130_and_its_merged_report_stays_interrupted() -> None:
+    stopped = ClusterResult(
+        "a", "111122223333", "eu-west-1", 0, Outcome.INTERRUPTED,
+        error=ErrorInfo("Interrupted", 130, "interrupted"),
+    )  # fmt: skip
+    fine = ClusterResult("b", "111122223333", "eu-west-1", 1, Outcome.COMPLETED)
+    interrupted = BatchReport("apply", (stopped,), shard="1/2", interrupted=True)
+    whole = BatchReport("apply", (fine,), shard="2/2")
+    assert (interrupted.exit_code, interrupted.ok, whole.exit_code) == (130, False, 0)
+    data = json.loads(interrupted.to_json())
+    assert data["interrupted"] is True and data["clusters"][0]["outcome"] == "interrupted"
+    merged = merge_reports([("s1", report_from_dict(data, "s1")), ("s2", whole)])
+    assert merged.interrupted and merged.exit_code == 130
+
+
+def test_sigterm_during_a_fleet_apply_is_ctrl_c() -> None:
+    import os
+    import signal
+
+    from migrator.app.batch import interrupts_stop
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), interrupts_stop() as stop:
+        assert not stop.is_set()
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -31,7 +31,7 @@ OUTCOME_STYLES = {
 
 
 def _summary(result: ClusterResult) -> str:
-    return f"{result.name}: {result.outcome.value} ({result.steps_done}/{result.steps_total} steps) {result.message}"
+    return f"{result.shown}: {result.outcome.value} ({result.steps_done}/{result.steps_total} steps) {result.message}"
 
 
 class ProgressFleetObserver:
@@ -65,7 +65,7 @@ class ProgressFleetObserver:
     def on_cluster_done(self, result: ClusterResult) -> None:
         style = OUTCOME_STYLES.get(result.outcome.value, "")
         self.progress.update(
-            self.tasks[result.name],
+            self.tasks[result.shown],
             description=f"[{style}]{result.outcome.value}[/] {clean(result.message)[:80]}".replace("[]", ""),
             completed=result.steps_done,
             total=result.steps_total or None,
