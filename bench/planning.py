@@ -9,8 +9,8 @@ soon a finished mode switch is seen. Ratios within one run, never timed tests.
 - load + hash of a plan file (load_plan: read, check, hash, rebuild) at 2,900 vs. 290 mappings: linear when
   the ratio is about 10.
 - live plan of 1,000 principals whose roles have IAM paths, in two accounts (the second read through
-  `--iam-role`): IAM calls (the sandbox's recorder) vs. distinct principals, IAM clients made
-  (aws.session.clients_made) vs. accounts.
+  `--iam-role`): IAM calls (the sandbox's recorder) vs. distinct principals (target: no more; a ListRoles
+  page answers up to 1,000 of an account's), IAM clients made (aws.session.clients_made) vs. accounts.
 - mode-switch detection delay: the sandbox (its own process) marks the update Successful at
   `updateSeconds` after it starts; the figure is how long after that the executor, with the default
   polling (app.update_polling), reports the set-mode step done. The worst of three switch durations.

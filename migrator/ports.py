@@ -140,6 +140,11 @@ class IamDirectory(Protocol):
         """The principal's real ARN (with path) from IAM in its own account, NOT_FOUND, or UNRESOLVED + why."""
         ...
 
+    def prefetch(self, arns: Sequence[Arn]) -> None:
+        """These principals are about to be looked up: read them in bulk where that takes fewer calls. Only a
+        speed-up: `lookup` answers the same with or without it."""
+        ...
+
 
 @dataclass(frozen=True)
 class ProbeObservation:

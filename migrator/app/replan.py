@@ -13,6 +13,7 @@ changed since.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from migrator.errors import StalePlanError
 from migrator.model import LookupStatus, Plan, PrincipalLookup, Snapshot
@@ -36,6 +37,9 @@ class PlannedPaths:
                 self._paths[parse_arn(entry.spec.principal_arn).lookup_key] = entry.spec.principal_arn
             except ArnError:
                 continue
+
+    def prefetch(self, arns: Sequence[Arn]) -> None:
+        self._live.prefetch(arns)
 
     def lookup(self, arn: Arn) -> PrincipalLookup:
         found = self._live.lookup(arn)

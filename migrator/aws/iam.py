@@ -3,11 +3,16 @@
 aws-auth role ARNs carry no path but access entries need it. The lookup happens in the account that owns
 the principal: the cluster's own session for its account, an assumed role for any other. When neither is
 possible the answer is UNRESOLVED with the reason, never a guess from a same-named role elsewhere.
+
+Thousands of mappings in one account are read with ListRoles / ListUsers (a page holds up to 1,000) rather
+than one GetRole / GetUser each (`prefetch`). The listing only answers a name it holds exactly; anything else
+(a name it lacks, one that differs only in case, a listing refused or failed) is still read one by one, so a
+lookup answers the same either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from threading import Lock
 
 import boto3
@@ -17,6 +22,14 @@ from migrator.aws.session import client, error_code, error_message
 from migrator.errors import MigratorError
 from migrator.model import LookupStatus, PrincipalLookup
 from migrator.rules.arn import Arn, PrincipalKind
+
+
+# Below this many principals of one kind in one account, one read each costs no more than listing the account.
+LIST_FROM = 50
+_LISTINGS = {
+    PrincipalKind.ROLE: ("list_roles", "Roles", "RoleName"),
+    PrincipalKind.USER: ("list_users", "Users", "UserName"),
+}
 
 
 class BotoIamDirectory:
@@ -44,6 +57,41 @@ class BotoIamDirectory:
         found = self._lookup(arn)  # outside the lock: lookups of different principals run in parallel
         with self._lock:
             return self._cache.setdefault(arn.lookup_key, found)
+
+    def prefetch(self, arns: Sequence[Arn]) -> None:
+        """List the roles (users) of each account that has at least LIST_FROM of them to look up, and keep what
+        the listing says of those names; the rest are looked up one by one when asked."""
+        wanted: dict[tuple[str, PrincipalKind], list[Arn]] = {}
+        for arn in arns:
+            if arn.kind in _LISTINGS:
+                wanted.setdefault((arn.account, arn.kind), []).append(arn)
+        for (account, kind), group in wanted.items():
+            if len(group) < LIST_FROM:
+                continue
+            listed = self._listing(account, kind)
+            if listed is None:
+                continue
+            with self._lock:
+                for arn in group:
+                    if arn.name in listed:
+                        self._cache.setdefault(
+                            arn.lookup_key, PrincipalLookup(LookupStatus.FOUND, arn=listed[arn.name])
+                        )
+
+    def _listing(self, account: str, kind: PrincipalKind) -> dict[str, str] | None:
+        """Name -> ARN as stored, of every role (user) of the account; None when it cannot be listed."""
+        try:
+            session = self._session(account)
+        except MigratorError:
+            return None
+        if session is None:
+            return None
+        operation, key, name = _LISTINGS[kind]
+        try:
+            pages = client(session, "iam").get_paginator(operation).paginate(PaginationConfig={"PageSize": 1000})
+            return {item[name]: str(item["Arn"]) for page in pages for item in page[key]}
+        except (ClientError, BotoCoreError):
+            return None  # e.g. no iam:ListRoles: one read per principal, as without a listing
 
     def _session(self, account: str) -> boto3.Session | None:
         """The account's session, made at its first lookup; a failure is not kept (the next lookup retries)."""

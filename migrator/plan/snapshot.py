@@ -102,6 +102,7 @@ def lookup_principals(iam: IamDirectory, mappings: Iterable[Mapping]) -> dict[st
             continue
         if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
             principals.setdefault(arn.lookup_key, arn)
+    iam.prefetch(list(principals.values()))  # one listing per account can answer thousands of lookups
     with ThreadPoolExecutor(max_workers=IAM_LOOKUP_CONCURRENCY, thread_name_prefix="iam") as pool:
         return dict(zip(principals, pool.map(iam.lookup, principals.values()), strict=True))
 

@@ -110,6 +110,8 @@ REPLAN_READS = (
     "eks:DescribeFargateProfile",
     "iam:GetRole",
     "iam:GetUser",
+    "iam:ListRoles",  # aws/iam.py: one listing instead of a GetRole each, from 50 principals of an account
+    "iam:ListUsers",
     CALLER_IDENTITY,
 )
 APPLY_PREFLIGHT = ("eks:DescribeCluster", *LIST_ENTRIES, *REPLAN_READS)
@@ -165,6 +167,8 @@ RESOURCE_OF: dict[str, Resource] = {
     "eks:DescribeFargateProfile": Resource.FARGATE_PROFILE,
     "iam:GetRole": Resource.IAM_ROLE,
     "iam:GetUser": Resource.IAM_USER,
+    "iam:ListRoles": Resource.ANY,  # a listing names no single role: no resource-level permission to narrow it
+    "iam:ListUsers": Resource.ANY,
     CALLER_IDENTITY: Resource.ANY,
 }
 

@@ -81,3 +81,26 @@ def test_a_rate_limited_operation_is_paced_at_the_limit_instead_of_bouncing_off_
     sent = _describe_many(sandbox, monkeypatch, 240)
     # Measured on 2 cores: 12 to 29 throttled retries paced, 97 to 149 with the pacer taken out.
     assert sent - 240 <= 60, f"{sent - 240} throttled retries for 240 calls"
+
+
+def test_many_principals_of_one_account_are_read_with_one_listing(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
+    session = counted_session(sandbox, [])
+    iam = session.client("iam")
+    for i in range(60):
+        iam.create_role(RoleName=f"Listed{i}", Path="/team/", AssumeRolePolicyDocument="{}")
+    asked = [parse_arn(f"arn:aws:iam::{HOME}:role/Listed{i}") for i in range(60)]
+    asked += [parse_arn(f"arn:aws:iam::{HOME}:role/Missing"), parse_arn(f"arn:aws:iam::{HOME}:role/LISTED7x")]
+    directory = BotoIamDirectory(HOME, session, lambda account: None)
+    sandbox.clear_calls()
+    directory.prefetch(asked)
+    found = {arn.name: directory.lookup(arn) for arn in asked}
+
+    assert all(found[f"Listed{i}"].arn == f"arn:aws:iam::{HOME}:role/team/Listed{i}" for i in range(60))
+    assert found["Missing"].status is LookupStatus.NOT_FOUND
+    assert found["LISTED7x"].status is LookupStatus.NOT_FOUND
+    # One listing for the 60, and a GetRole only for the names it did not hold exactly (IAM decides what
+    # GetRole makes of them, as without a listing).
+    assert sorted(c.operation for c in sandbox.calls() if c.service == "iam") == ["GetRole", "GetRole", "ListRoles"]

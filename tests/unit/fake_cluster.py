@@ -577,6 +577,9 @@ class FakeIam:
     def lookup(self, arn: Arn) -> PrincipalLookup:
         return PrincipalLookup(LookupStatus.FOUND, self.paths.get(arn.lookup_key, str(arn)))
 
+    def prefetch(self, arns: Sequence[Arn]) -> None:
+        pass  # nothing to gain: every lookup is a dictionary read
+
 
 # --- clusters and plans for tests ------------------------------------------------------------------------
 

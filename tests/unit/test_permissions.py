@@ -131,7 +131,7 @@ def test_resources_are_scoped_to_the_cluster_and_its_entries() -> None:
     assert by_sid["NoResourceLevel"] == {
         "Sid": "NoResourceLevel",
         "Effect": "Allow",
-        "Action": ["eks:ListAccessPolicies", "sts:GetCallerIdentity"],
+        "Action": ["eks:ListAccessPolicies", "iam:ListRoles", "iam:ListUsers", "sts:GetCallerIdentity"],
         "Resource": ["*"],
     }
     star = [s["Sid"] for s in iam_policy(make_plan())["Statement"] if "*" in s["Resource"]]
@@ -165,6 +165,8 @@ def test_only_the_actions_of_planned_step_kinds() -> None:
         "eks:DescribeFargateProfile",
         "iam:GetRole",
         "iam:GetUser",
+        "iam:ListRoles",
+        "iam:ListUsers",
         "sts:GetCallerIdentity",
     }
 
