@@ -23,7 +23,6 @@ from migrator.errors import MigratorError
 from migrator.model import LookupStatus, PrincipalLookup
 from migrator.rules.arn import Arn, PrincipalKind
 
-
 # Below this many principals of one kind in one account, one read each costs no more than listing the account.
 LIST_FROM = 50
 _LISTINGS = {
