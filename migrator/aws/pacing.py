@@ -6,8 +6,11 @@ EKS throttles each operation on its own budget (per account and region) and publ
 - an operation is unpaced until its first throttled answer;
 - a throttle paces it at the rate its answers came back over the last `window` seconds (what the limit
   let through while we were sending faster than it), never faster than the pace it had;
-- from there the rate rises by `probe` (a fraction of itself) per second without a throttle, so a limit
-  that grew, or an estimate that was low, is found again; the next throttle measures it anew.
+- from there the rate rises by `probe` (compounded, per second without a throttle), so a limit that grew,
+  or an estimate that was low, is found again; the next throttle measures it anew;
+- never slower than `slowest` (5/s): a throttle of an operation we call rarely says nothing of its limit
+  (EKS's other clients, an injected fault), and pacing a later burst at that trickle would cost minutes;
+- after `forget` seconds without a throttle the operation is unpaced again.
 
 Why not botocore's adaptive retry mode: its rate limiter is one per client, so a throttled
 DescribeAccessEntry would slow CreateAccessEntry, whose budget is untouched, and it restarts from a
@@ -34,10 +37,11 @@ class OperationPace:
         *,
         window: float = 2.0,
         probe: float = 0.1,
-        slowest: float = 1.0,
+        slowest: float = 5.0,
+        forget: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._window, self._probe, self._slowest, self._clock = window, probe, slowest, clock
+        self._window, self._probe, self._slowest, self._forget, self._clock = window, probe, slowest, forget, clock
         self._lock = threading.Lock()
         self._answers: deque[float] = deque()  # when the unthrottled answers of the last window came
         self._first_answer: float | None = None
@@ -84,7 +88,11 @@ class OperationPace:
     def _current(self, now: float) -> float | None:
         if self._rate is None:
             return None
-        return self._rate * (1.0 + self._probe * max(0.0, now - self._set_at))
+        quiet = max(0.0, now - self._set_at)
+        if quiet > self._forget:
+            self._rate = None
+            return None
+        return self._rate * (1.0 + self._probe) ** quiet
 
 
 class OperationPacer:

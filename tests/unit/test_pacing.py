@@ -37,7 +37,7 @@ def test_an_operation_is_unpaced_until_its_first_throttle() -> None:
 
 def test_a_throttle_paces_at_what_the_limit_let_through_over_the_window() -> None:
     time_ = FakeTime()
-    pace = OperationPace(window=2.0, probe=0.0, clock=time_.clock)
+    pace = OperationPace(window=2.0, probe=0.0, slowest=1.0, clock=time_.clock)
     _answers(pace, time_, 40, 0.1)  # 10 answers/s for 4 s; the window holds the last 2 s
     pace.answered(throttled=True)
     assert pace.rate() == pytest.approx(10.0, rel=0.06)
@@ -47,7 +47,7 @@ def test_a_throttle_paces_at_what_the_limit_let_through_over_the_window() -> Non
 
 def test_the_first_seconds_count_only_the_time_there_were_answers() -> None:
     time_ = FakeTime()
-    pace = OperationPace(window=2.0, probe=0.0, clock=time_.clock)
+    pace = OperationPace(window=2.0, probe=0.0, slowest=1.0, clock=time_.clock)
     _answers(pace, time_, 5, 0.1)  # 5 answers in 0.5 s: 10/s, not 2.5/s over a window not yet seen
     pace.answered(throttled=True)
     assert pace.rate() == pytest.approx(10.0, rel=0.01)
@@ -55,28 +55,35 @@ def test_the_first_seconds_count_only_the_time_there_were_answers() -> None:
 
 def test_the_pace_probes_upwards_and_the_next_throttle_measures_again() -> None:
     time_ = FakeTime()
-    pace = OperationPace(window=2.0, probe=0.25, clock=time_.clock)
+    pace = OperationPace(window=2.0, probe=0.25, slowest=1.0, clock=time_.clock)
     _answers(pace, time_, 20, 0.1)
     pace.answered(throttled=True)
     first = pace.rate()
     assert first is not None
     time_.now += 2.0
-    assert pace.rate() == pytest.approx(first * 1.5)  # 25 % of itself per second without a throttle
+    assert pace.rate() == pytest.approx(first * 1.25**2)  # 25 % a second, compounded, without a throttle
     _answers(pace, time_, 10, 0.2)  # then only 5/s came back
     pace.answered(throttled=True)
     assert pace.rate() == pytest.approx(5.0, rel=0.1)
 
 
-def test_a_throttle_with_no_answers_to_go_by_paces_at_the_slowest_rate() -> None:
+def test_a_rarely_called_operation_is_never_paced_below_the_slowest_rate_and_is_forgotten() -> None:
+    # One answer in two seconds, then a throttle: it says nothing of the limit (another client, a fault), and
+    # a burst after it must not crawl at that trickle.
     time_ = FakeTime()
-    pace = OperationPace(slowest=1.0, probe=0.0, clock=time_.clock)
+    pace = OperationPace(slowest=5.0, probe=0.0, forget=60.0, clock=time_.clock)
+    _answers(pace, time_, 1, 2.0)
     pace.answered(throttled=True)
-    assert pace.rate() == 1.0
+    assert pace.rate() == 5.0
+    time_.now += 61.0  # a minute without a throttle: unpaced again
+    assert pace.rate() is None and pace.reserve() == 0.0
 
 
 def test_each_operation_has_its_own_pace_and_waits_go_through_sleep() -> None:
     time_ = FakeTime()
-    pacer = OperationPacer(sleep=time_.sleep, make_pace=lambda: OperationPace(probe=0.0, clock=time_.clock))
+    pacer = OperationPacer(
+        sleep=time_.sleep, make_pace=lambda: OperationPace(probe=0.0, slowest=1.0, clock=time_.clock)
+    )
     ok = {"status_code": 200}
     throttled = {"status_code": 400}
     for _ in range(4):
