@@ -92,7 +92,7 @@ class OperationPace:
         if quiet > self._forget:
             self._rate = None
             return None
-        return self._rate * (1.0 + self._probe) ** quiet
+        return float(self._rate * (1.0 + self._probe) ** quiet)
 
 
 class OperationPacer:
