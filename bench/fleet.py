@@ -17,16 +17,11 @@ Then each cluster of the first copy is applied alone, through the same batch use
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
-import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.sandbox_process import serve
+from bench.sandbox_process import sandbox_process
 from migrator.app.batch import BatchSettings, batch_apply, batch_plan
 from migrator.fleet.inventory import InventoryCluster, parse_inventory
 from migrator.fleet.report import BatchReport
@@ -102,24 +97,6 @@ def inventory() -> tuple[InventoryCluster, ...]:
     return parse_inventory(text, "bench-fleet.yaml").clusters
 
 
-@contextmanager
-def _sandbox() -> Iterator[None]:
-    """The sandbox in a child process; this process's environment points boto3 and kubernetes at it."""
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=serve, args=(scenario_text(), child), daemon=True)
-    process.start()
-    saved = dict(os.environ)
-    try:
-        os.environ.update(parent.recv())
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        parent.send("stop")
-        parent.recv()
-        process.join(timeout=60)
-
-
 def _checked(report: BatchReport) -> BatchReport:
     failed = [f"{c.name}: {c.outcome.value} {c.message}" for c in report.clusters if not c.ok]
     if failed:
@@ -131,7 +108,7 @@ def measure_fleet() -> dict[str, object]:
     clusters = inventory()
     alone = [c for c in clusters if c.name.startswith("alone-")]
     fleet = [c for c in clusters if c.name.startswith("batch-")]
-    with _sandbox(), tempfile.TemporaryDirectory() as folder:
+    with sandbox_process(scenario_text()), tempfile.TemporaryDirectory() as folder:
         settings = BatchSettings(
             out_dir=Path(folder),
             approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}),

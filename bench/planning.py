@@ -21,15 +21,14 @@ soon a finished mode switch is seen. Ratios within one run, never timed tests.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
+from bench.sandbox_process import sandbox_process  # noqa: E402
 from migrator.app import ClusterAccess, PlanOptions, PlanRun, RunSettings, apply_plan, connect_cluster  # noqa: E402
 from migrator.app.planning import plan_live, plan_offline  # noqa: E402
 from migrator.aws.session import clients_made  # noqa: E402
@@ -129,21 +129,8 @@ def _serve(scenario_text: str, pipe: Connection) -> None:
         pipe.send("bye")
 
 
-@contextmanager
-def _sandbox(text: str) -> Iterator[Connection]:
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(text, child), daemon=True)
-    process.start()
-    saved = dict(os.environ)
-    try:
-        os.environ.update(parent.recv())
-        yield parent
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        parent.send("stop")
-        parent.recv()
-        process.join(timeout=60)
+def _sandbox(text: str) -> AbstractContextManager[Connection]:
+    return sandbox_process(text, _serve)
 
 
 def _ask(pipe: Connection, command: str) -> Any:

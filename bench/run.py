@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import resource
@@ -31,8 +30,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fleet import describe as describe_fleet  # noqa: E402
 from bench.fleet import measure_fleet  # noqa: E402
 from bench.planning import measure_planning, print_planning  # noqa: E402
-from bench.sandbox_process import serve  # noqa: E402
+from bench.sandbox_process import sandbox_process  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
     PlanOptions,
@@ -86,24 +83,6 @@ def scenario_text(principals: int, simulation: str) -> str:
         f"{mappings}iam:\n  roles:\n" + "".join(f"    - arn: {arn}\n" for arn in [*roles, admin]) + f"caller: {admin}\n"
         f"simulation:\n  updateSeconds: {UPDATE_SECONDS}\n  {simulation}\n"
     )
-
-
-@contextmanager
-def sandbox_process(text: str) -> Iterator[multiprocessing.connection.Connection]:
-    """A sandbox in a child process; this process's environment points boto3 and kubernetes at it."""
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=serve, args=(text, child), daemon=True)
-    process.start()
-    saved = dict(os.environ)
-    try:
-        os.environ.update(parent.recv())
-        yield parent
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        parent.send("stop")
-        parent.recv()
-        process.join(timeout=60)
 
 
 @dataclass(frozen=True)

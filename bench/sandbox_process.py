@@ -8,8 +8,12 @@ counts what the sandbox was asked, not what the client believes it sent.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import resource
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 
 
@@ -30,3 +34,22 @@ def serve(scenario_text: str, pipe: Connection) -> None:
             else:
                 pipe.send("bye")
                 return
+
+
+@contextmanager
+def sandbox_process(text: str, target: Callable[[str, Connection], None] = serve) -> Iterator[Connection]:
+    """A sandbox in a child process (`target`: `serve`, or a variant answering more commands); this process's
+    environment points boto3 and kubernetes at it while the block runs."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=target, args=(text, child), daemon=True)
+    process.start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(parent.recv())
+        yield parent
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        parent.send("stop")
+        parent.recv()
+        process.join(timeout=60)

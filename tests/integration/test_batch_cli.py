@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.cli.conftest import inherited_env
 from tests.integration.conftest import SandboxFactory, client, end_updates, hold_updates
 from tests.support.arns import ACCOUNT, OTHER_ACCOUNT, role
 from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -355,12 +355,12 @@ def test_a_batch_killed_mid_switch_resumes_every_cluster_from_its_journal(
         cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 300  # generous: a loaded machine; the wait ends on the journals, not a time
         names = ("alpha", "charlie", "foxtrot")
-        while not all(_journal_shows(tmp_path / "plans", n, "step-started", "set-mode") for n in names):
-            assert process.poll() is None, "the batch ended before every cluster started its first switch"
-            assert time.monotonic() < deadline, "no switch started"
-            time.sleep(0.01)
+        wait_for(
+            "every cluster's first switch",
+            lambda: all(_journal_shows(tmp_path / "plans", n, "step-started", "set-mode") for n in names),
+            process,
+        )
     finally:
         process.kill()
         process.wait()
@@ -384,7 +384,8 @@ def test_the_clusters_of_one_account_share_a_call_budget_and_its_backoff(make_sa
     """Real boto3 clients of two clusters of one account, through one budget: when EKS throttles one of them,
     the other's next request waits out the same pause; every slot is given back."""
     from migrator.aws.budget import AccountBudget
-    from tests.unit.test_account_budget import FakeTime, _full
+    from tests.support.clock import FakeTime
+    from tests.unit.test_account_budget import _full
 
     sandbox = make_sandbox(fleet_scenario())
     time_ = FakeTime()  # the pause is observed, not waited for
@@ -446,23 +447,16 @@ def test_ctrl_c_stops_each_cluster_in_flight_after_its_principal_and_a_rerun_fin
         cwd=tmp_path, env={**inherited_env(), **sandbox.env()}, stdout=stdout.open("wb"), stderr=stderr.open("wb"),
     )  # fmt: skip
 
-    def wait_for(what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + 300  # generous: a loaded machine; each wait ends on an event
-        while not condition():
-            assert process.poll() is None, f"the batch ended before {what}: {stderr.read_text()}"
-            assert time.monotonic() < deadline, f"gave up waiting for {what}"
-            time.sleep(0.01)
-
     try:
         # Each first switch ends as soon as EKS has it; the API switches stay held: no cluster can finish.
         for name in names:
-            wait_for(f"{name}'s first switch", lambda: _updating(sandbox, name))  # noqa: B023
+            wait_for(f"{name}'s first switch", lambda: _updating(sandbox, name), process)  # noqa: B023
             account, region, _ = CLUSTERS[name]
             end_updates(sandbox, name, region, account)
         for name in names:
-            wait_for(f"{name}'s entries", lambda: _journal_shows(out, name, "step-started", "create-entry"))  # noqa: B023
+            wait_for(f"{name}'s entries", lambda: _journal_shows(out, name, "step-started", "create-entry"), process)  # noqa: B023
         process.send_signal(signal.SIGINT)
-        wait_for("the batch to stop its clusters", lambda: "interrupted:" in stderr.read_text())
+        wait_for("the batch to stop its clusters", lambda: "interrupted:" in stderr.read_text(), process)
         with sandbox.world.lock:
             sandbox.world.settings.update_seconds = 1.0
         for name in names:

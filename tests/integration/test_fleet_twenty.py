@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tests.integration.conftest import SandboxFactory, client, hold_updates
 from tests.integration.test_batch_cli import by_name, comparable, mutating, report_of
 from tests.support.arns import ACCOUNT, OTHER_ACCOUNT, role
 from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,6 @@ BLOCKED = frozenset({"fleet-06", "fleet-11", "fleet-17"})
 # Among the first clusters phase 2 starts (max-parallel 8, inventory order), clean ones: the kill lands while
 # their API switches are in flight.
 KILLED_IN_FLIGHT = ("fleet-02", "fleet-03", "fleet-04")
-DEADLINE = 300.0  # seconds; generous for a loaded 2-core machine. Waits end on events long before.
 
 
 def placement(name: str) -> tuple[str, str]:
@@ -116,15 +115,6 @@ def started(sandbox: Sandbox, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
         cwd=cwd, env=environment(sandbox),
         stdout=(cwd / "background.out").open("wb"), stderr=(cwd / "background.err").open("wb"),
     )  # fmt: skip
-
-
-def wait_for(what: str, condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
-    """Until `condition` holds; fails if the process ends first. Polls files, so the pause is only the step."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert process.poll() is None, f"the batch ended before {what}"
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 def plan_dir(out_dir: Path, name: str) -> Path:

@@ -8,21 +8,9 @@ import threading
 import pytest
 
 from migrator.aws.budget import AccountBudget, release_held
+from tests.support.clock import FakeTime
 
 WAIT = 60.0  # generous: these waits end on events, the deadline only stops a broken test
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _full(budget: AccountBudget) -> bool:

@@ -6,19 +6,7 @@ from __future__ import annotations
 import pytest
 
 from migrator.aws.pacing import OperationPace, OperationPacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.clock import FakeTime
 
 
 def _answers(pace: OperationPace, time_: FakeTime, count: int, every: float) -> None:
