@@ -26,6 +26,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import Node
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scanner import Scanner
 
 from migrator.errors import SourceError
 
@@ -183,6 +184,9 @@ def _quiet_tree(source: str) -> Any:
 def _new_yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True  # quoted scalars keep a str subclass, so plain words can be told apart
+    # The round-trip scanner gathers comments at every token, ~12% of reading a 1 MiB aws-auth, and nothing
+    # here reads a comment: the plain scanner feeds the same tokens (the round-trip parser keeps its tags).
+    yaml.Scanner = Scanner
     return yaml
 
 

@@ -12,6 +12,7 @@ not allow in a stream. tests/unit/test_yamltext.py checks `load(dump(x)) == x` o
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,8 +49,13 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return value if _is_plain(value) else _quoted(value)
+        return _string(value)
     raise TypeError(f"a plan file holds no {type(value).__name__} ({value!r})")
+
+
+@functools.lru_cache(maxsize=4096)  # a plan repeats its keys, groups and policy ARNs thousands of times
+def _string(text: str) -> str:
+    return text if _is_plain(text) else _quoted(text)
 
 
 def _is_plain(text: str) -> bool:
