@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from migrator.aws.budget import THROTTLED_CODES
+THROTTLED_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
 class OperationPace:
@@ -134,10 +134,17 @@ class OperationPacer:
     ) -> None:
         if response_dict is None:  # no answer (the connection failed): nothing to learn from
             return
-        parsed = kwargs.get("parsed_response") or {}
-        code = str(parsed.get("Error", {}).get("Code", "")) if isinstance(parsed, dict) else ""
-        throttled = response_dict.get("status_code") == 429 or code in THROTTLED_CODES
+        throttled = was_throttled(response_dict, kwargs.get("parsed_response"))
         self.pace(_operation(event_name)).answered(throttled=throttled)
+
+
+def was_throttled(response_dict: dict[str, Any] | None, parsed_response: Any) -> bool:
+    """Whether botocore's `response-received` event reports a throttled answer (HTTP 429 or a throttling
+    error code)."""
+    parsed = parsed_response or {}
+    code = str(parsed.get("Error", {}).get("Code", "")) if isinstance(parsed, dict) else ""
+    status = response_dict.get("status_code") if response_dict else None
+    return status == 429 or code in THROTTLED_CODES
 
 
 def _operation(event_name: str) -> str:

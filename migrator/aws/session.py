@@ -2,8 +2,9 @@
 once, and service errors turned into the tool's own.
 
 botocore's standard retry mode retries throttling, 5xx and connection resets with backoff, and every client
-paces each API operation on its own learned rate (aws/pacing.py); tenacity is used only where botocore does
-not retry (waiting out a cluster update).
+paces each API operation on its own learned rate (aws/pacing.py; shared by the clusters of one account in a
+fleet run, aws/budget.py); tenacity is used only where botocore does not retry (waiting out a cluster
+update).
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def make_session(target: AwsTarget) -> boto3.Session:
 
 # One client per (session, service, region), made once: a client costs milliseconds of CPU to build (its
 # service model, endpoint rules, credential chain) and, unlike its session, is safe to share across threads.
-# A session stands for one account's credentials, so this is one client per account, region and service.
-_CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+# A session stands for one account's credentials, so this is one client per account, region and service
+# (and per shared pacer: a fleet run's clusters of one account pace each operation together).
+_ClientKey = tuple[str, str, OperationPacer | None]  # service, region, the shared pacer if any
+_CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[_ClientKey, Any]] = weakref.WeakKeyDictionary()
 _CLIENTS_LOCK = threading.Lock()
 _MADE: Counter[str] = Counter()  # clients made so far, per service: what `make bench` reads
 
@@ -85,15 +88,16 @@ def clients_made() -> dict[str, int]:
         return dict(_MADE)
 
 
-def client(session: boto3.Session, service: str) -> Any:
-    """The session's shared client for `service` in the session's region. Made under a lock: building
-    clients from one session in several threads at once is not safe."""
+def client(session: boto3.Session, service: str, pacer: OperationPacer | None = None) -> Any:
+    """The session's shared client for `service` in the session's region, paced per operation by `pacer`
+    (one shared with other clients: the clusters of one account in a fleet run) or by a pacer of its own.
+    Made under a lock: building clients from one session in several threads at once is not safe."""
     with _CLIENTS_LOCK:
         made = _CLIENTS.setdefault(session, {})
-        key = (service, str(session.region_name))
+        key = (service, str(session.region_name), pacer)
         if key not in made:
             made[key] = session.client(service, config=RETRY_CONFIG)
-            OperationPacer().attach(made[key])
+            (pacer or OperationPacer()).attach(made[key])
             _MADE[service] += 1
         return made[key]
 

@@ -68,8 +68,8 @@ AccountBudgetOption = Annotated[
     typer.Option(
         min=1,
         max=256,
-        help="EKS requests in flight at once per account and region, all its clusters together; a throttled "
-        "answer pauses them all (EKS throttles per account and region).",
+        help="EKS requests in flight at once per account and region, all its clusters together; they also "
+        "share one learned pace per EKS operation (EKS throttles per account and region).",
     ),
 ]
 STOPPING = (

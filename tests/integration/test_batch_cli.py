@@ -380,29 +380,34 @@ def test_a_batch_killed_mid_switch_resumes_every_cluster_from_its_journal(
         assert mode_of(sandbox, name) == "API"
 
 
-def test_the_clusters_of_one_account_share_a_call_budget_and_its_backoff(make_sandbox: SandboxFactory) -> None:
+def test_the_clusters_of_one_account_share_a_call_budget_and_its_pace(make_sandbox: SandboxFactory) -> None:
     """Real boto3 clients of two clusters of one account, through one budget: when EKS throttles one of them,
-    the other's next request waits out the same pause; every slot is given back."""
+    the other's next request of that operation waits for the account's pace; every slot is given back."""
     from migrator.aws.budget import AccountBudget
+    from migrator.aws.pacing import OperationPace, OperationPacer
     from tests.support.clock import FakeTime
     from tests.unit.test_account_budget import _full
 
     sandbox = make_sandbox(fleet_scenario())
-    time_ = FakeTime()  # the pause is observed, not waited for
-    budget = AccountBudget(2, clock=time_.clock, sleep=time_.sleep)
+    time_ = FakeTime()  # the pace is observed, not waited for
+    pacer = OperationPacer(sleep=time_.sleep, make_pace=lambda: OperationPace(probe=0.0, clock=time_.clock))
+    budget = AccountBudget(2, pacer=pacer)
     # attempts=0: botocore makes exactly one attempt (its max_attempts counts retries)
     alpha, echo = client(sandbox, region=EAST, attempts=0), client(sandbox, region=EAST, attempts=0)
-    budget.attach(alpha)
-    budget.attach(echo)
+    for eks in (alpha, echo):  # as aws.session.client(session, "eks", pacer=budget.pacer), then the budget
+        pacer.attach(eks)
+        budget.attach(eks)
     with sandbox.world.lock:
         sandbox.world.settings.throttle = 1.0  # EKS throttles every request now
     with pytest.raises(Exception, match="Throttling"):
         alpha.describe_cluster(name="alpha")
     with sandbox.world.lock:
         sandbox.world.settings.throttle = 0.0
-    assert (budget.throttles, time_.slept) == (1, [])
+    assert (budget.throttles, pacer.throttles(), time_.slept) == (1, {"DescribeCluster": 1}, [])
+    assert echo.list_updates(name="echo")["updateIds"] is not None
+    assert time_.slept == []  # another operation is not held back
     assert echo.describe_cluster(name="echo")["cluster"]["name"] == "echo"
-    assert time_.slept == [0.5]  # echo's request waited for the pause alpha's throttle started
+    assert time_.slept == [pytest.approx(0.2)]  # echo's describe waited for the pace alpha's throttle set
     assert not _full(budget) and budget._slots.acquire(blocking=False) and budget._slots.acquire(blocking=False)
 
 

@@ -1,13 +1,16 @@
 """The per-account call budget: at most `limit` requests in flight for all clusters of an account, a slot
-per attempt (never two per thread), and a throttled answer pauses everyone, doubling up to a cap."""
+per attempt (never two per thread), and one pace per operation for all of them."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+import boto3
 import pytest
 
 from migrator.aws.budget import AccountBudget, release_held
+from migrator.aws.pacing import OperationPace, OperationPacer
 from tests.support.clock import FakeTime
 
 WAIT = 60.0  # generous: these waits end on events, the deadline only stops a broken test
@@ -59,26 +62,69 @@ def test_a_thread_holds_one_slot_at_most_and_release_held_gives_a_leaked_one_bac
     assert not _full(budget)
 
 
-def test_a_throttled_answer_pauses_every_request_doubling_to_a_cap_and_resets_after_success() -> None:
-    time = FakeTime()
-    budget = AccountBudget(4, base_pause=0.5, max_pause=1.5, clock=time.clock, sleep=time.sleep)
-    budget.answered(throttled=True)
-    budget.acquire()
-    budget.release()
-    assert time.slept == [0.5]
-    budget.answered(throttled=True)  # the pause doubles
-    budget.answered(throttled=True)  # while paused, a second throttle extends to the larger of the two
-    budget.acquire()
-    budget.release()
-    assert time.slept == [0.5, 1.5]  # 1.0 then capped at 1.5: the later resume time wins
-    budget.answered(throttled=False)
-    budget.answered(throttled=True)
-    budget.acquire()
-    budget.release()
-    assert time.slept == [0.5, 1.5, 0.5]  # back to the base after an answer that was not throttled
-    assert budget.throttles == 4
+def _session() -> boto3.Session:
+    return boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="us-east-1")
+
+
+def _eks_client() -> Any:
+    """A real boto3 EKS client that never sends: the test emits botocore's own request events on it."""
+    return _session().client("eks")
+
+
+def _throttled(eks: Any, operation: str) -> None:
+    eks.meta.events.emit(f"before-send.eks.{operation}", request=None)
+    eks.meta.events.emit(
+        f"response-received.eks.{operation}",
+        response_dict={"status_code": 400},
+        parsed_response={"Error": {"Code": "ThrottlingException"}},
+    )
+
+
+def test_the_clusters_of_one_account_share_each_operations_pace_and_a_throttle_stalls_no_other() -> None:
+    time_ = FakeTime()
+    held_while_waiting: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        held_while_waiting.append(_full(budget))
+        time_.sleep(seconds)
+
+    pacer = OperationPacer(sleep=sleep, make_pace=lambda: OperationPace(probe=0.0, clock=time_.clock))
+    budget = AccountBudget(1, pacer=pacer)
+    alpha, echo = _eks_client(), _eks_client()
+    for eks in (alpha, echo):  # as aws.session.client(session, "eks", pacer=budget.pacer), then the budget
+        budget.pacer.attach(eks)
+        budget.attach(eks)
+    _throttled(alpha, "CreateAccessEntry")  # alpha's create is throttled before any answer: the floor, 5/s
+    assert (budget.throttles, pacer.throttles(), time_.slept) == (1, {"CreateAccessEntry": 1}, [])
+    echo.meta.events.emit("before-send.eks.DescribeAccessEntry", request=None)
+    release_held()
+    assert time_.slept == []  # another operation of the account is not held back
+    echo.meta.events.emit("before-send.eks.CreateAccessEntry", request=None)
+    assert time_.slept == [pytest.approx(0.2)]  # echo's create waits for the account's pace of creates
+    assert held_while_waiting == [False]  # and holds no slot while it waits
+    assert _full(budget)  # it took the slot after the wait
+    release_held()
+    assert not _full(budget)
 
 
 def test_a_budget_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         AccountBudget(0)
+
+
+def test_the_eks_gateways_of_one_accounts_clusters_feed_its_one_pacer() -> None:
+    """The wiring (connect.py): a fleet run's EKS gateways of one account and region are paced by the budget's
+    pacer, whichever cluster's client saw the throttle."""
+    from migrator.aws.budget import shared_budget
+    from migrator.aws.eks import BotoEksGateway
+
+    budget = shared_budget("pacer-wiring-test", "us-east-1", 4)
+    alpha, echo = BotoEksGateway(_session(), "alpha", budget=budget), BotoEksGateway(_session(), "echo", budget=budget)
+    for gateway, operation in ((alpha, "CreateAccessEntry"), (echo, "AssociateAccessPolicy")):
+        gateway._eks.meta.events.emit(
+            f"response-received.eks.{operation}",
+            response_dict={"status_code": 429},
+            parsed_response={"Error": {"Code": "ThrottlingException"}},
+        )
+    assert budget.pacer.throttles() == {"CreateAccessEntry": 1, "AssociateAccessPolicy": 1}
+    assert budget.throttles == 2
