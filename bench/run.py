@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.fleet import describe as describe_fleet  # noqa: E402
-from bench.fleet import measure_fleet  # noqa: E402
+from bench.fleet import describe_one_account, measure_fleet, measure_one_account  # noqa: E402
 from bench.planning import measure_planning, print_planning  # noqa: E402
 from bench.sandbox_process import sandbox_process  # noqa: E402
 from migrator.app import (  # noqa: E402
@@ -242,12 +242,15 @@ def main() -> None:
         "settings": asdict(_Settings()),
         "sizes": rows,
         "fleet": measure_fleet() if args.fleet else None,  # bench/fleet.py: batch time / slowest cluster
+        # bench/fleet.py: one account's clusters under its rate limit / one cluster with all their principals
+        "fleetOneAccount": measure_one_account() if args.fleet else None,
     }
     if args.planning:
         results["planning"] = measure_planning()
         print_planning(results["planning"])
     if results["fleet"]:
         print(describe_fleet(results["fleet"]))
+        print(describe_one_account(results["fleetOneAccount"]))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: wrote {args.out}")
 
