@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
-from bench.sandbox_process import sandbox_process  # noqa: E402
+from bench.sandbox_process import peak_rss_kb, sandbox_process  # noqa: E402
 from migrator.app import ClusterAccess, PlanOptions, PlanRun, RunSettings, apply_plan, connect_cluster  # noqa: E402
 from migrator.app.planning import plan_live, plan_offline  # noqa: E402
 from migrator.aws.session import clients_made  # noqa: E402
@@ -257,10 +256,10 @@ def help_seconds() -> float:
 def peak_rss_mb(folder: Path) -> float:
     """A fresh process plans 2,900 mappings offline and loads the plan back: its peak RSS."""
     script = (
-        "import resource, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
-        "from bench.planning import _offline; from migrator.plan.planfile import load_plan; "
-        "_offline(Path(sys.argv[2]), Path(sys.argv[3])); load_plan(Path(sys.argv[3])); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "from bench.planning import _offline; from bench.sandbox_process import peak_rss_kb; "
+        "from migrator.plan.planfile import load_plan; "
+        "_offline(Path(sys.argv[2]), Path(sys.argv[3])); load_plan(Path(sys.argv[3])); print(peak_rss_kb())"
     )
     source, out = folder / "rss-aws-auth.yaml", folder / "rss.plan.yaml"
     source.write_text(aws_auth_text(MAPPINGS))
@@ -311,5 +310,5 @@ def print_planning(figures: dict[str, Any]) -> None:
 if __name__ == "__main__":
     measured = measure_planning()
     print_planning(measured)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_kb() / 1024
     print(json.dumps({**measured, "benchProcessPeakRssMb": round(peak, 1)}, indent=2))

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fleet import describe as describe_fleet  # noqa: E402
 from bench.fleet import describe_one_account, measure_fleet, measure_one_account  # noqa: E402
 from bench.planning import measure_planning, print_planning  # noqa: E402
-from bench.sandbox_process import sandbox_process  # noqa: E402
+from bench.sandbox_process import peak_rss_kb, sandbox_process  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
     PlanOptions,
@@ -191,7 +190,7 @@ def measure(principals: int) -> dict[str, object]:
         "phases": {"sequential": sequential.phases, "ours": ours.phases, "oursLimited": ours_limited.phases},
         "callsPerPrincipal": per_principal(ours.calls, principals),
         "throttledRetries": recorded_limited - sum(ours.calls.values()),
-        "clientPeakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "clientPeakRssMb": round(peak_rss_kb() / 1024, 1),
         "sandboxPeakRssMb": round(ours_limited.sandbox_rss_kb / 1024, 1),
     }
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 
 def serve(scenario_text: str, pipe: Connection) -> None:
@@ -30,10 +31,23 @@ def serve(scenario_text: str, pipe: Connection) -> None:
                 sandbox.clear_calls()
                 pipe.send(dict(calls))
             elif command == "rss":
-                pipe.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+                pipe.send(peak_rss_kb())
             else:
                 pipe.send("bye")
                 return
+
+
+def peak_rss_kb() -> int:
+    """This process's own peak resident set size, in KiB. Linux's VmHWM belongs to the process's memory map,
+    which exec replaces; `ru_maxrss` is not: it keeps the high-water mark of the map before exec, and a child
+    started by fork or vfork (subprocess, multiprocessing's spawn) borrowed its parent's, so a child reported
+    a large parent's peak as its own. `ru_maxrss` only where /proc is missing."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 @contextmanager
