@@ -89,3 +89,10 @@ def shared_budget(account_key: str, region: str, limit: int) -> AccountBudget:
         if budget is None:
             budget = _registry[(account_key, region)] = AccountBudget(limit)
         return budget
+
+
+def forget_budgets() -> None:
+    """Forget every account's budget and learned pace: a benchmark's runs must each start as a fresh process
+    would (later callers get new budgets; clients already made keep theirs)."""
+    with _registry_lock:
+        _registry.clear()

@@ -113,12 +113,11 @@ def test_a_budget_needs_a_slot() -> None:
 
 
 def test_the_eks_gateways_of_one_accounts_clusters_feed_its_one_pacer() -> None:
-    """The wiring (connect.py): a fleet run's EKS gateways of one account and region are paced by the budget's
-    pacer, whichever cluster's client saw the throttle."""
-    from migrator.aws.budget import shared_budget
+    """The wiring (aws/eks.py): EKS gateways made with one budget (connect.py passes the account's) are paced
+    by the budget's pacer, whichever cluster's client saw the throttle."""
     from migrator.aws.eks import BotoEksGateway
 
-    budget = shared_budget("pacer-wiring-test", "us-east-1", 4)
+    budget = AccountBudget(4)
     alpha, echo = BotoEksGateway(_session(), "alpha", budget=budget), BotoEksGateway(_session(), "echo", budget=budget)
     for gateway, operation in ((alpha, "CreateAccessEntry"), (echo, "AssociateAccessPolicy")):
         gateway._eks.meta.events.emit(
@@ -128,3 +127,12 @@ def test_the_eks_gateways_of_one_accounts_clusters_feed_its_one_pacer() -> None:
         )
     assert budget.pacer.throttles() == {"CreateAccessEntry": 1, "AssociateAccessPolicy": 1}
     assert budget.throttles == 2
+
+
+def test_forget_budgets_gives_later_callers_a_fresh_budget() -> None:
+    from migrator.aws.budget import forget_budgets, shared_budget
+
+    first = shared_budget("forget-test", "us-east-1", 4)
+    assert shared_budget("forget-test", "us-east-1", 8) is first  # the first caller's limit stands
+    forget_budgets()
+    assert shared_budget("forget-test", "us-east-1", 8) is not first

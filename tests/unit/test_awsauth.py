@@ -575,6 +575,30 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         "mapRoles[1].rolearn: 'nope' is not an ARN (expected arn:<partition>:iam::<12-digit account>:...) (line 2 of",
     ),
     ("folded value", doc("  mapUsers: >", "    - userarn: x"), 7, "(line 1 of mapUsers)"),
+    # explicit YAML tags: the authenticator (Go's YAML) would read them otherwise. An `!!omap` list built a
+    # mapping (system:masters aws-auth never granted), and a tag's `%XX` escapes are decoded once, as ruamel
+    # and Go do: `!!%256fmap` is no `!!omap`, and `!!%2569nt` no `!!int`.
+    (
+        "omap entry",
+        doc("  mapRoles: |", f"    - !!omap [{{rolearn: {ROLE_A}}}, {{username: a}}, {{groups: [system:masters]}}]"),
+        8,
+        "mapRoles: invalid YAML: YAML tags (!!omap) are not allowed in aws-auth",
+    ),
+    (
+        "escaped omap entry",
+        doc("  mapRoles: |", f"    - !!%256fmap [{{rolearn: {ROLE_A}}}, {{username: a}}]"),
+        8,
+        "YAML tags (!!%6fmap) are not allowed",
+    ),
+    ("str tag", doc("  mapRoles: |", f"    - rolearn: !!str {ROLE_A}"), 8, "YAML tags (!!str) are not allowed"),
+    ("local tag", doc("  mapUsers: |", f"    - userarn: !arn {USER_U}"), 8, "YAML tags (!arn) are not allowed"),
+    ("set in the configmap", doc("  mapRoles: !!set {a}"), 7, "YAML tags (!!set) are not allowed"),
+    (
+        "escaped int in the metadata",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  resourceVersion: !!%2569nt 12\n",
+        4,
+        "YAML tags (!!%69nt) are not allowed",
+    ),
     # JSON
     ("json syntax", '{\n  "kind": "ConfigMap",\n  "data": {,}\n}\n', 3, "invalid JSON: Expecting property name"),
     ("json duplicate", '{\n  "kind": "ConfigMap",\n  "kind": "ConfigMap"\n}\n', 3, "duplicate key 'kind'"),
