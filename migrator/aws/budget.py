@@ -32,7 +32,7 @@ class AccountBudget:
         self.limit = limit
         self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
-        self.pacer = pacer or OperationPacer()  # attached by aws.session.client(..., pacer=budget.pacer)
+        self.pacer = pacer or OperationPacer()  # every client of the account's clusters is paced by it
         self.throttles = 0  # how many throttled answers this account's clusters got (for reports and tests)
 
     def acquire(self) -> None:
@@ -54,9 +54,10 @@ class AccountBudget:
                 self.throttles += 1
 
     def attach(self, client: Any) -> None:
-        """Make every request of this boto3 client go through the budget (botocore's public event hooks). The
-        client is paced by `self.pacer` (aws.session.client's `pacer`): its hooks, registered first, wait for
-        the pace before this one takes a slot, so no slot is held while waiting."""
+        """Make every request of this boto3 client go through the account's pace and then the budget
+        (botocore's public event hooks). The pacer's hooks are registered first: a request waits for its
+        pace before it takes a slot, so no slot is held while waiting."""
+        self.pacer.attach(client)
         events = client.meta.events
         events.register("before-send", self._before_send)
         events.register("response-received", self._response_received)

@@ -85,9 +85,7 @@ class BotoEksGateway:
         self.cluster_name = cluster_name
         self.read_concurrency = read_concurrency
         self.region = str(session.region_name)
-        self._eks = client(session, "eks", pacer=None if budget is None else budget.pacer)
-        if budget is not None:
-            budget.attach(self._eks)
+        self._eks = client(session, "eks", budget)
         self._sts = client(session, "sts")
         self._caller: str | None = None
 

@@ -13,7 +13,7 @@ EKS throttles each operation on its own budget (per account and region) and publ
 - after `forget` seconds without a throttle the operation is unpaced again.
 
 A single cluster's client has a pacer of its own; in a fleet run the clusters of one account and region share
-their budget's (aws/budget.py), since the limit is the account's.
+their budget's (aws/budget.py attaches it), since the limit is the account's.
 
 Why not botocore's adaptive retry mode: its rate limiter is one per client, so a throttled
 DescribeAccessEntry would slow CreateAccessEntry, whose budget is untouched, and it restarts from a

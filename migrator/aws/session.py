@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from migrator import __version__
-from migrator.aws.budget import release_held
+from migrator.aws.budget import AccountBudget, release_held
 from migrator.aws.pacing import OperationPacer
 from migrator.errors import InputError, RemoteError
 
@@ -75,8 +75,8 @@ def make_session(target: AwsTarget) -> boto3.Session:
 # One client per (session, service, region), made once: a client costs milliseconds of CPU to build (its
 # service model, endpoint rules, credential chain) and, unlike its session, is safe to share across threads.
 # A session stands for one account's credentials, so this is one client per account, region and service
-# (and per shared pacer: a fleet run's clusters of one account pace each operation together).
-_ClientKey = tuple[str, str, OperationPacer | None]  # service, region, the shared pacer if any
+# (and per budget: a fleet run's clusters of one account share its slots and pace each operation together).
+_ClientKey = tuple[str, str, AccountBudget | None]  # service, region, the account's budget if any
 _CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[_ClientKey, Any]] = weakref.WeakKeyDictionary()
 _CLIENTS_LOCK = threading.Lock()
 _MADE: Counter[str] = Counter()  # clients made so far, per service: what `make bench` reads
@@ -88,16 +88,19 @@ def clients_made() -> dict[str, int]:
         return dict(_MADE)
 
 
-def client(session: boto3.Session, service: str, pacer: OperationPacer | None = None) -> Any:
-    """The session's shared client for `service` in the session's region, paced per operation by `pacer`
-    (one shared with other clients: the clusters of one account in a fleet run) or by a pacer of its own.
-    Made under a lock: building clients from one session in several threads at once is not safe."""
+def client(session: boto3.Session, service: str, budget: AccountBudget | None = None) -> Any:
+    """The session's shared client for `service` in the session's region, paced per operation by a pacer of
+    its own, or, with `budget` (the clusters of one account in a fleet run), by the budget's shared pacer and
+    slots. Made under a lock: building clients from one session in several threads at once is not safe."""
     with _CLIENTS_LOCK:
         made = _CLIENTS.setdefault(session, {})
-        key = (service, str(session.region_name), pacer)
+        key = (service, str(session.region_name), budget)
         if key not in made:
             made[key] = session.client(service, config=RETRY_CONFIG)
-            (pacer or OperationPacer()).attach(made[key])
+            if budget is None:
+                OperationPacer().attach(made[key])
+            else:
+                budget.attach(made[key])
             _MADE[service] += 1
         return made[key]
 

@@ -394,8 +394,7 @@ def test_the_clusters_of_one_account_share_a_call_budget_and_its_pace(make_sandb
     budget = AccountBudget(2, pacer=pacer)
     # attempts=0: botocore makes exactly one attempt (its max_attempts counts retries)
     alpha, echo = client(sandbox, region=EAST, attempts=0), client(sandbox, region=EAST, attempts=0)
-    for eks in (alpha, echo):  # as aws.session.client(session, "eks", pacer=budget.pacer), then the budget
-        pacer.attach(eks)
+    for eks in (alpha, echo):  # as aws.session.client(session, "eks", budget) does
         budget.attach(eks)
     with sandbox.world.lock:
         sandbox.world.settings.throttle = 1.0  # EKS throttles every request now

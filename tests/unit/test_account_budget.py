@@ -91,8 +91,7 @@ def test_the_clusters_of_one_account_share_each_operations_pace_and_a_throttle_s
     pacer = OperationPacer(sleep=sleep, make_pace=lambda: OperationPace(probe=0.0, clock=time_.clock))
     budget = AccountBudget(1, pacer=pacer)
     alpha, echo = _eks_client(), _eks_client()
-    for eks in (alpha, echo):  # as aws.session.client(session, "eks", pacer=budget.pacer), then the budget
-        budget.pacer.attach(eks)
+    for eks in (alpha, echo):  # as aws.session.client(session, "eks", budget) does
         budget.attach(eks)
     _throttled(alpha, "CreateAccessEntry")  # alpha's create is throttled before any answer: the floor, 5/s
     assert (budget.throttles, pacer.throttles(), time_.slept) == (1, {"CreateAccessEntry": 1}, [])
@@ -120,11 +119,7 @@ def test_the_eks_gateways_of_one_accounts_clusters_feed_its_one_pacer() -> None:
     budget = AccountBudget(4)
     alpha, echo = BotoEksGateway(_session(), "alpha", budget=budget), BotoEksGateway(_session(), "echo", budget=budget)
     for gateway, operation in ((alpha, "CreateAccessEntry"), (echo, "AssociateAccessPolicy")):
-        gateway._eks.meta.events.emit(
-            f"response-received.eks.{operation}",
-            response_dict={"status_code": 429},
-            parsed_response={"Error": {"Code": "ThrottlingException"}},
-        )
+        _throttled(gateway._eks, operation)
     assert budget.pacer.throttles() == {"CreateAccessEntry": 1, "AssociateAccessPolicy": 1}
     assert budget.throttles == 2
 
