@@ -24,10 +24,19 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any
 
+from migrator.awsauth.golang import go_trim_space
 from migrator.awsauth.sections import parse_accounts, parse_mappings
 from migrator.awsauth.source import Positions, describe, line1, load_document, node_line0
 from migrator.errors import SourceError
-from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccountMapping, AwsAuth, Mapping, Section
+from migrator.model import (
+    AWS_AUTH_NAME,
+    AWS_AUTH_NAMESPACE,
+    AccountMapping,
+    AwsAuth,
+    IgnoredSection,
+    Mapping,
+    Section,
+)
 
 __all__ = [
     "AWS_AUTH_NAME",
@@ -45,8 +54,9 @@ MAX_BYTES = 1024 * 1024  # a ConfigMap cannot hold more than 1 MiB, so anything 
 
 _EXPORT_HINT = "export it with: kubectl get configmap aws-auth -n kube-system -o yaml > aws-auth.yaml"
 
-# The authenticator skips a data value that is blank or one of these (configmap.go, isSkippable).
-_SKIPPABLE = frozenset(("", "``", '""'))
+# The authenticator skips a data value that is blank or one of these after strings.TrimSpace (configmap.go,
+# isSkippable).
+_SKIPPABLE = frozenset(("", "``", '""', "''"))
 
 
 # --- public API ------------------------------------------------------------------------------------------
@@ -147,14 +157,17 @@ def _from_configmap(obj: Any, pos: Positions, *, strict: bool) -> AwsAuth:
     metadata = _metadata(obj, pos, strict=strict)
     data = _data(obj, pos)
     file = pos.file
+    map_roles, roles_ignored = _mappings(data, Section.MAP_ROLES, pos)
+    map_users, users_ignored = _mappings(data, Section.MAP_USERS, pos)
     return AwsAuth(
-        map_roles=_mappings(data, Section.MAP_ROLES, pos),
-        map_users=_mappings(data, Section.MAP_USERS, pos),
+        map_roles=map_roles,
+        map_users=map_users,
         map_accounts=_accounts(data, pos),
         resource_version=_resource_version(metadata, pos),
         sha256=data_sha256(data),
         file=file,
         raw_data=tuple(sorted(data.items())),
+        ignored_sections=tuple(ignored for ignored in (roles_ignored, users_ignored) if ignored is not None),
     )
 
 
@@ -246,12 +259,14 @@ def _data_value(key: str, value: Any, pos: Positions) -> str:
 
 def _section_text(data: dict[str, str], section: Section) -> str | None:
     text = data.get(section.value)
-    return None if text is None or text.strip() in _SKIPPABLE else text
+    return None if text is None or go_trim_space(text) in _SKIPPABLE else text
 
 
-def _mappings(data: dict[str, str], section: Section, pos: Positions) -> tuple[Mapping, ...]:
+def _mappings(
+    data: dict[str, str], section: Section, pos: Positions
+) -> tuple[tuple[Mapping, ...], IgnoredSection | None]:
     text = _section_text(data, section)
-    return () if text is None else parse_mappings(text, section, pos.origin(section.value))
+    return ((), None) if text is None else parse_mappings(text, section, pos.origin(section.value))
 
 
 def _accounts(data: dict[str, str], pos: Positions) -> tuple[AccountMapping, ...]:

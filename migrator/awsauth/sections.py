@@ -17,6 +17,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import ScalarNode, SequenceNode
 
+from migrator.awsauth.golang import FieldMatch, json_field, taken_as_json
 from migrator.awsauth.source import (
     Origin,
     compose_yaml,
@@ -29,44 +30,48 @@ from migrator.awsauth.source import (
     shorten,
     value_line0,
 )
-from migrator.model import AccountMapping, Mapping, Section, SourceRef
+from migrator.model import AccountMapping, IgnoredSection, Mapping, Section, SourceRef
 from migrator.rules.arn import PARTITIONS, ArnError, is_padded_arn, parse_arn
 
-# Canonical key names per entry kind, looked up by their lower-cased spelling (Go's JSON decoding is
-# case-insensitive). `userid` is a field of the authenticator's structs that the ConfigMap backend ignores,
-# so it is reported as an unknown key like any other.
-_ENTRY_KEYS: dict[Section, dict[str, str]] = {
-    Section.MAP_ROLES: {"rolearn": "rolearn", "sso": "sso", "username": "username", "groups": "groups"},
-    Section.MAP_USERS: {"userarn": "userarn", "username": "username", "groups": "groups"},
+# The JSON names of the authenticator's struct fields, per entry kind. `userid` is a field too, which the
+# ConfigMap backend ignores, so it is reported as an unknown key like any other.
+_ENTRY_FIELDS: dict[Section, tuple[str, ...]] = {
+    Section.MAP_ROLES: ("rolearn", "sso", "username", "groups"),
+    Section.MAP_USERS: ("userarn", "username", "groups"),
 }
 _ARN_KEY = {Section.MAP_ROLES: "rolearn", Section.MAP_USERS: "userarn"}
-_SSO_KEYS = {"permissionsetname": "permissionSetName", "accountid": "accountID", "partition": "partition"}
+_SSO_FIELDS = ("permissionSetName", "accountID", "partition")
 _PERMISSION_SET_RE = re.compile(r"[\w+=,.@-]{1,32}", re.ASCII)  # the authenticator's own check
 _ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)
-
-# Plain words that YAML 1.1 (yaml.v2, which the authenticator uses) reads as booleans but YAML 1.2 (ruamel)
-# reads as strings. true/false are booleans in both, so ruamel already refuses them as strings.
-_YAML11_BOOLEANS = frozenset(
-    ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]
-)
 _YAML_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 
 
 # --- mapRoles and mapUsers -------------------------------------------------------------------------------
 
 
-def parse_mappings(text: str, section: Section, origin: Origin) -> tuple[Mapping, ...]:
-    """The entries of mapRoles or mapUsers; `origin` says where `text` sits, for the lines of errors and refs."""
+def parse_mappings(text: str, section: Section, origin: Origin) -> tuple[tuple[Mapping, ...], IgnoredSection | None]:
+    """The entries of mapRoles or mapUsers; `origin` says where `text` sits, for the lines of errors and refs.
+
+    A section the authenticator decodes to no list at all gives nobody access: it comes back as the
+    IgnoredSection that says why, with no mappings."""
+    if taken_as_json(text):
+        why = (
+            "it starts with '{', so the authenticator decodes it as JSON, and a JSON object is not the list of "
+            "mappings it expects"
+        )
+        return (), _ignored(section, why, origin, 0)
     items = load_yaml(text, origin)
-    if items is None or (isinstance(items, str) and not items.strip()):
-        return ()
+    if items is None:
+        return (), None
     if not isinstance(items, list):
         example = f"- {_ARN_KEY[section]}: ..."
-        raise origin.error(
-            either(node_line0(items), 0),
-            f"{section.value} must be a YAML list (`{example}`), found {describe(items)}",
-        )
-    return tuple(_parse_entry(items, index, section, origin) for index in range(len(items)))
+        why = f"it is {describe(items)}, not a YAML list of mappings (`{example}`)"
+        return (), _ignored(section, why, origin, either(node_line0(items), 0))
+    return tuple(_parse_entry(items, index, section, origin) for index in range(len(items))), None
+
+
+def _ignored(section: Section, why: str, origin: Origin, line0: int | None) -> IgnoredSection:
+    return IgnoredSection(section, why, None if origin.relative else origin.line(line0), origin.file)
 
 
 def _parse_entry(items: list[Any], index: int, section: Section, origin: Origin) -> Mapping:
@@ -76,7 +81,7 @@ def _parse_entry(items: list[Any], index: int, section: Section, origin: Origin)
     if not isinstance(entry, dict):
         arn_key = _ARN_KEY[section]
         raise origin.error(line0, f"{label} must be a mapping (`- {arn_key}: ...`), found {describe(entry)}")
-    keys, unknown = _canonical_keys(entry, _ENTRY_KEYS[section], label, origin, line0)
+    keys, unknown = _canonical_keys(entry, _ENTRY_FIELDS[section], label, origin, line0)
     ref = SourceRef(section, index, origin.line(line0), origin.file)
     username = _optional_string(entry, keys.get("username"), f"{label}.username", origin, line0)
     groups = _groups(entry, keys.get("groups"), label, origin, line0)
@@ -90,26 +95,34 @@ def _parse_entry(items: list[Any], index: int, section: Section, origin: Origin)
 
 
 def _canonical_keys(
-    entry: dict[Any, Any], known: dict[str, str], label: str, origin: Origin, line0: int | None
+    entry: dict[Any, Any], fields: tuple[str, ...], label: str, origin: Origin, line0: int | None
 ) -> tuple[dict[str, Any], list[str]]:
-    """Map canonical key names to the keys as written; collect the unknown ones (in order, as written)."""
+    """Map each field to its key as written, as Go's encoding/json matches them (case-insensitively, with
+    Unicode folding: a long s, U+017F, is an s); collect the unknown keys (in order, as written)."""
     found: dict[str, Any] = {}
     unknown: list[str] = []
     for key in entry:
+        at = either(key_line0(entry, key), line0)
         if not isinstance(key, str):
+            raise origin.error(at, f"{label} has a key that is not a string: {describe(key)}")
+        match, field = json_field(key, fields)
+        if match is FieldMatch.GO_VERSION_DEPENDENT:
             raise origin.error(
-                either(key_line0(entry, key), line0), f"{label} has a key that is not a string: {describe(key)}"
+                at,
+                f"{label} has the key {key!r}, which the authenticator reads as {field!r} or ignores depending on "
+                "the Go version it was built with: spell it plainly",
             )
-        canonical = known.get(key.lower())
-        if canonical is None:
+        if field is None:
             unknown.append(str(key))
-        elif canonical in found:
+        elif field in found:
+            # encoding/json would keep the value of the key that sorts last: refused rather than modelled.
             raise origin.error(
-                either(key_line0(entry, key), line0),
-                f"{label} has both {found[canonical]!r} and {key!r}; keys match case-insensitively, keep one",
+                at,
+                f"{label} has both {found[field]!r} and {key!r}; the authenticator reads both as {field!r} "
+                "(keys match case-insensitively), keep one",
             )
         else:
-            found[canonical] = key
+            found[field] = key
     return found, unknown
 
 
@@ -142,7 +155,7 @@ def _parse_sso(
     what = f"{label}.sso"
     if not isinstance(sso, dict):
         raise origin.error(sso_line0, f"{what} must be a mapping with permissionSetName and accountID")
-    keys, unknown = _canonical_keys(sso, _SSO_KEYS, what, origin, sso_line0)
+    keys, unknown = _canonical_keys(sso, _SSO_FIELDS, what, origin, sso_line0)
     for required in ("permissionSetName", "accountID"):
         if required not in keys:
             raise origin.error(sso_line0, f"{what} has no {required}")
@@ -184,13 +197,9 @@ def _groups(entry: dict[Any, Any], written: Any, label: str, origin: Origin, lin
 
 
 def _string(value: Any, what: str, origin: Origin, line0: int | None) -> str:
-    """A value the authenticator decodes into a Go string: YAML must have read it as a string."""
+    """A value the authenticator decodes into a Go string: YAML must have read it as a string (the scanner
+    has refused plain words that YAML 1.1 reads as something else)."""
     if isinstance(value, str):
-        # preserve_quotes gives quoted scalars a subclass: a plain `str` was written without quotes.
-        if type(value) is str and value in _YAML11_BOOLEANS:
-            raise origin.error(
-                line0, f"{what} is the unquoted word {value!r}, which the authenticator reads as a boolean: quote it"
-            )
         return str(value)
     quote = ": quote it" if isinstance(value, bool | int | float | date) else ""
     raise origin.error(line0, f"{what} must be a string, found {describe(value)}{quote}")

@@ -19,17 +19,16 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import Node
+from ruamel.yaml.nodes import Node, ScalarNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import LiteralScalarString
-from ruamel.yaml.scanner import RoundTripScanner, Scanner
+from ruamel.yaml.scanner import RoundTripScanner, Scanner, ScannerError
 
+from migrator.awsauth.golang import Yaml11Kind, yaml11_kind
 from migrator.errors import SourceError
 
 # --- positions -------------------------------------------------------------------------------------------
@@ -136,6 +135,8 @@ def load_document(source: str, file: str) -> tuple[Any, Any]:
     if not source.lstrip().startswith("{"):
         tree = load_yaml(source, outer)
         return tree, tree
+    refuse_characters(source, True, outer)
+    _refuse_json_escapes(source, outer)
     try:
         document = json.loads(source, object_pairs_hook=_json_object)
     except (ValueError, RecursionError) as json_error:
@@ -150,6 +151,18 @@ def load_document(source: str, file: str) -> tuple[Any, Any]:
             raise SourceError(file, None, f"duplicate key {json_error.key!r}: each key may appear once") from None
         return tree, tree
     return document, _quiet_tree(source)
+
+
+# JSON escapes a YAML reader (sigs.k8s.io/yaml reads JSON as YAML) rejects: `\/`, and surrogates, even paired.
+_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _refuse_json_escapes(source: str, origin: Origin) -> None:
+    for match in _JSON_ESCAPE.finditer(source):
+        escape = match.group(1)
+        if escape == "/" or (escape[0] == "u" and 0xD800 <= int(escape[1:], 16) <= 0xDFFF):
+            line0 = source.count("\n", 0, match.start())
+            raise origin.error(line0, f"not accepted: the escape \\{escape}: yaml.v2 rejects it")
 
 
 class _JsonDuplicateKey(ValueError):
@@ -183,50 +196,247 @@ def _quiet_tree(source: str) -> Any:
         return None
 
 
-class _Scanner(Scanner):
-    """The plain scanner: the round-trip one gathers comments at every token, ~12% of reading a 1 MiB
-    aws-auth, and nothing here reads a comment. Tags keep the round-trip scanner's `%XX` handling: its
-    parser decodes a tag's escapes once (`Tag.uri_decoded_suffix`), and the plain scanner would decode them
-    first, so `!!%2569nt` would become `!!int`."""
+class NotAccepted(ScannerError):
+    """YAML this reader does not accept: yaml.v2 (the authenticator's reader) would read it otherwise, or
+    reject it, or reading it the same way is not worth the risk. The problem names the construct."""
 
+
+@dataclass(frozen=True)
+class _Profile:
+    """What one kind of text may hold, beyond what ruamel itself accepts."""
+
+    name: str
+    one_line_scalars: bool  # inside aws-auth's data keys: no folding rules to get wrong
+    block_scalars: bool  # `|` literals (the outer document's data values)
+    plain_rule: str  # "string": only strings or null (JSON-decoded sections); "agree": yaml.v2 and ruamel
+    #                  resolve it alike (the outer document); "text": the raw text is used (mapAccounts)
+    max_depth: int
+    crlf: bool  # Windows line ends (an exported file; data values never hold a raw CR)
+
+
+_OUTER = _Profile("outer", one_line_scalars=False, block_scalars=True, plain_rule="agree", max_depth=32, crlf=True)
+_MAPPINGS = _Profile("mappings", one_line_scalars=True, block_scalars=False, plain_rule="string", max_depth=8,
+                     crlf=False)  # fmt: skip
+_ACCOUNTS = _Profile("accounts", one_line_scalars=True, block_scalars=False, plain_rule="text", max_depth=8,
+                     crlf=False)  # fmt: skip
+
+# Characters refused anywhere: controls (tabs too: yaml.v2 and ruamel disagree on where a tab may stand),
+# the line separators yaml.v2 breaks lines at but YAML 1.2 does not (U+0085, U+2028, U+2029), the other
+# Unicode spaces (Go's unicode.IsSpace skips them where YAML does not), byte order marks and lone surrogates.
+_REFUSED_CHARACTERS = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\ufffe\uffff\ud800-\udfff]"
+)
+_CHARACTER_NAMES = {"\r": "a carriage return (U+000D)", "\x85": "U+0085 (NEL)", "\xa0": "a no-break space (U+00A0)"}
+# Escapes both yaml.v2 and ruamel decode alike; `\/` (JSON's) is yaml.v2's "unknown escape character".
+_ESCAPES = frozenset('0abtnvfre "\\N_LP')
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_YAML_TAGS = "tag:yaml.org,2002:"
+_RUAMEL_KINDS = {
+    f"{_YAML_TAGS}str": Yaml11Kind.STR,
+    f"{_YAML_TAGS}null": Yaml11Kind.NULL,
+    f"{_YAML_TAGS}bool": Yaml11Kind.BOOL,
+    f"{_YAML_TAGS}int": Yaml11Kind.INT,
+    f"{_YAML_TAGS}float": Yaml11Kind.FLOAT,
+    f"{_YAML_TAGS}timestamp": Yaml11Kind.TIMESTAMP,
+    f"{_YAML_TAGS}merge": Yaml11Kind.MERGE,
+}
+_KIND_WORDS = {
+    Yaml11Kind.BOOL: "a boolean",
+    Yaml11Kind.INT: "a number",
+    Yaml11Kind.FLOAT: "a number",
+    Yaml11Kind.TIMESTAMP: "a timestamp",
+    Yaml11Kind.MERGE: "a merge key",
+    Yaml11Kind.NULL: "null",
+}
+
+
+def refuse_characters(text: str, profile_crlf: bool, origin: Origin) -> None:
+    """Refuse the first character outside what every reader agrees on, naming its line."""
+    for match in _REFUSED_CHARACTERS.finditer(text):
+        char = match.group()
+        if char == "\r" and profile_crlf and text.startswith("\n", match.end()):
+            continue
+        line0 = text.count("\n", 0, match.start())
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if char == "\t" and not text[line_start : match.start()].strip(" \t"):
+            problem = "the line is indented with a tab; YAML indentation must use spaces"
+        elif char == "\t":
+            problem = (
+                "a tab character is not allowed in aws-auth (YAML readers disagree on where one may stand); use spaces"
+            )
+        else:
+            name = _CHARACTER_NAMES.get(char, f"the character U+{ord(char):04X}")
+            problem = f"{name} is not allowed in aws-auth (the authenticator's YAML reads it otherwise)"
+        raise origin.error(line0, f"{_prefix(origin)}: {problem}")
+
+
+class _Scanner(Scanner):
+    """ruamel's plain scanner (the round-trip one gathers comments at every token, ~12% of reading a 1 MiB
+    aws-auth, and nothing here reads a comment), narrowed to YAML that yaml.v2 reads the same way.
+
+    Tags keep the round-trip scanner's `%XX` handling: its parser decodes a tag's escapes once
+    (`Tag.uri_decoded_suffix`), and the plain scanner would decode them first."""
+
+    profile = _OUTER
     scan_uri_escapes = RoundTripScanner.scan_uri_escapes
 
+    def _refuse(self, construct: str, mark: Any = None) -> NoReturn:
+        raise NotAccepted(None, None, construct, mark or self.reader.get_mark())
 
-# Explicit tags are refused (the non-specific `!` aside, which only keeps a scalar a string): ruamel
-# builds a mapping from an `!!omap` list, say, where the authenticator (Go's YAML) sees a list and maps
-# nobody, and a grant aws-auth never gave must not be migrated. Tagged scalars were refused already, as
-# ruamel's TaggedScalar is no string; this says why, for collections too.
-_YAML_TAGS = "tag:yaml.org,2002:"
+    def fetch_directive(self) -> None:
+        self._refuse("a YAML directive (%YAML, %TAG): yaml.v2 reads only YAML 1.1 and rejects %YAML 1.2")
+
+    def fetch_document_end(self) -> None:
+        self._refuse("a document end marker (...)")
+
+    def fetch_anchor(self) -> None:
+        self._refuse("YAML anchors and aliases (&name, *name): yaml.v2 merges and limits them its own way")
+
+    fetch_alias = fetch_anchor
+
+    def fetch_tag(self) -> None:
+        mark = self.reader.get_mark()
+        handle, suffix = self.scan_tag().value
+        shown = (handle or "") + (suffix or "")
+        self._refuse(f"YAML tags ({shown}) are not allowed in aws-auth: yaml.v2 resolves them otherwise", mark)
+
+    def fetch_key(self) -> None:
+        self._refuse("an explicit key (`? key`)")
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+        self._check_depth()
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+    def add_indent(self, column: int) -> bool:
+        added = super().add_indent(column)
+        if added:
+            self._check_depth()
+        return added
+
+    def _check_depth(self) -> None:
+        if self.flow_level + len(self.indents) >= self.profile.max_depth:
+            self._refuse(f"nesting deeper than {self.profile.max_depth} levels")
+
+    def fetch_block_scalar(self, style: Any) -> None:
+        if style != "|" or not self.profile.block_scalars:
+            shown = "a folded block scalar (>)" if style == ">" else "a block scalar (|)"
+            self._refuse(f"{shown} here: write the value on one line, quoted if needed")
+        super().fetch_block_scalar(style)
+
+    def fetch_flow_scalar(self, style: Any) -> None:
+        mark = self.reader.get_mark()
+        try:
+            super().fetch_flow_scalar(style)
+        except (ValueError, OverflowError):  # chr() of an escape above U+10FFFF
+            self._refuse("an escape above U+10FFFF: yaml.v2 rejects surrogates and code points above U+10FFFF", mark)
+        token = self.tokens[-1]
+        self._check_lines(token)
+        if style == '"':
+            self._check_escapes(token)
+
+    def fetch_plain(self) -> None:
+        super().fetch_plain()
+        token = self.tokens[-1]
+        self._check_lines(token)
+        value = token.value
+        if self.flow_level and "?" in value:
+            self._refuse(f"{_quoted(value)}: a '?' in an unquoted value inside [ ] or {{ }} ends the value for "
+                         "yaml.v2: quote it", token.start_mark)  # fmt: skip
+        if self.profile.one_line_scalars and value[:1] in _INDICATORS:
+            self._refuse(f"{_quoted(value)}: an unquoted value starting with {value[0]!r}: quote it", token.start_mark)
+        self._check_kind(token)
+
+    def _check_lines(self, token: Any) -> None:
+        if self.profile.one_line_scalars and token.end_mark.line != token.start_mark.line:
+            self._refuse("a value spread over several lines: write it on one line", token.start_mark)
+
+    def _check_escapes(self, token: Any) -> None:
+        raw = self.reader.buffer[token.start_mark.index + 1 : token.end_mark.index - 1]
+        index = raw.find("\\")
+        while index != -1:
+            escape = raw[index + 1 : index + 2]
+            if escape in _HEX_ESCAPES:
+                digits = raw[index + 2 : index + 2 + _HEX_ESCAPES[escape]]
+                code = int(digits, 16)  # ruamel has checked the hex digits
+                if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                    self._refuse(f"the escape \\{escape}{digits}: yaml.v2 rejects surrogates and code points "
+                                 "above U+10FFFF", token.start_mark)  # fmt: skip
+                index += 2 + len(digits)
+            elif escape in "\r\n" and not self.profile.one_line_scalars:  # a line continued
+                index += 2
+            elif escape not in _ESCAPES:
+                self._refuse(f"the escape \\{escape} in a double-quoted value: yaml.v2 does not know it",
+                             token.start_mark)  # fmt: skip
+            else:
+                index += 2
+            index = raw.find("\\", index)
+
+    def _check_kind(self, token: Any) -> None:
+        rule = self.profile.plain_rule
+        if rule == "text":
+            return
+        value = token.value
+        v2 = yaml11_kind(value)
+        tag = self.loader.resolver.resolve(ScalarNode, value, (True, False))
+        ours = _RUAMEL_KINDS.get(str(tag), Yaml11Kind.MERGE)  # an unknown tag (`=`, YAML 1.1's value) is refused
+        if v2 is Yaml11Kind.MERGE or ours is Yaml11Kind.MERGE:
+            self._refuse("a merge key (<<): yaml.v2 applies it by position", token.start_mark)
+        if rule == "string" and (v2 not in _STRINGISH or ours not in _STRINGISH or v2 is not ours):
+            odd = v2 if v2 not in _STRINGISH else ours
+            self._refuse(f"{_quoted(value)} is {_KIND_WORDS.get(odd, 'no string')} to YAML 1.1 (the authenticator "
+                         "reads aws-auth with it), not text: quote it if it is text", token.start_mark)  # fmt: skip
+        if rule == "agree" and v2 is not ours:
+            self._refuse(f"{_quoted(value)} is {_KIND_WORDS.get(v2, 'text')} to YAML 1.1 and "
+                         f"{_KIND_WORDS.get(ours, 'text')} to YAML 1.2: quote it", token.start_mark)  # fmt: skip
 
 
-class _Composer(Composer):
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        tag = None if isinstance(event, AliasEvent) else event.tag
-        if tag is not None and tag != "!":
-            shown = f"!!{tag[len(_YAML_TAGS) :]}" if tag.startswith(_YAML_TAGS) else tag
-            raise ComposerError(None, None, f"YAML tags ({shown}) are not allowed in aws-auth", event.start_mark)
-        return super().compose_node(parent, index)
+_STRINGISH = frozenset((Yaml11Kind.STR, Yaml11Kind.NULL))
 
 
-def _new_yaml() -> YAML:
+def _quoted(value: str) -> str:
+    return repr(shorten(value, 40))
+
+
+class _MappingsScanner(_Scanner):
+    profile = _MAPPINGS
+
+
+class _AccountsScanner(_Scanner):
+    profile = _ACCOUNTS
+
+
+def _profile_of(origin: Origin) -> type[_Scanner]:
+    if not origin.section:
+        return _Scanner
+    return _AccountsScanner if origin.section == "mapAccounts" else _MappingsScanner
+
+
+def _prefix(origin: Origin) -> str:
+    return f"{origin.section}: not accepted" if origin.section else "not accepted"
+
+
+def _new_yaml(scanner: type[_Scanner] = _Scanner) -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True  # quoted scalars keep a str subclass, so plain words can be told apart
-    yaml.Scanner = _Scanner
-    yaml.Composer = _Composer
+    yaml.Scanner = scanner
     return yaml
 
 
 def load_yaml(text: str, origin: Origin) -> Any:
+    scanner = _profile_of(origin)
+    refuse_characters(text, scanner.profile.crlf, origin)
     try:
-        return _new_yaml().load(text)
+        return _new_yaml(scanner).load(text)
     except Exception as exc:
         raise _yaml_failure(exc, text, origin) from None
 
 
 def compose_yaml(text: str, origin: Origin) -> Node | None:
+    scanner = _profile_of(origin)
+    refuse_characters(text, scanner.profile.crlf, origin)
     try:
-        node: Node | None = _new_yaml().compose(text)
+        node: Node | None = _new_yaml(scanner).compose(text)
     except Exception as exc:
         raise _yaml_failure(exc, text, origin) from None
     return node
@@ -234,6 +444,9 @@ def compose_yaml(text: str, origin: Origin) -> Node | None:
 
 def _yaml_failure(exc: Exception, text: str, origin: Origin) -> SourceError:
     """A SourceError for anything ruamel raised; it can raise more than YAMLError on hostile input."""
+    if isinstance(exc, NotAccepted):
+        line0 = getattr(exc.problem_mark, "line", None)
+        return origin.error(line0 if isinstance(line0, int) else None, f"{_prefix(origin)}: {exc.problem}")
     prefix = f"{origin.section}: invalid YAML" if origin.section else "invalid YAML"
     if isinstance(exc, ReaderError):
         line0 = text.count("\n", 0, exc.position) if isinstance(exc.position, int) else None

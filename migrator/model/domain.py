@@ -113,6 +113,16 @@ class AccountMapping:
 
 
 @dataclass(frozen=True)
+class IgnoredSection:
+    """A data key the authenticator reads nobody from, though it holds text: `why` says how it reads it."""
+
+    section: Section
+    why: str
+    line: int | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
 class AwsAuth:
     """The parsed aws-auth ConfigMap. `sha256` is of the three data keys as stored, so noise does not count."""
 
@@ -123,6 +133,7 @@ class AwsAuth:
     sha256: str = ""
     file: str | None = None
     raw_data: tuple[tuple[str, str], ...] = ()  # the ConfigMap's data keys verbatim, for backup/restore
+    ignored_sections: tuple[IgnoredSection, ...] = ()  # nobody in these has access today
 
     @property
     def mappings(self) -> tuple[Mapping, ...]:

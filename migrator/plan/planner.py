@@ -91,6 +91,15 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
                 source=account.source,
             )
         )
+    for ignored in snapshot.aws_auth.ignored_sections:
+        where = f" ({ignored.file}:{ignored.line})" if ignored.file and ignored.line else ""
+        findings.append(
+            finding(
+                "DEAD_SECTION",
+                f"the authenticator reads nobody from {ignored.section.value}{where}: {ignored.why}; nobody in it "
+                "has access today, and nothing in it is migrated",
+            )
+        )
     findings.extend(_cluster_findings(snapshot, entries, options))
     if snapshot.cluster.region is None:
         findings.append(

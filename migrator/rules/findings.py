@@ -53,6 +53,9 @@ RULES: dict[str, Rule] = {
              "nothing to migrate; map the role ARN instead if access was intended"),
         Rule("DEAD_SSO_BLOCK", _W, "the sso: form works only behind an alpha feature gate that EKS keeps off",
              "nothing to migrate; map the SSO role's ARN (without its path) if access was intended"),
+        Rule("DEAD_SECTION", _W, "the authenticator reads no mapping at all from mapRoles or mapUsers (it is "
+             "JSON, or no YAML list), so nobody in it has access today", "nothing to migrate; rewrite the section "
+             "as a YAML list of mappings if access was intended"),
         Rule("DEAD_ARN_WHITESPACE", _W, "the ARN has whitespace (a space, a newline) around it; aws-auth compares "
              "the whole ARN, so it never matches", "nothing to migrate; remove the whitespace if access was intended"),
         Rule("PATH_UNRESOLVED", _W, "the principal's IAM path could not be looked up", "plan against the "

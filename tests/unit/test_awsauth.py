@@ -466,21 +466,19 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
             f"    - rolearn: {ROLE_A}",  # 8
             "      groups: [a]",  # 9
             f"    - rolearn: {ROLE_B}",  # 10
-            "      groups: [b",  # 11
+            "      groups: [b]]",  # 11
             "      username: b",  # 12
         ),
-        12,
+        11,
         "mapRoles: invalid YAML",
     ),
     (
         "tab in a block",
         doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "    \tgroups: [a]"),
         9,
-        "mapRoles: invalid YAML",
+        "not accepted: the line is indented with a tab",
     ),
     ("duplicate key in an entry", doc("  mapUsers: |", f"    - userarn: {USER_U}", "      userarn: x"), 9, "duplicate"),
-    ("section is a mapping", doc("  mapRoles: |", f"    rolearn: {ROLE_A}"), 8, "must be a YAML list"),
-    ("section is a string", doc("  mapUsers: |", "    hello"), 8, "must be a YAML list"),
     ("entry is a string", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", f"    - {ROLE_B}"), 9, "must be a mapping"),
     (
         "2nd entry has no rolearn",
@@ -504,30 +502,41 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
     ),
     ("wildcard ARN", doc("  mapRoles: |", "    - rolearn: arn:aws:iam::111122223333:role/*"), 8, "invalid role name"),
     ("not an ARN", doc("  mapUsers: |", "    - userarn: alice"), 8, "'alice' is not an ARN"),
-    ("ARN is a number", doc("  mapUsers: |", "    - userarn: 111122223333"), 8, "found the number 111122223333: quote"),
+    (
+        "ARN is a number",
+        doc("  mapUsers: |", "    - userarn: 111122223333"),
+        8,
+        "'111122223333' is a number to YAML 1.1",
+    ),
     ("groups a string", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      groups: ops"), 9, "must be a list"),
     (
         "a group is a number",
         doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      groups:", "        - a", "        - 42"),
         11,
-        "mapRoles[0].groups[1] must be a string, found the number 42: quote it",
+        "mapRoles: not accepted: '42' is a number to YAML 1.1 (the authenticator reads aws-auth with it), not text: "
+        "quote it if it is text",
     ),
     (
         "a group is a YAML 1.1 boolean",
         doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      groups:", "        - on"),
         10,
-        "unquoted word 'on'",
+        "'on' is a boolean to YAML 1.1",
     ),
-    ("a group is a date", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      groups: [2024-01-01]"), 9, "date"),
+    (
+        "a group is a date",
+        doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      groups: [2024-01-01]"),
+        9,
+        "timestamp",
+    ),
     ("username a list", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      username: [a]"), 9, "found a list"),
-    ("username yes", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      username: yes"), 9, "unquoted word"),
+    ("username yes", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      username: yes"), 9, "'yes' is a boolean"),
     (
         "keys that differ in case only",
         doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", f"      RoleArn: {ROLE_B}"),
         9,
         "has both 'rolearn' and 'RoleArn'",
     ),
-    ("a key that is a number", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      1: x"), 9, "not a string"),
+    ("a key that is a number", doc("  mapRoles: |", f"    - rolearn: {ROLE_A}", "      1: x"), 9, "'1' is a number"),
     (
         "rolearn and sso",
         doc(
@@ -540,7 +549,7 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         "sso account unquoted",
         doc("  mapRoles: |", "    - sso:", "        permissionSetName: A", "        accountID: 111122223333"),
         10,
-        "accountID must be a string, found the number 111122223333: quote it",
+        "'111122223333' is a number to YAML 1.1",
     ),
     ("sso without account", doc("  mapRoles: |", "    - sso: {permissionSetName: A}"), 8, "has no accountID"),
     ("sso not a mapping", doc("  mapRoles: |", "    - sso: Admin"), 8, "must be a mapping"),
@@ -574,7 +583,7 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         7,
         "mapRoles[1].rolearn: 'nope' is not an ARN (expected arn:<partition>:iam::<12-digit account>:...) (line 2 of",
     ),
-    ("folded value", doc("  mapUsers: >", "    - userarn: x"), 7, "(line 1 of mapUsers)"),
+    ("folded value", doc("  mapUsers: >", "    - userarn: x"), 7, "not accepted: a folded block scalar (>)"),
     # explicit YAML tags: the authenticator (Go's YAML) would read them otherwise. An `!!omap` list built a
     # mapping (system:masters aws-auth never granted), and a tag's `%XX` escapes are decoded once, as ruamel
     # and Go do: `!!%256fmap` is no `!!omap`, and `!!%2569nt` no `!!int`.
@@ -582,13 +591,13 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         "omap entry",
         doc("  mapRoles: |", f"    - !!omap [{{rolearn: {ROLE_A}}}, {{username: a}}, {{groups: [system:masters]}}]"),
         8,
-        "mapRoles: invalid YAML: YAML tags (!!omap) are not allowed in aws-auth",
+        "mapRoles: not accepted: YAML tags (!!omap) are not allowed in aws-auth",
     ),
     (
         "escaped omap entry",
         doc("  mapRoles: |", f"    - !!%256fmap [{{rolearn: {ROLE_A}}}, {{username: a}}]"),
         8,
-        "YAML tags (!!%6fmap) are not allowed",
+        "YAML tags (!!%256fmap) are not allowed",
     ),
     ("str tag", doc("  mapRoles: |", f"    - rolearn: !!str {ROLE_A}"), 8, "YAML tags (!!str) are not allowed"),
     ("local tag", doc("  mapUsers: |", f"    - userarn: !arn {USER_U}"), 8, "YAML tags (!arn) are not allowed"),
@@ -597,7 +606,7 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         "escaped int in the metadata",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  resourceVersion: !!%2569nt 12\n",
         4,
-        "YAML tags (!!%69nt) are not allowed",
+        "YAML tags (!!%2569nt) are not allowed",
     ),
     # JSON
     ("json syntax", '{\n  "kind": "ConfigMap",\n  "data": {,}\n}\n', 3, "invalid JSON: Expecting property name"),
@@ -607,7 +616,7 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
         "json embedded error",
         kubectl_json({"mapUsers": f"- userarn: {USER_U}\n- userarn: 12\n"}),
         4,  # `{` 1, `"apiVersion"` 2, `"data": {` 3, `"mapUsers"` 4
-        "mapUsers[1].userarn must be a string, found the number 12",
+        "mapUsers: not accepted: '12' is a number to YAML 1.1",
     ),
 ]
 
@@ -629,7 +638,8 @@ def test_message_for_the_json_embedded_error_names_the_inner_line() -> None:
     with pytest.raises(SourceError) as caught:
         parse_aws_auth(kubectl_json({"mapUsers": f"- userarn: {USER_U}\n- userarn: 12\n"}), F)
     assert str(caught.value) == (
-        f"{F}:4: mapUsers[1].userarn must be a string, found the number 12: quote it (line 2 of mapUsers)"
+        f"{F}:4: mapUsers: not accepted: '12' is a number to YAML 1.1 (the authenticator reads aws-auth with it), "
+        "not text: quote it if it is text (line 2 of mapUsers)"
     )
 
 

@@ -87,6 +87,12 @@ def test_every_code_can_be_produced() -> None:
     )
     seen |= codes(offline_snapshot(AwsAuth(map_roles=(china, *extra[:1])), cluster="c", region=None, account=None))
     seen |= _usage_codes()
+    json_roles = parse_aws_auth(
+        'kind: ConfigMap\nmetadata: {name: aws-auth}\ndata:\n  mapRoles: \'{"rolearn": "x"}\'\n'
+        f"  mapUsers: '- userarn: arn:aws:iam::{ACCOUNT}:user/u'\n",
+        "aws-auth.yaml",
+    )
+    seen |= codes(offline_snapshot(json_roles, cluster="c", region=None, account=None))
     seen |= _rbac_codes()
     assert seen >= set(RULES) - SAFETY_NETS, sorted(set(RULES) - SAFETY_NETS - seen)
 
