@@ -24,7 +24,7 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any
 
-from migrator.awsauth.golang import go_trim_space
+from migrator.awsauth.golang import FieldMatch, go_trim_space, json_field
 from migrator.awsauth.sections import parse_accounts, parse_mappings
 from migrator.awsauth.source import Positions, describe, line1, load_document, node_line0
 from migrator.errors import SourceError
@@ -153,8 +153,10 @@ def _from_configmap(obj: Any, pos: Positions, *, strict: bool) -> AwsAuth:
             f"expected the aws-auth ConfigMap (a mapping with kind: ConfigMap), found {describe(obj)}",
             hint=_EXPORT_HINT,
         )
+    _check_spelling(obj, _CONFIGMAP_FIELDS, pos, ())
     _check_kind(obj, pos, strict=strict)
     metadata = _metadata(obj, pos, strict=strict)
+    _check_spelling(metadata, _METADATA_FIELDS, pos, ("metadata",))
     data = _data(obj, pos)
     file = pos.file
     map_roles, roles_ignored = _mappings(data, Section.MAP_ROLES, pos)
@@ -169,6 +171,25 @@ def _from_configmap(obj: Any, pos: Positions, *, strict: bool) -> AwsAuth:
         raw_data=tuple(sorted(data.items())),
         ignored_sections=tuple(ignored for ignored in (roles_ignored, users_ignored) if ignored is not None),
     )
+
+
+_CONFIGMAP_FIELDS = ("apiVersion", "kind", "metadata", "data")
+_METADATA_FIELDS = ("name", "namespace", "resourceVersion")
+
+
+def _check_spelling(obj: dict[str, Any], fields: tuple[str, ...], pos: Positions, path: tuple[str, ...]) -> None:
+    """A key Go's encoding/json would read as one of `fields` (it matches case-insensitively, with Unicode
+    folding) must be spelled as the field is: `Data:` is the data to a Go reader and nothing to a strict one."""
+    for key in obj:
+        if not isinstance(key, str):
+            continue
+        match, field = json_field(key, fields)
+        if match is not FieldMatch.NONE and key != field:
+            raise SourceError(
+                pos.file,
+                pos.line(*path, key),
+                f"the key {key!r} is {field!r} to some readers and unknown to others: spell it {field!r}",
+            )
 
 
 def _check_kind(obj: dict[str, Any], pos: Positions, *, strict: bool) -> None:
