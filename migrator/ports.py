@@ -172,7 +172,10 @@ class IdentityProber(Protocol):
 
 
 class SignInLog(Protocol):
-    def authenticator_events(self, since: datetime, until: datetime) -> Sequence[tuple[datetime, str]] | None:
+    def authenticator_events(
+        self, since: datetime, until: datetime
+    ) -> Sequence[tuple[datetime | None, str | None]] | None:
         """(timestamp, message) of every event of the cluster's authenticator log streams in [since, until],
-        oldest first; None when the cluster's log group does not exist. Read-only."""
+        oldest first; None when the cluster's log group does not exist. Read-only. A timestamp or message the
+        service sent as something else is None (the line is then read without it, or counted malformed)."""
         ...

@@ -29,13 +29,29 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def received_time(millis: object) -> datetime | None:
+    """An event's `timestamp` (ms since the epoch) as a time; None for what the service should not have sent
+    (not a number, not finite, out of range): the line's own time must then stand, or the line is malformed."""
+    if isinstance(millis, bool) or not isinstance(millis, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
 @botocore_failures_are_remote_errors
 class CloudWatchSignInLog:
     def __init__(self, session: boto3.Session, cluster_name: str) -> None:
         self.cluster_name = cluster_name
         self._logs: Any = client(session, "logs")
 
-    def authenticator_events(self, since: datetime, until: datetime) -> Sequence[tuple[datetime, str]] | None:
+    def authenticator_events(
+        self, since: datetime, until: datetime
+    ) -> Sequence[tuple[datetime | None, str | None]] | None:
         paginator = self._logs.get_paginator("filter_log_events")
         pages = paginator.paginate(
             logGroupName=log_group_name(self.cluster_name),
@@ -43,19 +59,24 @@ class CloudWatchSignInLog:
             startTime=_millis(since),
             endTime=_millis(until),
         )
-        events: list[tuple[datetime, str]] = []
+        events: list[tuple[datetime | None, str | None]] = []
         try:
             for page in pages:
-                for event in page.get("events", []):
+                for event in page.get("events") or []:
+                    if not isinstance(event, dict):
+                        events.append((None, None))  # counted as a malformed line
+                        continue
                     if not str(event.get("logStreamName", AUTHENTICATOR_STREAM_PREFIX)).startswith(
                         AUTHENTICATOR_STREAM_PREFIX
                     ):
                         continue  # the prefix asked for it already; a service that ignores it is not trusted
-                    received = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-                    events.append((received, str(event.get("message", ""))))
+                    message = event.get("message")
+                    events.append(
+                        (received_time(event.get("timestamp")), message if isinstance(message, str) else None)
+                    )
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 return None
             raise RemoteError(f"FilterLogEvents: {error_code(error)}: {error_message(error)}") from error
-        # Streams are read one after another; the summary wants time order.
-        return sorted(events, key=lambda item: item[0])
+        # Streams are read one after another; the summary wants time order (events without a time first).
+        return sorted(events, key=lambda item: item[0] or _NO_TIME)

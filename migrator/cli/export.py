@@ -4,6 +4,7 @@ ResourcesToImport list), so infrastructure as code adopts what the migration mad
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import sys
 from enum import StrEnum
@@ -18,6 +19,7 @@ from migrator.cli.render import clean
 from migrator.cli.run import PlansDirOption
 from migrator.errors import InputError
 from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
+from migrator.export.cloudformation import MAX_IMPORTED_RESOURCES, MAX_INLINE_BYTES, CloudFormationPart
 from migrator.files import atomic_write, check_writable_target
 
 IMPORTS_SUFFIX = ".resources-to-import.json"
@@ -43,7 +45,9 @@ def export_plan(
         Path | None,
         typer.Option(
             help="terraform: an existing directory, gets access_entries.tf and imports.tf. cloudformation: the "
-            f"template file; the ResourcesToImport list goes next to it (<name>{IMPORTS_SUFFIX}). Default: stdout."
+            f"template file; the ResourcesToImport list goes next to it (<name>{IMPORTS_SUFFIX}). More entries "
+            f"than one template takes ({MAX_IMPORTED_RESOURCES} per import, {MAX_INLINE_BYTES:,} bytes inline) "
+            "are split into parts, <name>-part-<bits>, one stack each. Default: stdout."
         ),
     ] = None,
     cluster_name_expr: Annotated[
@@ -68,7 +72,8 @@ def export_plan(
     files into the configuration that manages the cluster, run `terraform plan` (it shows only imports: one
     per access entry and per policy association, no change) and `terraform apply`; from then on Terraform
     owns the entries and the next apply no longer fails with "already in use". For CloudFormation, create a
-    change set of type IMPORT with the template and --resources-to-import file://<the list>, then execute it.
+    change set of type IMPORT with the template and --resources-to-import file://<the list>, then execute it
+    (a large cluster's entries come in several templates, one stack each; the commands are printed).
     Entries EKS makes for managed node groups and Fargate profiles stay EKS's unless --include-eks-managed.
     Nothing is read from AWS: the plan is the input, and its journal says which planned entry apply kept as
     EKS made it (the cluster creator's admin entry).
@@ -100,16 +105,54 @@ def _terraform(selected: ExportSet, out: Path | None, cluster_name_expr: str | N
 
 def _cloudformation(selected: ExportSet, out: Path | None) -> None:
     exported = export_cloudformation(selected)
+    parts = exported.parts
     if out is None:
         sys.stdout.write(exported.combined())
+        if len(parts) > 1:
+            _say(
+                f"note: {exported.resources} entries in {len(parts)} templates, each followed by its ResourcesToImport "
+                f"(a change set imports at most {MAX_IMPORTED_RESOURCES} resources, an inline template is at most "
+                f"{MAX_INLINE_BYTES:,} bytes); --out FILE writes them as files, with the commands that adopt them"
+            )
         return
-    imports = out.with_name(out.name.removesuffix(out.suffix) + IMPORTS_SUFFIX)
-    _write({out: exported.template, imports: exported.resources_to_import})
-    _say(f"Wrote {out} ({exported.resources} AWS::EKS::AccessEntry resources) and {imports}")
-    _say(
-        "Adopt them with: aws cloudformation create-change-set --change-set-type IMPORT --stack-name STACK "
-        f"--change-set-name adopt-access-entries --template-body file://{out} --resources-to-import file://{imports}"
-    )
+    files = {part: _part_files(out, part, single=len(parts) == 1) for part in parts}
+    written: dict[Path, str] = {}
+    for part, (template, imports) in files.items():
+        written[template], written[imports] = part.template, part.resources_to_import
+    _write(written)
+    if len(parts) > 1:
+        _say(
+            f"{exported.resources} AWS::EKS::AccessEntry resources in {len(parts)} templates, one stack each: a "
+            f"change set imports at most {MAX_IMPORTED_RESOURCES} resources and a template passed inline is at most "
+            f"{MAX_INLINE_BYTES:,} bytes. An entry's part is the leading bits of the SHA-256 of its principal ARN, "
+            "so exporting again after adding principals keeps every entry in its part unless that part splits."
+        )
+    _say("Adopt them with (STACK: a name of your choice):")
+    for part, (template, imports) in files.items():
+        stack = "STACK" if len(parts) == 1 else f"STACK-part-{part.bits}"
+        if part.inline:
+            source = f"--template-body {shlex.quote(f'file://{template}')}"
+        else:
+            _say(
+                f"  {template} is {part.template_bytes:,} bytes, more than the {MAX_INLINE_BYTES:,} a --template-body "
+                "takes: upload it to an S3 bucket and pass its URL"
+            )
+            source = f"--template-url https://BUCKET.s3.REGION.amazonaws.com/{shlex.quote(template.name)}"
+        _say(
+            f"  aws cloudformation create-change-set --change-set-type IMPORT --stack-name {stack} "
+            f"--change-set-name adopt-access-entries {source} --resources-to-import "
+            f"{shlex.quote(f'file://{imports}')}  # {part.resources} resources"
+        )
+    each, stack = ("then", "STACK") if len(parts) == 1 else ("then, for each stack", "STACK-part-BITS")
+    _say(f"{each}: aws cloudformation execute-change-set --stack-name {stack} --change-set-name adopt-access-entries")
+
+
+def _part_files(out: Path, part: CloudFormationPart, *, single: bool) -> tuple[Path, Path]:
+    """FILE and FILE's stem + .resources-to-import.json; for a part of several, `-part-<bits>` after the stem."""
+    stem = out.name.removesuffix(out.suffix)
+    if not single:
+        stem = f"{stem}-part-{part.bits}"
+    return out.with_name(stem + out.suffix), out.with_name(stem + IMPORTS_SUFFIX)
 
 
 def _write(files: dict[Path, str]) -> None:

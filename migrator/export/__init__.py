@@ -5,12 +5,13 @@ blocks (Terraform) or the ResourcesToImport list (CloudFormation) that adopt the
 Pure: no file, network or clock. The CLI reads the plan and writes what these functions return.
 """
 
-from migrator.export.cloudformation import CloudFormationExport, export_cloudformation
+from migrator.export.cloudformation import CloudFormationExport, CloudFormationPart, export_cloudformation
 from migrator.export.entries import ExportedEntry, ExportSet, Origin, select_entries
 from migrator.export.terraform import TerraformExport, check_cluster_name_expr, export_terraform
 
 __all__ = [
     "CloudFormationExport",
+    "CloudFormationPart",
     "ExportSet",
     "ExportedEntry",
     "Origin",

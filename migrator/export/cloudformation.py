@@ -14,21 +14,36 @@ Checked against the CloudFormation Template Reference:
   resource from it) never takes anyone's access away by accident.
 
 Unlike Terraform, CloudFormation keeps an entry's policies inside the entry: changing a scope updates the
-entry without interruption (the documentation's "Update requires: No interruption").
+entry without interruption (the documentation's "Update requires: No interruption"), and an entry is always
+whole in one template.
+
+A large cluster does not fit one template: CreateChangeSet takes at most 200 ResourcesToImport (botocore's
+model of the API; a template holds at most 500 resources) and a template body passed inline at most 51,200
+bytes (1 MB from S3; eks-facts.md section 4b). The export is then split into parts, each a template of its
+own for a stack of its own, within both limits. An entry's part is a function of its principal alone: the
+entries whose SHA-256 of PrincipalArn starts with the same bits, as few bits as make each part fit (part "" is
+all of them, then "0" and "1", then "00", ...). Adding principals therefore never moves an entry to another
+part unless its part no longer fits; then that part splits in two and only its entries move.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.errors import InputError
 from migrator.export.entries import ExportedEntry, ExportSet, Origin
 from migrator.export.naming import logical_ids
-from migrator.model import EntryType, PolicyAssociation, ScopeType
+from migrator.model import ClusterRef, EntryType, PolicyAssociation, ScopeType
 
 RESOURCE_TYPE = "AWS::EKS::AccessEntry"
 METADATA_KEY = "AwsAuthMigrate"
+MAX_IMPORTED_RESOURCES = 200  # CreateChangeSet's ResourcesToImport (a template itself may hold 500)
+MAX_INLINE_BYTES = 51_200  # a template body passed in the request (--template-body)
+MAX_S3_BYTES = 1_000_000  # a template body read from S3 (--template-url): 1 MB
 
 _ORIGIN_NOTES = {
     Origin.CREATED: "created by the migration (aws-auth-migrate apply)",
@@ -40,27 +55,84 @@ _ORIGIN_NOTES = {
 
 
 @dataclass(frozen=True)
-class CloudFormationExport:
+class CloudFormationPart:
+    """One template and its ResourcesToImport, for one stack of its own: the entries whose SHA-256 of their
+    PrincipalArn starts with `bits` ("" when the export is one part)."""
+
+    bits: str
     template: str
     resources_to_import: str
     resources: int
 
+    @property
+    def template_bytes(self) -> int:
+        return len(self.template.encode("utf-8"))
+
+    @property
+    def inline(self) -> bool:
+        """Whether the template may be passed as --template-body; otherwise it must be read from S3."""
+        return self.template_bytes <= MAX_INLINE_BYTES
+
+
+@dataclass(frozen=True)
+class CloudFormationExport:
+    parts: tuple[CloudFormationPart, ...]
+
+    @property
+    def resources(self) -> int:
+        return sum(part.resources for part in self.parts)
+
     def combined(self) -> str:
-        """Both as one YAML stream of two documents (JSON is YAML), for stdout."""
-        return f"{self.template}---\n{self.resources_to_import}"
+        """Every part's template and import list as one YAML stream of JSON documents (JSON is YAML), for stdout."""
+        return "---\n".join(f"{part.template}---\n{part.resources_to_import}" for part in self.parts)
 
 
 def export_cloudformation(selected: ExportSet) -> CloudFormationExport:
-    cluster = selected.cluster
-    ids = logical_ids((e.spec.principal_arn for e in selected.entries), cluster.account)
-    resources = {ids[e.spec.principal_arn]: _resource(e, cluster.name) for e in selected.entries}
+    """The entries in as few bit-prefix parts as keep every template within CloudFormation's limits."""
+    ids = logical_ids((e.spec.principal_arn for e in selected.entries), selected.cluster.account)
+    keyed = [(_bits(e.spec.principal_arn), e) for e in selected.entries]
+    return CloudFormationExport(tuple(_parts(selected.cluster, ids, keyed, "")))
+
+
+def _bits(principal_arn: str) -> str:
+    digest = hashlib.sha256(principal_arn.encode()).digest()
+    return "".join(f"{byte:08b}" for byte in digest)
+
+
+def _parts(
+    cluster: ClusterRef, ids: Mapping[str, str], keyed: Sequence[tuple[str, ExportedEntry]], bits: str
+) -> list[CloudFormationPart]:
+    entries = [entry for _, entry in keyed]
+    part = _part(cluster, ids, entries, bits, whole=not bits)
+    if (part.inline and part.resources <= MAX_IMPORTED_RESOURCES) or len(entries) <= 1:
+        if part.template_bytes > MAX_S3_BYTES:
+            raise InputError(
+                f"the access entry of {entries[0].spec.principal_arn} alone makes a CloudFormation template of "
+                f"{part.template_bytes} bytes, more than CloudFormation reads (1 MB)",
+                hint="export it with --format terraform, or shorten its groups and namespaces",
+            )
+        return [part]
+    found: list[CloudFormationPart] = []
+    for bit in "01":
+        half = [(digest, entry) for digest, entry in keyed if digest[len(bits)] == bit]
+        if half:
+            found += _parts(cluster, ids, half, bits + bit)
+    return found
+
+
+def _part(
+    cluster: ClusterRef, ids: Mapping[str, str], entries: Sequence[ExportedEntry], bits: str, *, whole: bool
+) -> CloudFormationPart:
+    description = (
+        f"Access entries of EKS cluster {cluster.name} ({cluster.region}, account {cluster.account}), exported "
+        "by aws-auth-migrate for a change set of type IMPORT"
+    )
+    if not whole:
+        description += f"; part {bits}: the entries whose SHA-256 of PrincipalArn starts with the bits {bits}"
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": (
-            f"Access entries of EKS cluster {cluster.name} ({cluster.region}, account {cluster.account}), exported "
-            "by aws-auth-migrate for a change set of type IMPORT"
-        ),
-        "Resources": resources,
+        "Description": description,
+        "Resources": {ids[e.spec.principal_arn]: _resource(e, cluster.name) for e in entries},
     }
     to_import = [
         {
@@ -68,9 +140,9 @@ def export_cloudformation(selected: ExportSet) -> CloudFormationExport:
             "LogicalResourceId": ids[e.spec.principal_arn],
             "ResourceIdentifier": {"PrincipalArn": e.spec.principal_arn, "ClusterName": cluster.name},
         }
-        for e in selected.entries
+        for e in entries
     ]
-    return CloudFormationExport(_json(template), _json(to_import), len(resources))
+    return CloudFormationPart(bits, _json(template), _json(to_import), len(entries))
 
 
 def _json(data: Any) -> str:

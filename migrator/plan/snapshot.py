@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from migrator.awsauth import parse_configmap_object
-from migrator.errors import ForbiddenError, InputError
+from migrator.errors import ForbiddenError, SourceError
 from migrator.model import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,
@@ -74,7 +74,12 @@ def offline_snapshot(
     partition = partition_of_region(region) if region is not None else infer_partition(aws_auth) or DEFAULT_PARTITION
     resolved_account = account or infer_account(aws_auth, partition) or infer_account(aws_auth)
     if resolved_account is None:
-        raise InputError("cannot tell the cluster's account from an aws-auth with no mappings", hint="pass --account")
+        raise SourceError(
+            aws_auth.file or "aws-auth",
+            None,
+            "cannot tell the cluster's account: this aws-auth maps no IAM role or user whose ARN names it",
+            hint="pass --account with the cluster's 12-digit AWS account ID",
+        )
     iam: dict[str, PrincipalLookup] = {}
     for mapping in aws_auth.mappings:
         try:

@@ -19,6 +19,11 @@ a letter, digit or one of `-._/@^+`. An "STS response" line before each grant na
 access key; it is not needed here.
 
 A group name with a space in it cannot be told apart from two groups in `[a b]`: the log format loses it.
+
+Reading is total: any text (lone surrogates included, as `json.loads` makes them from CloudWatch's `\\ud800`)
+is a sign-in, another line, or MalformedLine. A quoted value is Go's: `\\x` escapes are bytes and the whole
+value must be UTF-8; `\\u`/`\\U` must name a Unicode scalar value (no surrogate, at most U+10FFFF), as
+strconv.Unquote requires. A value Go could not have written, or that is not text, makes the line malformed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ _KEY_RE = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
 _BARE_RE = re.compile(r"[A-Za-z0-9./@^+_-]+", re.ASCII)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 _HEX_WIDTH = {"x": 2, "u": 4, "U": 8}
+_HEX_RE = re.compile(r"[0-9a-fA-F]+", re.ASCII)
+_MAX_RUNE = 0x10FFFF
+_SURROGATES = (0xD800, 0xDFFF)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class MalformedLine(ValueError):
@@ -48,36 +57,48 @@ class MalformedLine(ValueError):
 
 
 def _unquote(text: str, start: int) -> tuple[str, int]:
-    """The Go-quoted string opening at text[start] == '"', and the index after its closing quote."""
-    out: list[str] = []
+    """The Go-quoted string opening at text[start] == '"', and the index after its closing quote. Built as
+    bytes, as Go's are: `\\xHH` is one byte, `\\u`/`\\U` a rune's UTF-8; the result must decode as UTF-8."""
+    out = bytearray()
     i = start + 1
     while i < len(text):
         char = text[i]
         if char == '"':
-            return "".join(out), i + 1
+            try:
+                return out.decode("utf-8"), i + 1
+            except UnicodeDecodeError:
+                raise MalformedLine(f"the value quoted at column {start + 1} is not UTF-8") from None
         if char != "\\":
-            out.append(char)
+            out += char.encode("utf-8")  # the line holds no surrogate: parse_line checked
             i += 1
             continue
         if i + 1 >= len(text):
             break
         code = text[i + 1]
         if code in _ESCAPES:
-            out.append(_ESCAPES[code])
+            out += _ESCAPES[code].encode("ascii")
             i += 2
         elif code in _HEX_WIDTH:
             digits = text[i + 2 : i + 2 + _HEX_WIDTH[code]]
-            if len(digits) != _HEX_WIDTH[code] or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                raise MalformedLine(f"bad escape \\{code}{digits} at column {i + 1}")
-            out.append(chr(int(digits, 16)))
+            if len(digits) != _HEX_WIDTH[code] or not _HEX_RE.fullmatch(digits):
+                raise MalformedLine(f"bad escape {text[i : i + 2 + len(digits)]!a} at column {i + 1}")
+            value = int(digits, 16)
+            if code == "x":
+                out.append(value)
+            elif value > _MAX_RUNE or _SURROGATES[0] <= value <= _SURROGATES[1]:
+                raise MalformedLine(f"escape \\{code}{digits} at column {i + 1} is not a Unicode character")
+            else:
+                out += chr(value).encode("utf-8")
             i += 2 + len(digits)
         else:
-            raise MalformedLine(f"unknown escape \\{code} at column {i + 1}")
+            raise MalformedLine(f"unknown escape {text[i : i + 2]!a} at column {i + 1}")
     raise MalformedLine("a quoted value is not closed")
 
 
 def fields_of(line: str) -> dict[str, str]:
     """`key=value key="quoted value" ...` (logfmt as logrus writes it) as a dict; MalformedLine otherwise."""
+    if _SURROGATE_RE.search(line):
+        raise MalformedLine("the line is not text: it holds a lone surrogate")
     fields: dict[str, str] = {}
     i, end = 0, len(line.rstrip("\r\n"))
     while i < end:
@@ -103,8 +124,8 @@ def fields_of(line: str) -> dict[str, str]:
 
 def _groups(text: str) -> tuple[str, ...]:
     if not (text.startswith("[") and text.endswith("]")):
-        raise MalformedLine(f"groups {text!r} is not a [list]")
-    return tuple(text[1:-1].split())
+        raise MalformedLine(f"groups {text!a} is not a [list]")
+    return tuple(name for name in text[1:-1].split(" ") if name)  # Go's fmt joins with one space, nothing else
 
 
 def _time(fields: Mapping[str, str], default: datetime | None) -> datetime:
@@ -116,10 +137,13 @@ def _time(fields: Mapping[str, str], default: datetime | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise MalformedLine(f"time {text!r} is not RFC 3339") from None
+        raise MalformedLine(f"time {text!a} is not RFC 3339") from None
     if moment.tzinfo is None:
-        raise MalformedLine(f"time {text!r} has no time zone")
-    return moment.astimezone(UTC)
+        raise MalformedLine(f"time {text!a} has no time zone")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC moment Python has
+        raise MalformedLine(f"time {text!a} is out of range") from None
 
 
 def parse_line(line: str, *, received: datetime | None = None) -> SignInEvent | None:

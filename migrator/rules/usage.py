@@ -44,12 +44,16 @@ def parse_since(text: str, now: datetime) -> datetime:
     raise InputError(f"--usage-since {text!r} is neither a duration nor a date", hint=SINCE_HINT)
 
 
-def read_events(lines: Iterable[tuple[datetime, str]]) -> tuple[list[SignInEvent], int, int]:
-    """The sign-ins among (received, message) log events, with the number of lines and of malformed ones."""
+def read_events(lines: Iterable[tuple[datetime | None, str | None]]) -> tuple[list[SignInEvent], int, int]:
+    """The sign-ins among (received, message) log events, with the number of lines and of malformed ones
+    (a message that is not text among them)."""
     events: list[SignInEvent] = []
     count = malformed = 0
     for received, message in lines:
         count += 1
+        if not isinstance(message, str):
+            malformed += 1
+            continue
         try:
             event = parse_line(message, received=received)
         except MalformedLine:
@@ -89,7 +93,7 @@ def summarise(events: Iterable[SignInEvent], since: datetime, until: datetime) -
     return tuple(sorted(summary, key=lambda p: p.arn.lower()))
 
 
-def evidence(lines: Iterable[tuple[datetime, str]], since: datetime, until: datetime) -> UsageEvidence:
+def evidence(lines: Iterable[tuple[datetime | None, str | None]], since: datetime, until: datetime) -> UsageEvidence:
     """The usage evidence of the log lines read for [since, until]."""
     events, count, malformed = read_events(lines)
     refused = sum(1 for e in events if e.arn is None and since <= e.at <= until)

@@ -11,11 +11,12 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from migrator.model import AuthMode, NodeGroup
+from migrator.model import AccessEntrySpec, AuthMode, NodeGroup, PolicyAssociation
 from migrator.plan.planfile import write_plan
 from migrator.plan.planner import PlanOptions, build_plan
 from tests.support.arns import role
 from tests.support.exports import parse_terraform
+from tests.unit.test_export_terraform import ADMIN_POLICY, make_plan, planned
 from tests.unit.test_planner import SMALL, snapshot
 
 Cli = Callable[..., CompletedProcess[str]]
@@ -129,3 +130,46 @@ def test_a_planted_symlink_or_a_device_is_refused_not_followed(cli: Cli, plan_fi
     assert device.returncode == 2 and "/dev/full" in device.stderr
     not_a_directory = cli("export", str(plan_file), "--format", "terraform", "--out", str(victim))
     assert not_a_directory.returncode == 2 and "is not a directory" in not_a_directory.stderr
+
+
+def test_a_large_cloudformation_export_is_templates_cloudformation_takes_with_commands_that_work(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Issue 20 #9: one template of every entry, and a --template-body command that fails from ~100 entries."""
+    groups = tuple(f"group-{i:05d}-{'x' * 40}" for i in range(1200))  # one entry past what goes inline
+    entries = [planned(AccessEntrySpec(role("Huge"), username="huge", groups=groups))]
+    entries += [
+        planned(AccessEntrySpec(role(f"team-{i}"), username=f"t{i}", policies=(PolicyAssociation(ADMIN_POLICY),)))
+        for i in range(260)
+    ]
+    plan_file = tmp_path / "big.plan.yaml"
+    write_plan(make_plan(*entries), plan_file)
+    out = tmp_path / "cfn" / "access-entries.json"
+    out.parent.mkdir()
+
+    result = cli("export", str(plan_file), "--format", "cloudformation", "--out", str(out))
+
+    assert result.returncode == 0, result.stderr
+    assert not out.exists()  # parts only: FILE-part-<bits>.json
+    templates = sorted(out.parent.glob("access-entries-part-*[01].json"))
+    assert len(templates) > 2
+    commands = [line.strip() for line in result.stderr.splitlines() if "create-change-set" in line]
+    assert len(commands) == len(templates)
+    arns: list[str] = []
+    for template in templates:
+        bits = template.name.removeprefix("access-entries-part-").removesuffix(".json")
+        resources = json.loads(template.read_text())["Resources"]
+        to_import = json.loads(template.with_name(f"access-entries-part-{bits}.resources-to-import.json").read_text())
+        assert sorted(r["LogicalResourceId"] for r in to_import) == sorted(resources) and len(resources) <= 200
+        arns += [r["Properties"]["PrincipalArn"] for r in resources.values()]
+        [command] = [c for c in commands if f"--stack-name STACK-part-{bits} " in c]
+        assert (
+            f"--resources-to-import file://{template.with_name(template.stem + '.resources-to-import.json')}" in command
+        )
+        if len(template.read_bytes()) <= 51_200:
+            assert f"--template-body file://{template} " in command
+        else:
+            assert role("Huge") in template.read_text() and len(resources) == 1
+            assert "--template-body" not in command and "--template-url https://" in command
+            assert f"{template} is " in result.stderr and "upload it to an S3 bucket" in result.stderr
+    assert sorted(arns) == sorted(e.spec.principal_arn for e in entries)

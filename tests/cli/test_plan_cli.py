@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import EXAMPLES
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -98,6 +100,28 @@ def test_malformed_aws_auth_is_file_line_and_exit_2(cli: Cli, tmp_path: Path) ->
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {bad}:9: ")
     assert not (tmp_path / "plans").exists()
+
+
+HEADER = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\n  namespace: kube-system\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["data: {}\n", "", 'data:\n  mapRoles: ""\n', "data:\n  mapRoles: |\n    []\n", 'data:\n  mapUsers: "[]"\n'],
+    ids=["empty-data", "no-data", "empty-mapRoles", "empty-list-mapRoles", "empty-list-mapUsers"],
+)
+def test_an_aws_auth_without_mappings_is_named_with_a_hint_for_account(cli: Cli, tmp_path: Path, data: str) -> None:
+    """Issue 20: these said "cannot tell the cluster's account" without saying of which file."""
+    empty = tmp_path / "empty-aws-auth.yaml"
+    empty.write_text(HEADER + data)
+    result = cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(empty))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {empty}: cannot tell the cluster's account"), result.stderr
+    assert "--account" in result.stderr
+    assert not (tmp_path / "plans").exists()
+    planned = cli("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(empty), "--account", "111122223333",
+                  "-o", "json", "--out", str(tmp_path / "p.plan.yaml"))  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:

@@ -201,3 +201,31 @@ def test_turning_the_authenticator_log_on_later_logs_from_then_on(make_sandbox: 
     events = logs.filter_log_events(logGroupName="/aws/eks/quiet/cluster")["events"]
     assert [parse_line(e["message"]) is not None and "access granted" in e["message"] for e in events] == [True]
     assert f'arn="{ADMIN}"' in events[0]["message"] and "username=admin" in events[0]["message"]
+
+
+def test_a_line_no_go_program_could_log_is_counted_malformed_not_a_crash(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    """Issue 20 #8: `\\U00110000` (past the last code point), `\\ud800` (a surrogate, as an escape in the line
+    and as the lone surrogate json.loads makes of CloudWatch's own `\\ud800`) and `\\xff` (not UTF-8)."""
+    sandbox = make_sandbox(parse_scenario(usage_scenario(), "usage.yaml"))
+    logs = client(sandbox, "logs")
+    stream = logs.describe_log_streams(logGroupName="/aws/eks/usage/cluster")["logStreams"][0]["logStreamName"]
+    now = datetime.now(UTC)
+    granted = f'time="{_at(timedelta(hours=1))}" level=info msg="access granted" arn="{DEV}" groups="[]" username='
+    bad = [granted + '"\\U00110000"', granted + '"\\ud800"', granted + '"a\ud800"', granted + '"\\xff"']
+    logs.put_log_events(
+        logGroupName="/aws/eks/usage/cluster",
+        logStreamName=stream,
+        logEvents=[
+            {"timestamp": int(now.timestamp() * 1000) - 1000 + i, "message": line} for i, line in enumerate(bad)
+        ],
+    )
+
+    result = plan(sandbox, tmp_path, "usage", "--usage-since", "30d")
+
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["usage"]["malformedLines"] == len(bad)
+    assert [f["message"].split(" of ")[0] for f in findings(data, "USAGE_LOG_MALFORMED")] == [str(len(bad))]
+    assert {p["principalArn"]: p["count"] for p in data["usage"]["principals"]}[DEV] == 3  # the seeded ones

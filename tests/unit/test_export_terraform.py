@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from migrator.errors import InputError
 from migrator.export import export_terraform, hcl, select_entries
+from migrator.export.naming import logical_ids, principal_words, terraform_name, terraform_names
 from migrator.model import (
     AccessEntrySpec,
     AccessScope,
@@ -186,20 +188,82 @@ def test_anything_but_a_reference_is_refused_as_cluster_name_expression(expressi
         terraform(cluster_name_expr=expression)
 
 
-def test_names_that_sanitise_alike_get_stable_hash_suffixes_and_others_keep_theirs() -> None:
+def test_a_name_sanitising_changes_carries_its_arns_hash_and_a_plain_one_stays_plain() -> None:
     alike = [role("ci.bot"), role("ci-bot"), role("ci_bot"), role("CI+Bot")]
     plan = make_plan(*(planned(AccessEntrySpec(arn, policies=(ADMIN,))) for arn in [*alike, role("Dev")]))
     resources, imports = parse_terraform("\n".join(terraform(plan)))
     by_arn = {args["principal_arn"]: name for name, args in resources[ENTRY].items()}
     assert len(set(by_arn.values())) == 5 and by_arn[role("Dev")] == "role_dev"
-    assert all(by_arn[arn].startswith("role_ci_bot_") and len(by_arn[arn]) == len("role_ci_bot_") + 8 for arn in alike)
+    assert (by_arn[role("ci_bot")], by_arn[role("ci-bot")]) == ("role_ci_bot", "role_ci-bot")  # they read back
+    for lossy in (role("ci.bot"), role("CI+Bot")):
+        assert by_arn[lossy] == "role_ci_bot_" + hashlib.sha256(lossy.encode()).hexdigest()[:8]
     assert len(resources[ASSOC]) == 5 and len(imports) == 10
-    # Adding or removing another principal renames nobody.
-    fewer = make_plan(*(planned(AccessEntrySpec(arn, policies=(ADMIN,))) for arn in alike[:3]))
-    resources_fewer, _ = parse_terraform(terraform(fewer)[0])
-    assert {args["principal_arn"]: name for name, args in resources_fewer[ENTRY].items()} == {
-        arn: by_arn[arn] for arn in alike[:3]
-    }
+
+
+def test_adding_a_principal_that_sanitises_alike_renames_nobody() -> None:
+    """Issue 20 #12: `role/ci.bot` was `role_ci_bot` until `role/ci-bot` joined; then both got a hash, and
+    Terraform would have destroyed and re-created ci.bot's entry and association."""
+    before = make_plan(planned(AccessEntrySpec(role("ci.bot"), policies=(ADMIN,))))
+    after = make_plan(*(planned(AccessEntrySpec(role(n), policies=(ADMIN,))) for n in ("ci.bot", "ci-bot", "ci_bot")))
+    old, _ = parse_terraform(terraform(before)[0])
+    new, _ = parse_terraform(terraform(after)[0])
+    assert set(old[ENTRY]) <= set(new[ENTRY]) and set(old[ASSOC]) <= set(new[ASSOC])
+    assert len(new[ENTRY]) == 3
+
+
+@pytest.mark.parametrize(
+    ("arn", "name"),
+    [
+        (role("x_444455556666"), None),  # would be the other account's role x
+        (role("x", OTHER_ACCOUNT), f"role_x_{OTHER_ACCOUNT}"),
+        (role("build_0a1b2c3d"), None),  # looks like another name's hash suffix
+        (role("0a1b2c3d"), None),  # so does a whole name (a name that sanitises to nothing gets role_<hash>)
+        (role("AWSReservedSSO_Admin_0123456789abcdef"), "role_awsreservedsso_admin_0123456789abcdef"),
+        (role("teams/platform/Admin"), "role_admin"),  # IAM names are unique per account, whatever the path
+        (role("a__b"), None),
+        (role("-a"), None),
+        (user("maria@example.com"), None),
+    ],
+)
+def test_which_names_are_plain(arn: str, name: str | None) -> None:
+    expected = name or f"{terraform_name(principal_words(arn, ACCOUNT))}_{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+    assert terraform_names([arn], ACCOUNT) == {arn: expected}
+
+
+_IAM_NAME = st.text(st.sampled_from("abcAB019_-.+=,@"), min_size=1, max_size=12)
+_PRINCIPALS = st.lists(
+    st.builds(
+        lambda kind, name, account: f"arn:aws:iam::{account}:{kind}/{name}",
+        st.sampled_from(["role", "user"]),
+        _IAM_NAME | st.sampled_from(["a_0a1b2c3d", "a", "0a1b2c3d", f"a_{OTHER_ACCOUNT}", "a.b", "a-b", "a_b", "A"]),
+        st.sampled_from([ACCOUNT, OTHER_ACCOUNT]),
+    ),
+    max_size=12,
+)
+
+
+def _one_per_iam_principal(arns: list[str]) -> list[str]:
+    """IAM names are unique per account and kind regardless of case: one spelling each."""
+    first: dict[str, str] = {}
+    for arn in arns:
+        first.setdefault(arn.lower(), arn)
+    return list(first.values())
+
+
+@given(_PRINCIPALS, _PRINCIPALS)
+@settings(max_examples=300, deadline=None)
+def test_adding_principals_never_renames_the_ones_there(existing: list[str], added: list[str]) -> None:
+    existing = _one_per_iam_principal(existing)
+    both = _one_per_iam_principal(existing + added)
+    for names in (terraform_names, logical_ids):
+        before, after = names(existing, ACCOUNT), names(both, ACCOUNT)
+        assert {arn: after[arn] for arn in existing} == before
+        assert len({name.lower() for name in after.values()}) == len(after)  # unique, case aside
+        assert all(name == names([arn], ACCOUNT)[arn] for arn, name in after.items())  # from the principal alone
+    assert all(
+        re.fullmatch(r"[a-z][a-z0-9_-]*", name) and "__" not in name for name in terraform_names(both, ACCOUNT).values()
+    )
+    assert all(re.fullmatch(r"[A-Za-z0-9]+", name) for name in logical_ids(both, ACCOUNT).values())
 
 
 def test_a_china_plan_keeps_its_partition_in_every_arn() -> None:

@@ -3,9 +3,11 @@ lines written by hand the way the authenticator writes them, malformed ones incl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from migrator.model import SignInEvent
 from migrator.rules.signins import MalformedLine, fields_of, format_line, parse_line
@@ -106,6 +108,90 @@ def test_the_time_falls_back_to_the_events_timestamp() -> None:
 def test_malformed_lines_are_refused(line: str) -> None:
     with pytest.raises(MalformedLine):
         parse_line(line)
+
+
+GRANTED_TO = 'time="2026-10-01T12:00:00Z" level=info msg="access granted" arn="arn:aws:iam::1:role/A" groups="[]" '
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        GRANTED_TO + r'username="\U00110000"',  # past the last code point: chr() refused it, exit 1
+        GRANTED_TO + r'username="\ud800"',  # a surrogate: strconv.Unquote refuses it, UTF-8 cannot hold it
+        GRANTED_TO + r'username="\uDFFF"',
+        GRANTED_TO + 'username="a\ud800b"',  # a lone surrogate in the text, as json.loads makes of "\ud800"
+        GRANTED_TO.replace("role/A", "role/\udc80") + "username=a",  # unquoted, in the arn
+        GRANTED_TO + "username=\udfff",
+        GRANTED_TO + r'username="\xff"',  # Go's %q of a byte that is not UTF-8: no text to credit
+        GRANTED_TO + r'username="\xc3"',  # half a character
+        GRANTED_TO.replace("2026-10-01T12:00:00Z", "0001-01-01T00:00:00+01:00") + "username=a",  # before UTC's first
+        GRANTED_TO.replace("2026-10-01T12:00:00Z", "9999-12-31T23:59:59-01:00") + "username=a",  # after its last
+    ],
+)
+def test_a_line_go_could_not_have_written_is_malformed_not_a_crash(line: str) -> None:
+    with pytest.raises(MalformedLine):
+        parse_line(line)
+
+
+def test_hex_escapes_are_bytes_as_in_go() -> None:
+    event = parse_line(GRANTED_TO + r'username="caf\xc3\xa9 \u00e9 \U0001F600" uid="\x41"')
+    assert event is not None and (event.username, event.uid) == ("caf\u00e9 \u00e9 \U0001f600", "A")
+
+
+def test_groups_are_split_where_go_joined_them_with_a_space() -> None:
+    event = parse_line(GRANTED_TO.replace('groups="[]"', 'groups="[a\u00a0b c]"') + "username=a")
+    assert event is not None and event.groups == ("a\u00a0b", "c")
+
+
+# Any text: the parser returns or raises MalformedLine, and what it returns is text that UTF-8 can hold.
+_GO_ESCAPES = ["\\x", "\\u", "\\U", "\\", '"', "d8", "00", "ff", "0011", "0010FFFF", "DFFF", "c3", " ", "=", "A"]
+_GO_ESCAPES += ["\\ud800", "\\U00110000", "\\xff", "\\xc3\\xa9", "\udc80"]  # the known ways in, kept likely
+_CHARACTERS = st.one_of(
+    st.characters(exclude_categories=()),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.sampled_from(list('"\\= []\t\r\n0123456789abcdefxuU')),
+)
+_VALUES = st.lists(st.one_of(st.sampled_from(_GO_ESCAPES), st.text(_CHARACTERS, max_size=4)), max_size=8).map("".join)
+_TIMES = st.one_of(
+    st.just("2026-10-01T12:00:00Z"),
+    st.just("2026-10-01T12:00:00Z"),
+    st.datetimes(timezones=st.timezones() | st.none()).map(lambda moment: moment.isoformat()),
+    _VALUES,
+)
+
+
+def _logfmt(fields: dict[str, str]) -> str:
+    return " ".join(f'{key}="{value}"' for key, value in fields.items())
+
+
+@given(
+    st.one_of(
+        st.text(_CHARACTERS, max_size=200),
+        st.builds(
+            lambda time, message, arn, groups, username: _logfmt(
+                {"time": time, "level": "info", "msg": message, "arn": arn, "groups": groups, "username": username}
+            ),
+            _TIMES,
+            st.sampled_from(["access granted", "access granted", "access denied", "STS response"]) | _VALUES,
+            _VALUES,
+            _VALUES.map(lambda text: f"[{text}]"),
+            _VALUES,
+        ),
+    ),
+    st.none() | st.datetimes(timezones=st.just(UTC)),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_line_is_a_sign_in_another_line_or_malformed(line: str, received: datetime | None) -> None:
+    try:
+        event = parse_line(line, received=received)
+    except MalformedLine:
+        return
+    if event is None:
+        return
+    texts = [event.arn or "", event.username or "", event.uid or "", event.error or "", *event.groups]
+    for text in texts:
+        text.encode("utf-8")  # a lone surrogate would fail here, and later when the plan is written
+    assert event.at.tzinfo is not None and event.at.utcoffset() == timedelta(0)
 
 
 def test_written_lines_read_back_and_quote_as_logrus_does() -> None:

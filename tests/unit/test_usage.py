@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from migrator.aws.logs import received_time
 from migrator.awsauth import parse_aws_auth
 from migrator.errors import InputError
 from migrator.model import Finding, PrincipalUsage, Severity, SignInEvent, UsageEvidence
@@ -95,6 +96,38 @@ def test_evidence_counts_lines_malformed_ones_and_refused_tokens() -> None:
     found = evidence(lines, datetime(2026, 11, 1, tzinfo=UTC), NOW)
     assert (found.available, found.lines, found.malformed, found.refused) == (True, 4, 1, 1)
     assert [(p.arn, p.count) for p in found.principals] == [("arn:aws:iam::1:role/A", 1)]
+
+
+def test_events_the_service_garbled_are_counted_malformed_and_a_line_keeps_its_own_time() -> None:
+    granted = 'level=info msg="access granted" arn="arn:aws:iam::1:role/A" groups="[]"'
+    lines: list[tuple[datetime | None, str | None]] = [
+        (NOW, None),  # a message that was not text
+        (None, granted),  # no time of its own, and CloudWatch's timestamp was unusable
+        (None, 'time="2026-11-29T00:00:00Z" ' + granted),
+        (NOW, 'time="2026-11-29T00:00:00Z" ' + granted.replace("role/A", "role/\udc80")),  # a lone surrogate
+    ]
+    found = evidence(lines, datetime(2026, 11, 1, tzinfo=UTC), NOW)
+    assert (found.lines, found.malformed) == (4, 3)
+    assert [(p.arn, p.count) for p in found.principals] == [("arn:aws:iam::1:role/A", 1)]
+
+
+@pytest.mark.parametrize(
+    ("millis", "moment"),
+    [
+        (1_796_040_000_000, datetime(2026, 11, 30, 12, 0, tzinfo=UTC)),
+        (1_796_040_000_000.0, datetime(2026, 11, 30, 12, 0, tzinfo=UTC)),
+        (None, None),
+        ("1796040000000", None),
+        (True, None),
+        (float("inf"), None),
+        (float("nan"), None),
+        (10**30, None),
+        (-(10**30), None),
+        ([1], None),
+    ],
+)
+def test_a_cloudwatch_timestamp_is_a_time_or_none(millis: object, moment: datetime | None) -> None:
+    assert received_time(millis) == moment
 
 
 AWS_AUTH = f"""\
