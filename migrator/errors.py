@@ -85,6 +85,11 @@ class ClusterLockedError(MigratorError):
     exit_code = 7
 
 
+class RunInProgressError(ClusterLockedError):
+    """A run of the cluster's current plan has not finished (at a gate, interrupted, failed) nor been rolled
+    back: `batch plan` keeps that plan rather than orphan what the run did."""
+
+
 class VerificationFailed(MigratorError):
     """verify found a principal whose identity is not the one aws-auth gave it (or a probe disagreed)."""
 
@@ -99,7 +104,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (4, "lockout refused: passing the gate would cost someone access"),
     (5, "AWS or Kubernetes API error after retries; batch runs: a cluster did not reach what was approved"),
     (6, "conflict: someone else's change (an access entry, aws-auth) stands where the plan would write"),
-    (7, "cluster locked: another run is applying a plan to this cluster"),
+    (7, "cluster locked: another run is applying a plan to this cluster (or took this run's lease)"),
     (8, "verify found a difference: an identity is not what aws-auth gave (missing, differs, extra)"),
     (130, "interrupted (Ctrl-C); the journal holds where the run stopped"),
 )

@@ -34,14 +34,15 @@ from migrator.app.running import (
     rollback_plan,
     update_polling,
 )
-from migrator.app.verifying import Reference, verify_ports
-from migrator.errors import InputError, MigratorError, StalePlanError
+from migrator.app.verifying import Reference, journal_creator, verify_ports
+from migrator.errors import InputError, MigratorError, RunInProgressError, StalePlanError
 from migrator.files import atomic_write, private_dir
 from migrator.fleet.inventory import InventoryCluster
-from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome, Timing, ordered
+from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, FleetSet, Outcome, Timing, ordered
 from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
 from migrator.plan.planner import PlanOptions
 from migrator.run.interrupts import InterruptGuard
+from migrator.run.journal import Event, Record, fold, journal_path
 from migrator.run.observer import RunReport, RunResult, StepStatus
 from migrator.run.steps.context import PollPolicy
 
@@ -89,6 +90,7 @@ class BatchSettings:
     created_at: str | None = None  # batch plan: pin createdAt for byte-identical plans
     shard: str | None = None
     inventory: str = ""
+    fleet: FleetSet | None = None  # the clusters before --shard split them: shard reports name it, merges check it
 
 
 class _ClusterWatcher:
@@ -219,10 +221,14 @@ def batch_plan(
                 remove_aws_auth=cluster.remove_aws_auth,
                 created_at=created_at,
             )
+            if (kept := _kept_plan(cluster, settings.out_dir)) is not None:
+                return kept  # refused from the journal alone: no call to the cluster
             plan = plan_live(cluster.name, access_of(cluster, settings), options)
             _check_identity(cluster, plan)
             folder = private_dir(cluster_dir(cluster, settings.out_dir))
             path = save_plan(plan, folder / f"{plan_id_of(plan)}.plan.yaml", settings.out_dir)
+            if (kept := _kept_plan(cluster, settings.out_dir)) is not None:
+                return kept  # a run started while we planned (the new file stays, unnamed by the pointer)
             atomic_write(folder / POINTER, f"{path.name}\n".encode())
             run = PlanRun.of(plan, folder)
             return _described(cluster, run, Outcome.PLANNED, f"plan written to {path}", path)
@@ -230,7 +236,67 @@ def batch_plan(
         return _guarded(cluster, work, watcher)
 
     results = _in_parallel(clusters, one, settings.max_parallel)
-    return BatchReport("plan", ordered(results), settings.inventory, settings.shard)
+    return BatchReport("plan", ordered(results), settings.inventory, settings.shard, fleet=settings.fleet)
+
+
+def _kept_plan(cluster: InventoryCluster, out_dir: Path) -> ClusterResult | None:
+    """The cluster's entry when `batch plan` must keep its current plan, else None: a run of that plan is in
+    progress, or stopped part-way (at a gate, interrupted, failed) and not rolled back. Pointing the fleet at a
+    new plan then would orphan what the run did: status would say not-started, rollback "never applied", and
+    the run's entries would be nobody's to undo."""
+    folder = cluster_dir(cluster, out_dir)
+    if not (folder / POINTER).exists():
+        return None
+    try:
+        run = open_cluster_run(cluster, out_dir)
+    except InputError:
+        if not _pointed_journal(folder).exists():
+            return None  # a plan that cannot be read, but never run: nothing to orphan
+        raise  # cannot tell how far its run went: this cluster fails with the reason
+    unfinished = _unfinished(run)
+    if unfinished is None:
+        return None
+    refused = RunInProgressError(
+        f"cluster {cluster.label}: not planned again: the run of its plan {run.plan_id} {unfinished}; a new plan "
+        "would orphan what that run did: finish it with batch apply, or undo it with batch rollback, then plan again"
+    )
+    return replace(_described(cluster, run, Outcome.FAILED, str(refused)), error=_error(refused))
+
+
+def _pointed_journal(folder: Path) -> Path:
+    """The journal of the plan `batch.current` names, found by name alone (`<planId>.plan.yaml`)."""
+    name = (folder / POINTER).read_text().strip()
+    return journal_path(folder, Path(name).name.removesuffix(".plan.yaml"))
+
+
+def _unfinished(run: PlanRun) -> str | None:
+    """How the plan's run stands when it is unfinished: a live process runs it, or it changed the cluster (a step
+    that rollback undoes or keeps was done, or its call made) while not every step is done, and its last run was
+    not a rollback that finished. None otherwise (a backup of aws-auth alone changed nothing)."""
+    status = plan_status(run)
+    if status.result is RunResult.IN_PROGRESS:
+        return f"is in progress ({status.message})"
+    read = run.journal.read()
+    state = fold(read.records, read.torn_message)
+    changed = any(
+        (state.of(s.id).done or state.of(s.id).attempted) and (s.inverse() is not None or s.kept_because() is not None)
+        for s in run.plan.steps
+    )
+    if not changed or state.all_done(s.id for s in run.plan.steps) or _rolled_back(read.records):
+        return None
+    return f"has not finished ({status.message})"
+
+
+def _rolled_back(records: Sequence[Record]) -> bool:
+    """Was the plan's last run a rollback that finished (nothing of the plan left to undo, or kept on purpose)?"""
+    operation: object = None
+    result: object = None
+    for record in records:
+        if record.event is Event.RUN_STARTED:
+            operation, result = record.detail.get("operation"), None
+        elif record.event is Event.RUN_FINISHED:
+            result = record.detail.get("result")
+    return operation == "rollback" and result in (RunResult.ROLLED_BACK.value, RunResult.NOTHING_TO_DO.value)
 
 
 def _check_identity(cluster: InventoryCluster, plan: Plan) -> None:
@@ -435,7 +501,8 @@ def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[st
     removed = run.plan.remove_aws_auth and result.outcome is Outcome.COMPLETED
     reference = Reference(backup=run.backup_path) if removed else Reference()
     try:
-        report = verify_ports(ports.eks, ports.kube, ports.iam, reference)
+        # The run's journal says which entry EKS made for the creator at the first switch, if this plan made it.
+        report = verify_ports(ports.eks, ports.kube, ports.iam, reference, creator=journal_creator(run.journal))
     except Exception as error:  # a verify that cannot run is a failed verify of this cluster
         return {"ok": False, "error": _error(error).message}
     counts = {name: count for name, count in report.counts().items() if count}
@@ -481,7 +548,9 @@ def batch_apply(
     else:
         results += _in_parallel(rest, runner(False), settings.max_parallel, stop, on_stop)
     interrupted = stop is not None and stop.is_set()
-    return BatchReport("apply", ordered(results), settings.inventory, settings.shard, interrupted=interrupted)
+    return BatchReport(
+        "apply", ordered(results), settings.inventory, settings.shard, interrupted=interrupted, fleet=settings.fleet
+    )
 
 
 # --- status and rollback ---------------------------------------------------------------------------------------
@@ -515,7 +584,8 @@ def batch_status(clusters: Sequence[InventoryCluster], settings: BatchSettings) 
 
         return _guarded(cluster, work, NullFleetObserver())
 
-    return BatchReport("status", ordered(one(c) for c in clusters), settings.inventory, settings.shard)
+    results = ordered(one(c) for c in clusters)
+    return BatchReport("status", results, settings.inventory, settings.shard, fleet=settings.fleet)
 
 
 def batch_rollback(
@@ -555,7 +625,7 @@ def batch_rollback(
         return _guarded(cluster, work, watcher)
 
     results += _in_parallel([c for _, c, _ in touched], one, settings.max_parallel)
-    return BatchReport("rollback", ordered(results), settings.inventory, settings.shard)
+    return BatchReport("rollback", ordered(results), settings.inventory, settings.shard, fleet=settings.fleet)
 
 
 def write_report(report: BatchReport, path: Path) -> Path:

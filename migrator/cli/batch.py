@@ -8,9 +8,9 @@ as JSON, to a file (`--report`, default `<out-dir>/batch-<command>[-shard-I-of-N
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -33,8 +33,10 @@ from migrator.cli.render.batch import fleet_observer, print_batch
 from migrator.cli.run import GateMode
 from migrator.errors import InputError
 from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
-from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, merge_reports, report_from_dict
-from migrator.fleet.selection import Shard, parse_shard, select
+from migrator.fleet.merging import merge_reports
+from migrator.fleet.reading import read_report
+from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet
+from migrator.fleet.selection import parse_shard, select
 from migrator.model import AuthMode
 
 batch_app = typer.Typer(
@@ -87,12 +89,26 @@ def _load(path: Path) -> Inventory:
     return parse_inventory(text, str(path))
 
 
-def _clusters(
-    inventory: Path, selectors: list[str] | None, shard: str | None
-) -> tuple[Inventory, tuple[InventoryCluster, ...], Shard | None]:
+@dataclass(frozen=True)
+class _Picked:
+    """The inventory, the clusters this run covers, and what its report says of them."""
+
+    inventory: Inventory
+    clusters: tuple[InventoryCluster, ...]
+    shard: str | None
+    fleet: FleetSet  # the selected clusters before --shard: the shards of one batch share it
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.clusters]
+
+
+def _clusters(inventory: Path, selectors: list[str] | None, shard: str | None) -> _Picked:
     parsed_shard = parse_shard(shard) if shard is not None else None
     loaded = _load(inventory)
-    return loaded, select(loaded, selectors or (), parsed_shard), parsed_shard
+    fleet = FleetSet.of(c.identity for c in select(loaded, selectors or ()))
+    picked = select(loaded, selectors or (), parsed_shard)
+    return _Picked(loaded, picked, str(parsed_shard) if parsed_shard else None, fleet)
 
 
 def _finish(
@@ -141,19 +157,22 @@ def plan_command(
     report: ReportOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other."""
-    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other.
+    A cluster whose current plan has an unfinished run keeps that plan (finish it with batch apply, or batch
+    rollback first)."""
+    picked = _clusters(inventory, select_, shard)
     settings = BatchSettings(
         out_dir=out_dir,
         max_parallel=max_parallel,
         account_budget=account_budget,
         target=AuthMode(target.value) if target is not None else None,
         created_at=created_at,
-        shard=str(parsed) if parsed else None,
-        inventory=loaded.file,
+        shard=picked.shard,
+        inventory=picked.inventory.file,
+        fleet=picked.fleet,
     )
-    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
-        result = batch_plan(clusters, settings, observer)
+    with fleet_observer(stderr, picked.labels) as observer:
+        result = batch_plan(picked.clusters, settings, observer)
     _finish(result, output, out_dir, report)
 
 
@@ -187,7 +206,7 @@ def apply_command(
 ) -> None:
     """Apply each cluster's plan (from batch plan), resuming from its journal; finished clusters are skipped."""
     _require_yes(yes, "apply")
-    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    picked = _clusters(inventory, select_, shard)
     settings = BatchSettings(
         out_dir=out_dir,
         approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
@@ -197,12 +216,15 @@ def apply_command(
         rollback_on_failure=rollback_on_failure,
         timeout_seconds=timeout,
         poll=update_polling(poll_seconds),
-        shard=str(parsed) if parsed else None,
-        inventory=loaded.file,
+        shard=picked.shard,
+        inventory=picked.inventory.file,
+        fleet=picked.fleet,
     )
     try:
-        with interrupts_stop() as stop, fleet_observer(stderr, [c.label for c in clusters]) as observer:
-            result = batch_apply(clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False))
+        with interrupts_stop() as stop, fleet_observer(stderr, picked.labels) as observer:
+            result = batch_apply(
+                picked.clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False)
+            )
     except KeyboardInterrupt:
         # The second interrupt: abort at once, without waiting for the clusters in flight (their threads
         # cannot be stopped from here). Every journal is fsynced record by record: the next run resumes.
@@ -222,10 +244,10 @@ def status_command(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0."""
-    loaded, clusters, parsed = _clusters(inventory, select_, shard)
-    settings = BatchSettings(out_dir=out_dir, shard=str(parsed) if parsed else None, inventory=loaded.file)
+    picked = _clusters(inventory, select_, shard)
+    settings = BatchSettings(out_dir=out_dir, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet)
     # status reports; it does not fail because a cluster did
-    _finish(batch_status(clusters, settings), output, out_dir, report, save=False, fail=False)
+    _finish(batch_status(picked.clusters, settings), output, out_dir, report, save=False, fail=False)
 
 
 @batch_app.command("rollback")
@@ -243,36 +265,46 @@ def rollback_command(
 ) -> None:
     """Roll back every selected cluster this batch touched, newest run first (never past the API gate)."""
     _require_yes(yes, "rollback")
-    loaded, clusters, parsed = _clusters(inventory, select_, shard)
+    picked = _clusters(inventory, select_, shard)
     settings = BatchSettings(
         out_dir=out_dir,
         max_parallel=max_parallel,
         account_budget=account_budget,
         timeout_seconds=timeout,
-        shard=str(parsed) if parsed else None,
-        inventory=loaded.file,
+        shard=picked.shard,
+        inventory=picked.inventory.file,
+        fleet=picked.fleet,
     )
-    with fleet_observer(stderr, [c.label for c in clusters]) as observer:
-        result = batch_rollback(clusters, settings, observer)
+    with fleet_observer(stderr, picked.labels) as observer:
+        result = batch_rollback(picked.clusters, settings, observer)
     _finish(result, output, out_dir, report)
 
 
 @batch_app.command("report")
 def report_command(
     reports: Annotated[list[Path], typer.Argument(help="Batch JSON reports (e.g. of each shard).", show_default=False)],
-    merge: Annotated[bool, typer.Option("--merge", help="Join the reports into one (each cluster once).")] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Join the shard reports of one batch into the fleet's: shards 1/N..N/N each exactly once, of one "
+            "inventory and --select (anything else is refused, exit 2).",
+        ),
+    ] = False,
     report: ReportOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Show batch reports; with --merge, join the shard reports of one batch into the fleet's report."""
-    loaded = []
-    for path in reports:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            raise InputError(f"{path}: not a readable JSON report: {error}") from None
-        loaded.append((str(path), report_from_dict(data, str(path))))
+    """Show a batch report; with --merge, join the shard reports of one batch into the fleet's report. A report
+    is read strictly: anything but a report a batch command wrote is exit 2."""
+    loaded = [(str(path), read_report(_report_text(path), str(path))) for path in reports]
     if not merge and len(loaded) > 1:
         raise InputError("several reports: pass --merge to join them")
     joined = merge_reports(loaded) if merge else loaded[0][1]
     _finish(joined, output, Path("."), report, save=False)
+
+
+def _report_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the report: {error}") from None

@@ -106,21 +106,56 @@ def parse_inventory(text: str, file: str) -> Inventory:
             reader.line(root, "clusters") if "clusters" in root else 1, "clusters must be a non-empty list"
         )
     clusters: list[InventoryCluster] = []
-    seen: dict[str, int | None] = {}
+    same_place: dict[tuple[str, str], list[InventoryCluster]] = {}  # name and region -> the entries so far
     for index, item in enumerate(items):
-        line = reader.line(items, index)
-        cluster = _cluster(reader, item, line, defaults, index)
-        if cluster.identity in seen:
-            where = f"account {cluster.account}" if cluster.account else "no account"
-            raise reader.error(
-                line,
-                f"cluster {cluster.name!r} in {cluster.region} ({where}) is listed twice (first at line "
-                f"{seen[cluster.identity]})",
-                hint="a cluster is its account, region and name: give each same-named cluster its account",
-            )
-        seen[cluster.identity] = line
+        cluster = _cluster(reader, item, reader.line(items, index), defaults, index)
+        earlier = same_place.setdefault((cluster.name, cluster.region), [])
+        _refuse_twice(reader, cluster, earlier)
+        earlier.append(cluster)
         clusters.append(cluster)
     return Inventory(file, _labelled(clusters))
+
+
+def known_account(cluster: InventoryCluster) -> str | None:
+    """The account the cluster is in, as far as the inventory tells: its `account`, else the account of its
+    `roleArn` (EKS answers for the caller's own account only, so a role of account A reaches A's clusters).
+    None when its profile or the default credentials decide."""
+    if cluster.account is not None:
+        return cluster.account
+    match = ROLE_ARN_RE.fullmatch(cluster.role_arn or "")
+    return match[1] if match is not None else None
+
+
+def _refuse_twice(reader: YamlReader, cluster: InventoryCluster, earlier: list[InventoryCluster]) -> None:
+    """Two entries that can be one cluster would run it twice, with two journals (one of them stale forever):
+    of `earlier` (same name and region), one with the same account, or where either account is unknown (the
+    credentials decide it). Two entries without an account are refused even with roles of two accounts: they
+    would share the `no-account` folder."""
+    for other in earlier:
+        mine, theirs = known_account(cluster), known_account(other)
+        if cluster.identity == other.identity:
+            where = f"account {cluster.account}" if cluster.account else "no account"
+            raise reader.error(
+                cluster.line,
+                f"cluster {cluster.name!r} in {cluster.region} ({where}) is listed twice (first at line {other.line})",
+                hint="a cluster is its account, region and name: give each same-named cluster its account",
+            )
+        if mine is None or theirs is None or mine == theirs:
+            raise reader.error(
+                cluster.line,
+                f"cluster {cluster.name!r} in {cluster.region} can be listed twice: this entry has "
+                f"{_account_words(cluster)}, line {other.line} has {_account_words(other)}",
+                hint="give both entries their account (two accounts make two clusters), or remove one of them",
+            )
+
+
+def _account_words(cluster: InventoryCluster) -> str:
+    account = known_account(cluster)
+    if cluster.account is not None:
+        return f"account {cluster.account}"
+    if account is not None:
+        return f"no account, but a roleArn in account {account}"
+    return "no account (its credentials decide which account it is)"
 
 
 def _labelled(clusters: list[InventoryCluster]) -> tuple[InventoryCluster, ...]:

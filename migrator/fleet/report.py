@@ -1,5 +1,6 @@
 """The batch report (`schema: aws-auth-migrate/batch-report/v1`): one entry per cluster, what it reached and
-why, as data; its JSON form; and the merge of shard reports into the report of the whole fleet.
+why, as data, and its JSON form. Reading one back is migrator/fleet/reading.py; merging shard reports into
+the report of the whole fleet is migrator/fleet/merging.py.
 
 Exit codes of a batch: 0 when every cluster reached what was approved (a cluster in front of a gate nobody
 approved reached it), 5 when any did not: a failure, a stale plan, a blocker in front of an approved gate,
@@ -9,14 +10,15 @@ code is in its entry.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from migrator.errors import InputError, RemoteError
+from migrator.errors import RemoteError
 
 BATCH_REPORT_SCHEMA = "aws-auth-migrate/batch-report/v1"
 BATCH_FAILED_EXIT = RemoteError.exit_code  # 5: documented as "any cluster failed" for batch runs
@@ -126,6 +128,24 @@ class ClusterResult:
 
 
 @dataclass(frozen=True)
+class FleetSet:
+    """The clusters a batch covers before `--shard` splits them (the inventory's, after `--select`): the shard
+    reports of one batch name the same set, and `batch report --merge` refuses shards of different ones."""
+
+    clusters: int
+    sha256: str  # of the sorted identities, one a line
+
+    @staticmethod
+    def of(identities: Iterable[str]) -> FleetSet:
+        ordered_ids = sorted(identities)
+        digest = hashlib.sha256("".join(f"{i}\n" for i in ordered_ids).encode()).hexdigest()
+        return FleetSet(len(ordered_ids), digest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"clusters": self.clusters, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class BatchReport:
     command: str  # plan | apply | status | rollback
     clusters: tuple[ClusterResult, ...]
@@ -133,6 +153,7 @@ class BatchReport:
     shard: str | None = None
     merged_from: tuple[str, ...] = ()
     interrupted: bool = False  # Ctrl-C or SIGTERM stopped the batch: its clusters in flight say `interrupted`
+    fleet: FleetSet | None = None  # None only in reports of older versions
 
     @property
     def ok(self) -> bool:
@@ -155,6 +176,7 @@ class BatchReport:
             "inventory": self.inventory,
             "shard": self.shard,
             "mergedFrom": list(self.merged_from),
+            "fleet": self.fleet.to_dict() if self.fleet is not None else None,
             "ok": self.ok,
             "exitCode": self.exit_code,
             "interrupted": self.interrupted,
@@ -168,75 +190,3 @@ class BatchReport:
 
 def ordered(results: Iterable[ClusterResult]) -> tuple[ClusterResult, ...]:
     return tuple(sorted(results, key=lambda r: (r.index, r.identity)))
-
-
-# --- reading reports back (batch report --merge) -----------------------------------------------------------
-
-
-def report_from_dict(data: Any, where: str) -> BatchReport:
-    """A report written by a batch command; InputError (exit 2) naming `where` for anything else."""
-    try:
-        if not isinstance(data, dict) or data.get("schema") != BATCH_REPORT_SCHEMA:
-            raise ValueError(f"not a {BATCH_REPORT_SCHEMA} report")
-        clusters = tuple(_cluster_from_dict(c) for c in data["clusters"])
-        return BatchReport(
-            command=str(data["command"]),
-            clusters=clusters,
-            inventory=str(data.get("inventory") or ""),
-            shard=data.get("shard"),
-            merged_from=tuple(data.get("mergedFrom") or ()),
-            interrupted=bool(data.get("interrupted")),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{where}: {error}", hint="pass the JSON reports that batch commands write") from None
-
-
-def _cluster_from_dict(data: Mapping[str, Any]) -> ClusterResult:
-    error = data.get("error")
-    timing = data.get("timing")
-    return ClusterResult(
-        name=str(data["name"]),
-        account=data.get("account"),
-        region=str(data["region"]),
-        index=int(data["index"]),
-        outcome=Outcome(data["outcome"]),
-        message=str(data.get("message") or ""),
-        plan_file=data.get("planFile"),
-        plan_id=data.get("planId"),
-        mode=data.get("mode"),
-        target=data.get("target"),
-        steps_done=int(data.get("stepsDone") or 0),
-        steps_total=int(data.get("stepsTotal") or 0),
-        gates_passed=tuple(data.get("gatesPassed") or ()),
-        findings={str(k): int(v) for k, v in (data.get("findings") or {}).items()},
-        blockers=tuple(data.get("blockers") or ()),
-        canary=bool(data.get("canary")),
-        skipped=bool(data.get("skipped")),
-        verified=data.get("verified"),
-        error=ErrorInfo(str(error["type"]), int(error["exitCode"]), str(error["message"])) if error else None,
-        timing=Timing(str(timing["startedAt"]), float(timing["seconds"])) if timing else None,
-    )
-
-
-def merge_reports(reports: Sequence[tuple[str, BatchReport]]) -> BatchReport:
-    """The shard reports (each with where it came from) as one: every cluster once, in inventory order."""
-    if not reports:
-        raise InputError("batch report --merge needs at least one report")
-    commands = {r.command for _, r in reports}
-    if len(commands) > 1:
-        raise InputError(f"the reports are of different commands ({', '.join(sorted(commands))}): merge one kind")
-    seen: dict[str, str] = {}
-    clusters: list[ClusterResult] = []
-    for where, report in reports:
-        for cluster in report.clusters:
-            if cluster.identity in seen:
-                raise InputError(
-                    f"{where}: cluster {cluster.identity} is also in {seen[cluster.identity]}",
-                    hint="merge the reports of disjoint shards (--shard 1/N .. N/N of one inventory)",
-                )
-            seen[cluster.identity] = where
-            clusters.append(cluster)
-    first = reports[0][1]
-    shards = tuple(s for _, r in reports for s in (r.merged_from or ((r.shard,) if r.shard else ())))
-    interrupted = any(r.interrupted for _, r in reports)
-    return replace(first, clusters=ordered(clusters), shard=None, merged_from=shards, interrupted=interrupted)

@@ -562,3 +562,51 @@ def test_the_same_cluster_name_in_two_accounts_and_two_regions_runs_as_three_clu
     text = batch(sandbox, tmp_path, "status", "fleet.yaml")
     assert "twin (444455556666/us-east-1)" not in text.stdout  # the table has a column for where it is
     assert text.stdout.count("twin") == 3
+
+
+def test_batch_plan_keeps_a_plan_whose_run_is_in_progress_and_plans_the_others(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(fleet_scenario())
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    out = tmp_path / "plans"
+    picked = ("--select", "alpha", "--select", "bravo")
+    assert batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked).returncode == 0
+    first = batch(sandbox, tmp_path, "apply", "fleet.yaml", "--yes", "--approve-gate", "API_AND_CONFIG_MAP", *FAST,
+                  "--select", "alpha", "-o", "json")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    run = by_name(report_of(first))["alpha"]
+    assert (run["outcome"], run["gatesPassed"]) == ("at-gate", ["API_AND_CONFIG_MAP"])
+    pointer = (folder_of(out, "alpha") / "batch.current").read_text()
+
+    # Planning again would orphan alpha's run (its entries made, the API gate ahead): alpha keeps its plan, with
+    # a message saying what to do; bravo, never applied, is planned again; the batch exits 5.
+    sandbox.clear_calls()
+    again = batch(sandbox, tmp_path, "plan", "fleet.yaml", *picked, "-o", "json")
+    assert again.returncode == 5, again.stderr
+    clusters = by_name(report_of(again))
+    assert clusters["bravo"]["outcome"] == "planned"
+    alpha = clusters["alpha"]
+    assert (alpha["outcome"], alpha["error"]["type"], alpha["error"]["exitCode"]) == ("failed", "RunInProgressError", 7)
+    assert (alpha["planId"], alpha["gatesPassed"], alpha["mode"]) == (
+        run["planId"],
+        ["API_AND_CONFIG_MAP"],
+        "API_AND_CONFIG_MAP",
+    )
+    assert alpha["message"].startswith(f"cluster alpha: not planned again: the run of its plan {run['planId']} ")
+    assert "finish it with batch apply, or undo it with batch rollback" in alpha["message"]
+    assert (folder_of(out, "alpha") / "batch.current").read_text() == pointer
+    assert calls_to(sandbox, {"alpha"}) == []  # refused from its journal alone
+    assert "alpha: failed" in again.stderr
+
+    # status and rollback still find alpha's run; once it is rolled back, alpha plans again.
+    status = by_name(report_of(batch(sandbox, tmp_path, "status", "fleet.yaml", "--select", "alpha", "-o", "json")))
+    assert status["alpha"]["outcome"] == "at-gate"
+    undone = batch(sandbox, tmp_path, "rollback", "fleet.yaml", "--yes", "--select", "alpha", "-o", "json")
+    assert undone.returncode == 0, undone.stderr
+    assert by_name(report_of(undone))["alpha"]["outcome"] == "rolled-back"
+    assert set(live_entries(sandbox, "alpha")) == {role("nodes")}  # only the entry EKS made at the switch
+    replanned = batch(sandbox, tmp_path, "plan", "fleet.yaml", "--select", "alpha", "-o", "json")
+    assert replanned.returncode == 0, replanned.stderr
+    assert by_name(report_of(replanned))["alpha"]["planId"] != run["planId"]
+    assert (folder_of(out, "alpha") / "batch.current").read_text() != pointer

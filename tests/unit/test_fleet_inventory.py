@@ -180,7 +180,10 @@ def test_a_clusters_folder_depends_on_its_identity_alone_not_on_the_rest_of_the_
     folders = {c.identity: c.directory for c in parse_inventory(TWINS, FILE).clusters}
     for cluster in (*alone, *reordered):
         assert cluster.directory == folders[cluster.identity]
-    no_account = parse_inventory(TWINS.replace(', account: "111122223333"', ""), FILE).clusters[0]
+    alone_without_account = TWINS.replace(', account: "111122223333"', "").replace(
+        '  - {name: prod, account: "444455556666"}\n', ""
+    )
+    no_account = parse_inventory(alone_without_account, FILE).clusters[0]
     assert no_account.directory == "no-account/eu-west-1/prod"
 
 
@@ -191,3 +194,52 @@ def test_the_same_account_region_and_name_twice_is_refused() -> None:
     assert "fleet.yaml:8: cluster 'prod' in eu-west-1 (account 444455556666) is listed twice (first at line 5)" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize(
+    ("entries", "line", "words"),
+    [
+        # once with its account, once without (its credentials decide which account it is): the same cluster
+        (
+            '  - {name: prod, account: "111122223333"}\n  - {name: prod}\n',
+            5,
+            "this entry has no account (its credentials decide which account it is), line 4 has account 111122223333",
+        ),
+        (
+            '  - {name: prod}\n  - {name: prod, account: "111122223333"}\n',
+            5,
+            "this entry has account 111122223333, line 4 has no account",
+        ),
+        ('  - {name: prod, account: "111122223333"}\n  - {name: prod, profile: other}\n', 5, "has no account"),
+        # without an account, but with a role in that account: it can only be that account's cluster
+        (
+            '  - {name: prod, account: "111122223333"}\n'
+            '  - {name: prod, roleArn: "arn:aws:iam::111122223333:role/m"}\n',
+            5,
+            "no account, but a roleArn in account 111122223333, line 4 has account 111122223333",
+        ),
+    ],
+    ids=["with-then-without", "without-then-with", "without-with-a-profile", "without-with-its-role"],
+)
+def test_two_entries_that_can_be_the_same_cluster_are_refused(entries: str, line: int, words: str) -> None:
+    text = f"schema: aws-auth-migrate/inventory/v1\ndefaults: {{region: eu-west-1}}\nclusters:\n{entries}"
+    with pytest.raises(SourceError) as caught:
+        parse_inventory(text, FILE)
+    assert str(caught.value).startswith(f"{FILE}:{line}: cluster 'prod' in eu-west-1 ")
+    assert words in str(caught.value) and caught.value.exit_code == 2
+    assert caught.value.hint is not None and "account" in caught.value.hint
+
+
+def test_entries_without_an_account_whose_roles_are_in_other_accounts_are_other_clusters() -> None:
+    text = (
+        "schema: aws-auth-migrate/inventory/v1\ndefaults: {region: eu-west-1}\nclusters:\n"
+        '  - {name: prod, account: "111122223333"}\n'
+        '  - {name: prod, roleArn: "arn:aws:iam::444455556666:role/m"}\n'
+        "  - {name: prod, region: us-east-1}\n"
+    )
+    clusters = parse_inventory(text, FILE).clusters
+    assert [c.directory for c in clusters] == [
+        "111122223333/eu-west-1/prod",
+        "no-account/eu-west-1/prod",
+        "no-account/us-east-1/prod",
+    ]

@@ -4,12 +4,16 @@ shards partition the fleet, and merged shard reports are the report of the whole
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from migrator.errors import InputError
 from migrator.fleet.inventory import parse_inventory
-from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome, merge_reports, report_from_dict
+from migrator.fleet.merging import merge_reports
+from migrator.fleet.reading import report_from_dict
+from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, FleetSet, Outcome
 from migrator.fleet.selection import Shard, parse_shard, select, shard_of
 from tests.unit.test_fleet_inventory import FILE, VALID
 
@@ -42,13 +46,41 @@ def _result(name: str, index: int, outcome: Outcome = Outcome.COMPLETED) -> Clus
                          steps_total=3, gates_passed=("API_AND_CONFIG_MAP",), findings={"warning": 1})  # fmt: skip
 
 
+def _shard_of(result: ClusterResult, count: int) -> int:
+    return shard_of(result.identity, count) + 1
+
+
+def _sharded(command: str, results: list[ClusterResult], count: int, **fields: object) -> list[BatchReport]:
+    """The reports of shards 1/count..count/count of a batch over `results`, as `--shard` would write them."""
+    fleet = FleetSet.of(r.identity for r in results)
+    return [
+        BatchReport(
+            command,
+            tuple(r for r in results if _shard_of(r, count) == index),
+            inventory="fleet.yaml",
+            shard=f"{index}/{count}",
+            fleet=fleet,
+            **fields,  # type: ignore[arg-type]
+        )
+        for index in range(1, count + 1)
+    ]
+
+
+FLEET = [_result(name, index) for index, name in enumerate(["a", "b", "c", "d", "h", "j"])]
+
+
+def test_the_fleet_of_this_test_has_a_cluster_in_each_of_three_shards() -> None:
+    assert sorted({_shard_of(r, 3) for r in FLEET}) == [1, 2, 3]
+
+
 def test_merged_shard_reports_are_the_whole_report_in_inventory_order() -> None:
     failed = ClusterResult("c", None, "us-west-2", 2, Outcome.STALE, error=ErrorInfo("StalePlanError", 3, "changed"))
-    whole = BatchReport("apply", (_result("a", 0), _result("b", 1), failed), inventory="fleet.yaml")
-    one = BatchReport("apply", (failed, _result("a", 0)), inventory="fleet.yaml", shard="1/2")
-    two = BatchReport("apply", (_result("b", 1),), inventory="fleet.yaml", shard="2/2")
-    # Through JSON, as the files are read back.
-    merged = merge_reports([(n, report_from_dict(json.loads(r.to_json()), n)) for n, r in (("1", one), ("2", two))])
+    results = [_result("a", 0), _result("d", 1), failed]
+    whole = BatchReport("apply", tuple(results), inventory="fleet.yaml", fleet=FleetSet.of(r.identity for r in results))
+    one, two = _sharded("apply", results, 2)
+    assert one.clusters and two.clusters
+    # Through JSON, as the files are read back; in any order.
+    merged = merge_reports([(n, report_from_dict(json.loads(r.to_json()), n)) for n, r in (("2", two), ("1", one))])
     assert merged.clusters == whole.clusters
     assert merged.merged_from == ("1/2", "2/2")
     assert (merged.exit_code, merged.summary()) == (5, {"completed": 2, "stale": 1})
@@ -57,12 +89,55 @@ def test_merged_shard_reports_are_the_whole_report_in_inventory_order() -> None:
     }
 
 
-def test_merging_overlapping_or_foreign_reports_is_bad_input() -> None:
-    one = BatchReport("apply", (_result("a", 0),), shard="1/2")
-    with pytest.raises(InputError, match="also in"):
-        merge_reports([("x.json", one), ("y.json", one)])
-    with pytest.raises(InputError, match="different commands"):
-        merge_reports([("x.json", one), ("y.json", BatchReport("plan", (_result("b", 1),)))])
+def test_a_merged_report_merges_again_with_the_shards_it_lacks() -> None:
+    one, two, three = _sharded("status", FLEET, 3)
+    again = merge_reports(
+        [
+            ("12", replace(one, shard=None, merged_from=("1/3", "2/3"), clusters=one.clusters + two.clusters)),
+            ("3", three),
+        ]
+    )
+    assert again.merged_from == ("1/3", "2/3", "3/3") and len(again.clusters) == 6
+
+
+@pytest.mark.parametrize(
+    ("pick", "words"),
+    [
+        (lambda s: [s[1], s[2]], "shard(s) 1/3 missing: the reports given hold 2 of 3 shards"),
+        (lambda s: [s[0], s[2]], "shard(s) 2/3 missing"),
+        (lambda s: [s[0], s[1], s[2], s[1]], "s3: shard 2/3 is also in s1"),
+        (lambda s: [s[0], s[1], s[2], replace(s[1], clusters=())], "s3: shard 2/3 is also in s1"),
+        (lambda s: [s[0], s[1], replace(s[2], shard="3/4")], "s2: shard 3/4 is not one of 3 shards"),
+        (lambda s: [s[0], s[1], replace(s[2], shard=None)], "s2: a report of the whole fleet (run without --shard)"),
+        (lambda s: [s[0], s[1], replace(s[2], fleet=None)], "s2: names no fleet (written by an older"),
+        (
+            lambda s: [s[0], s[1], replace(s[2], fleet=FleetSet.of(["111122223333/eu-west-1/z"]))],
+            "s2 is a shard of another fleet (1 cluster(s), sha256 ",
+        ),
+        (lambda s: [s[0], s[1], replace(s[2], command="plan")], "different commands (apply, plan)"),
+        (lambda s: [s[0], replace(s[1], clusters=s[1].clusters + s[2].clusters), s[2]], "s1: cluster "),
+        (lambda s: [s[0], s[1], replace(s[2], clusters=s[2].clusters[1:])], "the shard reports hold 5 cluster(s)"),
+    ],
+    ids=[
+        "first-missing", "middle-missing", "twice", "twice-empty", "other-count", "whole-report", "no-fleet",
+        "other-fleet", "other-command", "cluster-in-a-shard-not-its-own", "cluster-left-out",
+    ],
+)  # fmt: skip
+def test_shard_reports_that_do_not_make_one_whole_batch_are_bad_input(
+    pick: Callable[[list[BatchReport]], list[BatchReport]], words: str
+) -> None:
+    reports = pick(_sharded("apply", FLEET, 3))
+    with pytest.raises(InputError) as caught:
+        merge_reports([(f"s{i}", r) for i, r in enumerate(reports)])
+    assert words in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_a_merge_of_a_single_shard_of_one_is_the_fleet() -> None:
+    (only,) = _sharded("status", FLEET, 1)
+    assert merge_reports([("s", only)]).clusters == tuple(FLEET)
+
+
+def test_reading_refuses_what_is_not_a_report() -> None:
     with pytest.raises(InputError, match=r"z\.json: not a aws-auth-migrate/batch-report/v1 report"):
         report_from_dict({"schema": "aws-auth-migrate/verify/v1"}, "z.json")
 
@@ -73,12 +148,14 @@ def test_an_interrupted_batch_exits_130_and_its_merged_report_stays_interrupted(
         error=ErrorInfo("Interrupted", 130, "interrupted"),
     )  # fmt: skip
     fine = ClusterResult("b", "111122223333", "eu-west-1", 1, Outcome.COMPLETED)
-    interrupted = BatchReport("apply", (stopped,), shard="1/2", interrupted=True)
-    whole = BatchReport("apply", (fine,), shard="2/2")
-    assert (interrupted.exit_code, interrupted.ok, whole.exit_code) == (130, False, 0)
+    reports = [replace(r, interrupted=stopped in r.clusters) for r in _sharded("apply", [stopped, fine], 2)]
+    interrupted = next(r for r in reports if r.interrupted)
+    assert (interrupted.exit_code, interrupted.ok) == (130, False)
     data = json.loads(interrupted.to_json())
-    assert data["interrupted"] is True and data["clusters"][0]["outcome"] == "interrupted"
-    merged = merge_reports([("s1", report_from_dict(data, "s1")), ("s2", whole)])
+    assert data["interrupted"] is True and data["exitCode"] == 130
+    merged = merge_reports(
+        [(f"s{i}", report_from_dict(json.loads(r.to_json()), f"s{i}")) for i, r in enumerate(reports)]
+    )
     assert merged.interrupted and merged.exit_code == 130
 
 
