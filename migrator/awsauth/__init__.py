@@ -33,8 +33,10 @@ from migrator.model import (
     AWS_AUTH_NAMESPACE,
     AccountMapping,
     AwsAuth,
+    FieldManager,
     IgnoredSection,
     Mapping,
+    ObjectMeta,
     Section,
 )
 
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_BYTES",
     "data_sha256",
     "load_aws_auth_file",
+    "object_meta",
     "parse_aws_auth",
     "parse_configmap_object",
 ]
@@ -83,10 +86,10 @@ def parse_aws_auth(text: str | bytes, file: str) -> AwsAuth:
     `sso:` entries of mapRoles parse into a Mapping with `sso=True` and the synthetic
     `arn = "sso:<accountID>:<permissionSetName>"` (no ARN exists for them; they are dead on EKS).
     """
-    source = _decode(text, file)
+    source, bom = _decode(text, file)
     if not source.strip():
         raise SourceError(file, None, "the file is empty: expected the aws-auth ConfigMap", hint=_EXPORT_HINT)
-    document, tree = load_document(source, file)
+    document, tree = load_document(source, file, bom=bom)
     return _from_configmap(document, Positions(file, tree), strict=True)
 
 
@@ -100,6 +103,13 @@ def parse_configmap_object(obj: dict[str, Any], file: str) -> AwsAuth:
     return _from_configmap(obj, Positions(file, None, relative_blocks=True), strict=False)
 
 
+def object_meta(obj: dict[str, Any], file: str) -> ObjectMeta:
+    """The labels, annotations and field managers of a ConfigMap as the Kubernetes API returns it: who
+    writes it (rules/ownership.py), read again right before aws-auth is deleted."""
+    metadata = obj.get("metadata")
+    return _object_meta(metadata if isinstance(metadata, dict) else {}, Positions(file, None, relative_blocks=True))
+
+
 def data_sha256(data: MappingABC[str, str]) -> str:
     """The content hash of aws-auth: the three mapping keys' values as stored, so metadata does not count."""
     relevant = {key: data[key] for key in DATA_KEYS if key in data}
@@ -111,30 +121,32 @@ def data_sha256(data: MappingABC[str, str]) -> str:
 # --- reading text ----------------------------------------------------------------------------------------
 
 
-def _decode(text: str | bytes, file: str) -> str:
+def _decode(text: str | bytes, file: str) -> tuple[str, bool]:
+    """The text, and whether it began with a byte order mark (dropped here)."""
     if isinstance(text, str):
         size = len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass"))
         _check_size(size, file)
         if "\x00" in text:
             raise SourceError(file, None, "is a binary file (it contains NUL bytes), not an aws-auth ConfigMap")
-        return text.removeprefix("\ufeff")
+        return text.removeprefix("\ufeff"), text.startswith("\ufeff")
     _check_size(len(text), file)
     # Windows PowerShell 5 writes `kubectl ... > file` as UTF-16 with a byte order mark.
     for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if text.startswith(bom) and not text.startswith(codecs.BOM_UTF32_LE):
             try:
-                return text[len(bom) :].decode(codec)
+                return text[len(bom) :].decode(codec), True
             except UnicodeDecodeError:
                 raise SourceError(file, None, "starts with a UTF-16 byte order mark but is not UTF-16 text") from None
     if b"\x00" in text:
         line = text.count(b"\n", 0, text.index(b"\x00")) + 1
         raise SourceError(file, line, "is a binary file (it contains NUL bytes), not an aws-auth ConfigMap")
     try:
-        return text.decode("utf-8").removeprefix("\ufeff")
+        decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = text.count(b"\n", 0, exc.start) + 1
         bad = text[exc.start : exc.start + 1].hex()
         raise SourceError(file, line, f"is not UTF-8 text (byte 0x{bad}); save the file as UTF-8") from None
+    return decoded.removeprefix("\ufeff"), decoded.startswith("\ufeff")
 
 
 def _check_size(size: int, file: str) -> None:
@@ -170,11 +182,12 @@ def _from_configmap(obj: Any, pos: Positions, *, strict: bool) -> AwsAuth:
         file=file,
         raw_data=tuple(sorted(data.items())),
         ignored_sections=tuple(ignored for ignored in (roles_ignored, users_ignored) if ignored is not None),
+        meta=_object_meta(metadata, pos),
     )
 
 
 _CONFIGMAP_FIELDS = ("apiVersion", "kind", "metadata", "data")
-_METADATA_FIELDS = ("name", "namespace", "resourceVersion")
+_METADATA_FIELDS = ("name", "namespace", "resourceVersion", "labels", "annotations", "managedFields")
 
 
 def _check_spelling(obj: dict[str, Any], fields: tuple[str, ...], pos: Positions, path: tuple[str, ...]) -> None:
@@ -249,6 +262,59 @@ def _resource_version(metadata: dict[str, Any], pos: Positions) -> str | None:
         pos.line("metadata", "resourceVersion"),
         f"metadata.resourceVersion must be a string, found {describe(value)}",
     )
+
+
+def _object_meta(metadata: dict[str, Any], pos: Positions) -> ObjectMeta:
+    """Who writes aws-auth, as its metadata says: labels and annotations (Argo CD, Flux, Helm, kubectl apply)
+    and `managedFields` managers (Terraform, eksctl, ...). `kubectl get -o yaml` leaves managedFields out
+    unless given --show-managed-fields; the API returns them."""
+    return ObjectMeta(
+        labels=_string_map(metadata, "labels", pos),
+        annotations=_string_map(metadata, "annotations", pos),
+        managers=_field_managers(metadata, pos),
+    )
+
+
+def _string_map(metadata: dict[str, Any], key: str, pos: Positions) -> tuple[tuple[str, str], ...]:
+    values = metadata.get(key)
+    if values is None:
+        return ()
+    if not isinstance(values, dict):
+        raise SourceError(
+            pos.file, pos.line("metadata", key), f"metadata.{key} must map names to strings, found {describe(values)}"
+        )
+    for name, value in values.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise SourceError(
+                pos.file,
+                pos.line("metadata", key, name) if isinstance(name, str) else pos.line("metadata", key),
+                f"metadata.{key}: {describe(name)} must map to a string, found {describe(value)} (quote it)",
+            )
+    return tuple(sorted(values.items()))
+
+
+def _field_managers(metadata: dict[str, Any], pos: Positions) -> tuple[FieldManager, ...]:
+    entries = metadata.get("managedFields")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise SourceError(
+            pos.file,
+            pos.line("metadata", "managedFields"),
+            f"metadata.managedFields must be a list, found {describe(entries)}",
+        )
+    managers: list[FieldManager] = []
+    for index, entry in enumerate(entries):
+        manager = entry.get("manager", "") if isinstance(entry, dict) else None
+        operation = entry.get("operation", "") if isinstance(entry, dict) else None
+        if not isinstance(manager, str) or not isinstance(operation, str):
+            raise SourceError(
+                pos.file,
+                pos.line("metadata", "managedFields"),
+                f"metadata.managedFields[{index}] must be a mapping whose manager and operation are strings",
+            )
+        managers.append(FieldManager(manager, operation))
+    return tuple(managers)
 
 
 def _data(obj: dict[str, Any], pos: Positions) -> dict[str, str]:

@@ -28,7 +28,7 @@ from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.scanner import RoundTripScanner, Scanner, ScannerError
 
-from migrator.awsauth.golang import Yaml11Kind, yaml11_kind
+from migrator.awsauth.golang import Yaml11Kind, taken_as_json, yaml11_kind
 from migrator.errors import SourceError
 
 # --- positions -------------------------------------------------------------------------------------------
@@ -129,28 +129,44 @@ def line1(line0: int | None) -> int | None:
 # --- reading text ----------------------------------------------------------------------------------------
 
 
-def load_document(source: str, file: str) -> tuple[Any, Any]:
-    """The outer document and its ruamel tree (for line numbers; None when unavailable)."""
+def load_document(source: str, file: str, *, bom: bool = False) -> tuple[Any, Any]:
+    """The outer document and its ruamel tree (for line numbers; None when unavailable).
+
+    Kubernetes tools read a document whose first non-space character is `{` as JSON, and only as JSON; so
+    does this reader. `bom`: the text had a byte order mark, which Go's space test does not skip, so a Go
+    reader would read JSON after it as YAML: refused rather than guessed."""
     outer = Origin(file, "", first_line=1)
-    if not source.lstrip().startswith("{"):
+    if not taken_as_json(source):
         tree = load_yaml(source, outer)
         return tree, tree
+    if bom:
+        raise SourceError(file, 1, "a byte order mark before JSON: Go readers take the file for YAML, others for "
+                          "JSON; save it without the byte order mark")  # fmt: skip
     refuse_characters(source, True, outer)
     _refuse_json_escapes(source, outer)
     try:
-        document = json.loads(source, object_pairs_hook=_json_object)
+        document = json.loads(source, object_pairs_hook=_json_object, parse_constant=_json_constant)
     except (ValueError, RecursionError) as json_error:
-        # A YAML flow mapping starts with "{" too: only blame JSON when YAML cannot read it either.
-        try:
-            tree = load_yaml(source, outer)
-        except SourceError as yaml_error:
-            if isinstance(json_error, _JsonDuplicateKey):
-                raise yaml_error from None  # ruamel knows the duplicate's line, json does not
-            raise _json_failure(json_error, file) from None
         if isinstance(json_error, _JsonDuplicateKey):
-            raise SourceError(file, None, f"duplicate key {json_error.key!r}: each key may appear once") from None
-        return tree, tree
+            line = _duplicate_key_line(source)
+            raise SourceError(file, line, f"duplicate key {json_error.key!r}: each key may appear once") from None
+        raise _json_failure(json_error, file) from None
     return document, _quiet_tree(source)
+
+
+def _duplicate_key_line(source: str) -> int | None:
+    """Where the duplicate key is: json does not say, ruamel (which reads this JSON as YAML) does."""
+    try:
+        _new_yaml().load(source)
+    except MarkedYAMLError as exc:
+        return line1(getattr(exc.problem_mark, "line", None))
+    except Exception:  # a courtesy only: the error stands without a line
+        return None
+    return None
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Go's encoding/json rejects it)")
 
 
 # JSON escapes a YAML reader (sigs.k8s.io/yaml reads JSON as YAML) rejects: `\/`, and surrogates, even paired.
@@ -182,7 +198,12 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_failure(exc: Exception, file: str) -> SourceError:
     if isinstance(exc, json.JSONDecodeError):
-        return SourceError(file, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return SourceError(
+            file,
+            exc.lineno,
+            f"invalid JSON: {exc.msg} (column {exc.colno})",
+            hint="a file that starts with '{' is JSON to Kubernetes tools: write it as JSON, or as block YAML",
+        )
     if isinstance(exc, RecursionError):
         return SourceError(file, None, "invalid JSON: nested too deeply")
     return SourceError(file, None, f"invalid JSON: {shorten(str(exc))}")
@@ -304,6 +325,11 @@ class _Scanner(Scanner):
     def fetch_key(self) -> None:
         self._refuse("an explicit key (`? key`)")
 
+    def fetch_value(self) -> None:
+        if self.flow_level not in self.possible_simple_keys:
+            self._refuse("a ':' with no key before it: yaml.v2 rejects an empty key")
+        super().fetch_value()
+
     def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
         self._check_depth()
         super().fetch_flow_collection_start(TokenClass, to_push)
@@ -343,7 +369,7 @@ class _Scanner(Scanner):
         if self.flow_level and "?" in value:
             self._refuse(f"{_quoted(value)}: a '?' in an unquoted value inside [ ] or {{ }} ends the value for "
                          "yaml.v2: quote it", token.start_mark)  # fmt: skip
-        if self.profile.one_line_scalars and value[:1] in _INDICATORS:
+        if (self.profile.one_line_scalars or self.flow_level) and value[:1] in _INDICATORS:
             self._refuse(f"{_quoted(value)}: an unquoted value starting with {value[0]!r}: quote it", token.start_mark)
         self._check_kind(token)
 
@@ -381,7 +407,15 @@ class _Scanner(Scanner):
         tag = self.loader.resolver.resolve(ScalarNode, value, (True, False))
         ours = _RUAMEL_KINDS.get(str(tag), Yaml11Kind.MERGE)  # an unknown tag (`=`, YAML 1.1's value) is refused
         if v2 is Yaml11Kind.MERGE or ours is Yaml11Kind.MERGE:
-            self._refuse("a merge key (<<): yaml.v2 applies it by position", token.start_mark)
+            shown = (
+                "a merge key (<<): yaml.v2 applies it by position"
+                if value == "<<"
+                else (f"{_quoted(value)}: YAML 1.1 gives it a meaning of its own: quote it")
+            )
+            self._refuse(shown, token.start_mark)
+        if value.lstrip("+-").lower() in (".inf", ".nan"):
+            self._refuse(f"{_quoted(value)}: a value JSON cannot hold (sigs.k8s.io/yaml fails on it): quote it",
+                         token.start_mark)  # fmt: skip
         if rule == "string" and (v2 not in _STRINGISH or ours not in _STRINGISH or v2 is not ours):
             odd = v2 if v2 not in _STRINGISH else ours
             self._refuse(f"{_quoted(value)} is {_KIND_WORDS.get(odd, 'no string')} to YAML 1.1 (the authenticator "
@@ -427,9 +461,26 @@ def load_yaml(text: str, origin: Origin) -> Any:
     scanner = _profile_of(origin)
     refuse_characters(text, scanner.profile.crlf, origin)
     try:
-        return _new_yaml(scanner).load(text)
+        tree = _new_yaml(scanner).load(text)
     except Exception as exc:
         raise _yaml_failure(exc, text, origin) from None
+    _refuse_odd_keys(tree, origin, None)
+    return tree
+
+
+def _refuse_odd_keys(node: Any, origin: Origin, line0: int | None) -> None:
+    """Every key, at any depth (under keys we ignore too), must be text: sigs.k8s.io/yaml cannot turn a null
+    key into JSON and yaml.v2 rejects a list or mapping as a key, and either drops the whole section."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            at = either(key_line0(node, key), line0)
+            if not isinstance(key, str):
+                raise origin.error(at, f"{_prefix(origin)}: the key {describe(key)} is no text; the authenticator's "
+                                   "YAML cannot read it, and drops everything around it")  # fmt: skip
+            _refuse_odd_keys(value, origin, at)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _refuse_odd_keys(item, origin, either(item_line0(node, index), line0))
 
 
 def compose_yaml(text: str, origin: Origin) -> Node | None:
@@ -503,7 +554,7 @@ def describe(value: Any) -> str:
         return f"the string {shorten(repr(str(value)))}"
     if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # ruamel gives a list used as a key as a tuple
         return "a list"
     return f"a {type(value).__name__}"
 

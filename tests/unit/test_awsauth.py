@@ -327,10 +327,12 @@ def test_json_input_matches_yaml_input() -> None:
     assert [m.source.line for m in from_json.mappings] == [4, 4, 4, 5]
 
 
-def test_yaml_flow_mapping_is_not_mistaken_for_json() -> None:
+def test_a_yaml_flow_mapping_document_is_json_to_kubernetes_tools_and_refused() -> None:
+    # kubectl and the authenticator's YAML helpers commit to JSON at a leading '{'.
     data = "{mapUsers: '- userarn: " + USER_U + "'}"
     text = "{apiVersion: v1, kind: ConfigMap, metadata: {name: aws-auth}, data: " + data + "}"
-    assert [m.arn for m in parse_aws_auth(text, F).mappings] == [USER_U]
+    with pytest.raises(SourceError, match="invalid JSON"):
+        parse_aws_auth(text, F)
 
 
 @pytest.mark.parametrize(
@@ -434,7 +436,8 @@ INVALID: list[tuple[str, str | bytes, int | None, str]] = [
     ("not utf-8", b"apiVersion: v1\nkind: Config\xe9Map\n", 2, "not UTF-8"),
     ("5 MB", b"a: b\n" * 1_000_000, None, "larger than 1 MiB"),
     ("control character", "apiVersion: v1\nkind: ConfigMap\x07\n", 2, "U+0007 is not allowed"),
-    ("bad yaml", "apiVersion: v1\nkind: [ConfigMap\nmetadata: {}\n", 3, "invalid YAML: expected ',' or ']'"),
+    ("bad yaml", "apiVersion: v1\nkind: [ConfigMap\nmetadata: {}\n", 3, "a ':' with no key before it"),
+    ("bad yaml", "apiVersion: v1\nkind: [ConfigMap\nmetadata\n", 4, "invalid YAML: expected ',' or ']'"),
     ("tab indentation", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: aws-auth\n", 4, "indented with a tab"),
     ("duplicate key", "kind: ConfigMap\nmetadata: {name: aws-auth}\nkind: Secret\n", 3, "duplicate key 'kind'"),
     ("two documents", "kind: ConfigMap\n---\nkind: ConfigMap\n", 2, "another document"),
