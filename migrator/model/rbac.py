@@ -28,11 +28,16 @@ class PolicyRule:
 
     @classmethod
     def from_object(cls, rule: Mapping[str, Any]) -> PolicyRule:
+        names = rule.get("resourceNames")
+        resource_names = _strings(names)
+        # No resourceNames means every name, so a list whose names are not all strings must not shrink to
+        # that: such a rule (the API server refuses it) grants nothing.
+        exact_names = not names or (isinstance(names, list | tuple) and len(resource_names) == len(names))
         return cls(
-            verbs=_strings(rule.get("verbs")),
+            verbs=_strings(rule.get("verbs")) if exact_names else (),
             api_groups=_strings(rule.get("apiGroups")),
             resources=_strings(rule.get("resources")),
-            resource_names=_strings(rule.get("resourceNames")),
+            resource_names=resource_names,
             non_resource_urls=_strings(rule.get("nonResourceURLs")),
         )
 
@@ -53,7 +58,8 @@ class PolicyRule:
         if self.non_resource_urls:
             return f"{verbs} {','.join(self.non_resource_urls)}"
         groups = ",".join(g or "core" for g in self.api_groups)
-        names = f" (names {','.join(self.resource_names)})" if self.resource_names else ""
+        shown = ",".join(name or '""' for name in self.resource_names)  # "" is a name too, not "any"
+        names = f" (names {shown})" if self.resource_names else ""
         return f"{verbs} {groups}/{','.join(self.resources)}{names}"
 
 

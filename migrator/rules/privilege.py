@@ -10,10 +10,15 @@ then grant one rule set in one scope, so the privilege difference is a differenc
   controller writes it), never a fixed table: a CRD aggregated into `view` is part of it;
 - the policy side is the access policy reference (`rules.access_policies`);
 - rules are cut into atoms (one verb, one API group, one resource or subresource, one resource name or
-  none; or one verb and one non-resource URL), and an atom is kept by the other side when the other side's
+  any name; or one verb and one non-resource URL), and an atom is kept by the other side when the other side's
   rules allow it as the RBAC authorizer would (`rule_allows`). A `*` in an atom is taken literally: only a
   `*` covers it. So `*` on one side against a list of every verb on the other counts as a difference: a
   conversion may be refused or called narrowing although it is exact, never the other way round.
+- resource names are exact, as in `RuleAllows`: a rule without resourceNames grants any name (`ANY_NAME`,
+  covered only by another rule without names: no list of names adds up to all of them); a rule with
+  resourceNames grants those names only, and `""` is one of them (it matches the requests that name no
+  object: list, watch, create, deletecollection), never "any name". An empty list of verbs, API groups,
+  resources or URLs grants nothing, so it makes no atom.
 
 The difference is per group: a rule the principal also gets through another of its groups still counts.
 """
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from migrator.model import AccessScope, GroupConversion, PolicyAssociation, PolicyRule, ScopeType
 from migrator.rules.access_policies import policy_rules
 from migrator.rules.identity import policy_arn
-from migrator.rules.rbac import Binding, NonResourceRequest, RbacPolicy, Request, ResourceRequest, rules_allow
+from migrator.rules.rbac import Binding, NonResourceRequest, RbacPolicy, ResourceRequest, rule_allows, rules_allow
 
 # The built-in user-facing ClusterRoles and the access policy that stands for each (eks-facts.md section 2).
 POLICY_FOR_ROLE = {
@@ -37,43 +42,49 @@ POLICY_FOR_ROLE = {
     "view": "AmazonEKSViewPolicy",
 }
 
-# (verb, apiGroup, resource, resourceName) or (verb, url): the smallest piece of a rule.
-Atom = tuple[str, str, str, str] | tuple[str, str]
+ANY_NAME = None  # the resource name of an atom from a rule without resourceNames
+
+# (verb, apiGroup, resource, resourceName or ANY_NAME) or (verb, url): the smallest piece of a rule.
+Atom = tuple[str, str, str, str | None] | tuple[str, str]
 
 
 def atoms(rules: Iterable[PolicyRule]) -> frozenset[Atom]:
     found: set[Atom] = set()
     for rule in rules:
+        names: tuple[str | None, ...] = rule.resource_names or (ANY_NAME,)
         for verb in rule.verbs:
             for url in rule.non_resource_urls:
                 found.add((verb, url))
             for group in rule.api_groups:
                 for resource in rule.resources:
-                    for name in rule.resource_names or ("",):
+                    for name in names:
                         found.add((verb, group, resource, name))
     return frozenset(found)
 
 
-def _request(atom: Atom) -> Request:
+def _allowed(atom: Atom, by: Sequence[PolicyRule]) -> bool:
     if len(atom) == 2:
-        return NonResourceRequest(atom[0], atom[1])
+        return rules_allow(NonResourceRequest(atom[0], atom[1]), by)
     verb, group, resource, name = atom
     base, _, sub = resource.partition("/")
-    return ResourceRequest(verb, group, base, namespace="", name=name, subresource=sub)
+    if name is ANY_NAME:  # every name at once: only a rule that names none grants them all
+        request = ResourceRequest(verb, group, base, subresource=sub)
+        return any(not rule.resource_names and rule_allows(request, rule) for rule in by)
+    return rules_allow(ResourceRequest(verb, group, base, name=name, subresource=sub), by)
 
 
 def not_covered(have: Iterable[PolicyRule], by: Sequence[PolicyRule]) -> tuple[PolicyRule, ...]:
     """The parts of `have` that `by` does not allow, as compact rules."""
-    return compact(a for a in atoms(have) if not rules_allow(_request(a), by))
+    return compact(a for a in atoms(have) if not _allowed(a, by))
 
 
 def compact(pieces: Iterable[Atom]) -> tuple[PolicyRule, ...]:
     """Atoms back into rules: one rule per API group, resource name and set of verbs, listing its resources
     (or one per set of verbs, listing its URLs). Sorted, so the same difference reads the same."""
-    verbs_of: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    verbs_of: dict[tuple[str, str, str | None] | tuple[str], set[str]] = defaultdict(set)
     for atom in pieces:
-        verbs_of[atom[1:]].add(atom[0])
-    by_verbs: dict[tuple[tuple[str, ...], str, str], list[str]] = defaultdict(list)
+        verbs_of[(atom[1], atom[2], atom[3]) if len(atom) == 4 else (atom[1],)].add(atom[0])
+    by_verbs: dict[tuple[tuple[str, ...], str, str | None], list[str]] = defaultdict(list)
     urls_by_verbs: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for key, verbs in verbs_of.items():
         ordered = tuple(sorted(verbs))
@@ -83,7 +94,7 @@ def compact(pieces: Iterable[Atom]) -> tuple[PolicyRule, ...]:
             group, resource, name = key
             by_verbs[(ordered, group, name)].append(resource)
     rules = [
-        PolicyRule(verbs, (group,), tuple(sorted(resources)), (name,) if name else ())
+        PolicyRule(verbs, (group,), tuple(sorted(resources)), () if name is ANY_NAME else (name,))
         for (verbs, group, name), resources in by_verbs.items()
     ]
     rules += [PolicyRule(verbs, non_resource_urls=tuple(sorted(urls))) for verbs, urls in urls_by_verbs.items()]
