@@ -92,6 +92,9 @@ class RunSettings:
     poll: PollPolicy = field(default_factory=update_polling)
     until: str | None = None
     rollback_on_failure: bool = False
+    # As a gate approval: the operator says the source of an aws-auth that a tool re-applies no longer has it,
+    # so the plan's remove-aws-auth step may delete it (--accept-managed-aws-auth).
+    accept_managed_aws_auth: bool = False
     # Interrupts a run that is not in the main thread (a fleet's clusters): set, it stops as Ctrl-C does.
     stop: threading.Event | None = field(default=None, compare=False)
 
@@ -109,7 +112,12 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
     connection = connect(
         cluster.name,
         ConnectOptions(
-            cluster.region, access.profile, access.role_arn, access.kube_context, eks_budget=access.eks_budget
+            cluster.region,
+            access.profile,
+            access.role_arn,
+            access.kube_context,
+            iam_roles=access.iam_roles,
+            eks_budget=access.eks_budget,
         ),
     )
     if connection.info.account != cluster.account:
@@ -122,7 +130,12 @@ def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
 
 
 def _executor(
-    run: PlanRun, ports: ClusterPorts, settings: RunSettings, observer: Observer, prompter: Prompter | None
+    run: PlanRun,
+    ports: ClusterPorts,
+    settings: RunSettings,
+    observer: Observer,
+    prompter: Prompter | None,
+    lease: ClusterLease | None = None,
 ) -> Executor:
     return Executor(
         run.plan,
@@ -140,16 +153,23 @@ def _executor(
         poll=settings.poll,
         until=settings.until,
         stop=settings.stop,
+        accept_managed_aws_auth=settings.accept_managed_aws_auth,
+        lease_lost=None if lease is None else lambda: lease.lost_reason,
     )
 
 
+def _lease(run: PlanRun, kube: KubeGateway, observer: Observer) -> ClusterLease:
+    return ClusterLease(kube, run.plan.cluster.name, run.plan_id, on_message=observer.on_message)
+
+
 @contextlib.contextmanager
-def _locked(run: PlanRun, kube: KubeGateway, observer: Observer) -> Iterator[None]:
-    """This machine's lock on the cluster, then the cluster's own Lease (other machines, CI runners)."""
+def _locked(run: PlanRun, lease: ClusterLease, observer: Observer) -> Iterator[None]:
+    """This machine's lock on the cluster, then the cluster's own Lease (other machines, CI runners). A run
+    that loses the Lease stops (the executor asks `lease.lost_reason` before each unit)."""
     with ClusterLock(run.lock_path, run.plan.cluster.name, run.plan_id) as lock:
         if lock.stale_message:
             observer.on_message(lock.stale_message)
-        with ClusterLease(kube, run.plan.cluster.name, run.plan_id, on_message=observer.on_message) as lease:
+        with lease:
             for message in (lease.takeover_message, lease.forbidden):
                 if message:
                     observer.on_message(message)
@@ -171,11 +191,18 @@ def apply_plan(
             "an offline plan is for review only and cannot be applied",
             hint=f"plan against the cluster: aws-auth-migrate plan --cluster {run.plan.cluster.name}",
         )
+    if settings.accept_managed_aws_auth and not run.plan.remove_aws_auth:
+        raise InputError(
+            "--accept-managed-aws-auth lets the remove-aws-auth step delete an aws-auth that a tool re-applies; "
+            "this plan does not remove aws-auth",
+            hint="drop --accept-managed-aws-auth",
+        )
     watcher = observer or NullObserver()
-    executor = _executor(run, ports, settings, watcher, prompter)
+    lease = _lease(run, ports.kube, watcher)
+    executor = _executor(run, ports, settings, watcher, prompter, lease)
     if settings.dry_run:
         return executor.apply(fresh=_replan_before_the_first_step(run, ports))
-    with _locked(run, ports.kube, watcher):
+    with _locked(run, lease, watcher):
         fresh = _replan_before_the_first_step(run, ports)
         return executor.apply(rollback_on_failure=settings.rollback_on_failure, fresh=fresh)
 
@@ -201,10 +228,11 @@ def rollback_plan(
     from a dry run of the rollback under the same lock) and may decline: then nothing is changed and None is
     returned."""
     watcher = observer or NullObserver()
-    executor = _executor(run, ports, settings, watcher, None)
+    lease = _lease(run, ports.kube, watcher)
+    executor = _executor(run, ports, settings, watcher, None, lease)
     if settings.dry_run:
         return executor.rollback()
-    with _locked(run, ports.kube, watcher):
+    with _locked(run, lease, watcher):
         if confirm is not None:
             preview = rollback_preview(
                 _executor(run, ports, dataclasses.replace(settings, dry_run=True), NullObserver(), None)

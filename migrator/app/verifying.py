@@ -22,12 +22,72 @@ from migrator.plan.snapshot import lookup_principals, read_rbac
 from migrator.ports import EksGateway, IamDirectory, IdentityProber, KubeGateway, ProbeObservation
 from migrator.proof.probes import ProbeVerdict, cannot_probe, judge
 from migrator.proof.report import VerifyReport
-from migrator.proof.verify import ClusterState, Verdict, verify
-from migrator.rules.arn import ArnError, parse_arn
+from migrator.proof.verify import ClusterState, CreatorEvidence, Verdict, verify
+from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.rbac import RbacPolicy
 from migrator.run.backup import load_backup
+from migrator.run.journal import Journal, fold, parse_journal, read_state
+from migrator.run.steps.mode import journaled_first_switch
 
 PROBE_CONCURRENCY = 4  # each probe is an AssumeRole plus one Kubernetes request
+
+
+@dataclass(frozen=True)
+class CreatorSource:
+    """Who created the cluster, as the operator tells verify: `--creator ARN`, or `--journal` (the journal of
+    the apply that made the first switch records the entry EKS made for the creator then). EKS does not say,
+    and an entry of the creator's shape is easy to make: without either, such an entry is `extra`."""
+
+    arn: str | None = None
+    journal: Path | None = None
+
+    def evidence(self, cluster: str, region: str) -> CreatorEvidence | None:
+        """Read and checked before any call; InputError (exit 2) saying what is wrong."""
+        if self.arn is not None and self.journal is not None:
+            raise InputError("give --creator or --journal, not both")
+        if self.arn is not None:
+            return CreatorEvidence(_creator_arn(self.arn), "--creator")
+        if self.journal is not None:
+            return _journal_evidence(self.journal, cluster, region)
+        return None
+
+
+def _creator_arn(text: str) -> str:
+    try:
+        kind = parse_arn(text).kind
+    except ArnError as error:
+        raise InputError(f"--creator: {error}") from None
+    if kind not in (PrincipalKind.ROLE, PrincipalKind.USER, PrincipalKind.ASSUMED_ROLE):
+        raise InputError(f"--creator: {text} is not an IAM role or user ARN")
+    return text
+
+
+def _journal_evidence(path: Path, cluster: str, region: str) -> CreatorEvidence:
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the journal: {error.strerror or error}") from None
+    read = parse_journal(text, str(path))
+    switch = journaled_first_switch(fold(read.records, read.torn_message))
+    if switch is None:
+        raise InputError(
+            f"{path}: the journal records no first switch (CONFIG_MAP -> API_AND_CONFIG_MAP) that its run saw "
+            "finish, so it cannot say which entry EKS made for the cluster creator",
+            hint="give the journal of the apply that made the first switch, or --creator ARN",
+        )
+    if (switch.cluster.get("name"), switch.cluster.get("region")) != (cluster, region):
+        raise InputError(
+            f"{path}: the journal is of cluster {switch.cluster.get('name')} ({switch.cluster.get('region')}), "
+            f"not {cluster} ({region})"
+        )
+    return CreatorEvidence(switch.creator_arn, f"apply's journal {path}")
+
+
+def journal_creator(run_journal: Journal) -> CreatorEvidence | None:
+    """What a plan's own journal says of the creator's entry (batch apply's verify); None when the plan made
+    no first switch, so the journal knows nothing of it."""
+    switch = journaled_first_switch(read_state(run_journal))
+    return None if switch is None else CreatorEvidence(switch.creator_arn, f"apply's journal {run_journal.path}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +127,7 @@ def verify_ports(
     reference: Reference,
     *,
     prober: IdentityProber | None = None,
+    creator: CreatorEvidence | None = None,
 ) -> VerifyReport:
     """Read-only calls only; the probes assume roles and ask the cluster who they are, nothing more."""
     expected, label = reference.load()  # bad input fails before any call
@@ -96,6 +157,7 @@ def verify_ports(
         iam=lookup_principals(iam, (*expected.mappings, *(live.mappings if live is not None else ()))),
         rbac=_live_rbac(kube),
         partition=info.partition,
+        creator=creator,
     )
     result = verify(expected, state)
     probes: dict[str, ProbeVerdict] = {}
@@ -129,11 +191,19 @@ def _probe_all(prober: IdentityProber, verdicts: Iterable[Verdict]) -> dict[str,
     return found
 
 
-def verify_cluster(cluster: str, access: ClusterAccess, reference: Reference, *, probe: bool) -> VerifyReport:
+def verify_cluster(
+    cluster: str,
+    access: ClusterAccess,
+    reference: Reference,
+    *,
+    probe: bool,
+    creator: CreatorSource = CreatorSource(),
+) -> VerifyReport:
     """Connect to the cluster (as `plan` does) and verify it."""
     from migrator.connect import ConnectOptions, connect
 
     reference.load()  # refuse bad input before connecting
+    evidence = creator.evidence(cluster, access.region)
     connection = connect(
         cluster,
         ConnectOptions(
@@ -141,5 +211,10 @@ def verify_cluster(cluster: str, access: ClusterAccess, reference: Reference, *,
         ),
     )
     return verify_ports(
-        connection.eks, connection.kube, connection.iam, reference, prober=connection.prober if probe else None
+        connection.eks,
+        connection.kube,
+        connection.iam,
+        reference,
+        prober=connection.prober if probe else None,
+        creator=evidence,
     )

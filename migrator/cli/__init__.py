@@ -171,6 +171,14 @@ def plan(
         bool,
         typer.Option(help="With --prefer-access-policies: also convert when the policy grants less (listed)."),
     ] = False,
+    accept_managed_aws_auth: Annotated[
+        bool,
+        typer.Option(
+            help="With --remove-aws-auth: you have changed the source of the tool that writes aws-auth (Argo CD, "
+            "Flux, Helm, Terraform, eksctl, a kubectl apply pipeline; AWS_AUTH_MANAGED), so deleting it will not be "
+            "undone. Without it the remove-aws-auth step is refused while such an owner is found."
+        ),
+    ] = False,
 ) -> None:
     """Read aws-auth (and, live, the cluster's mode, entries, node groups and IAM paths) and write a plan.
 
@@ -181,6 +189,8 @@ def plan(
     usage = _usage_window(usage_since, offline)
     if accept_narrowing and not prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
+    if accept_managed_aws_auth and not remove_aws_auth:
+        raise InputError("--accept-managed-aws-auth goes with --remove-aws-auth: only deleting aws-auth needs it")
     if rbac_file is not None and not offline:
         raise InputError("--rbac-file is for --offline plans; a live plan reads RBAC from the cluster")
     if prefer_access_policies and not (rbac_file if offline else rbac):
@@ -194,6 +204,7 @@ def plan(
         created_at=created_at or now_iso(),
         prefer_access_policies=prefer_access_policies,
         accept_narrowing=accept_narrowing,
+        accept_managed_aws_auth=accept_managed_aws_auth,
     )
     if offline:
         if aws_auth_file is None:

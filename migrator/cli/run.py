@@ -70,9 +70,17 @@ TimeoutOption = Annotated[
 ]
 
 
-def _access(profile: str | None, role_arn: str | None, kube_context: str | None, region: str | None) -> ClusterAccess:
+def _access(
+    profile: str | None,
+    role_arn: str | None,
+    kube_context: str | None,
+    region: str | None,
+    iam_roles: list[str] | None = None,
+) -> ClusterAccess:
     # The region comes from the plan; connect_cluster refuses a plan without one (offline, for review).
-    return ClusterAccess(region or "", profile, role_arn, kube_context)
+    from migrator.connect import parse_iam_roles
+
+    return ClusterAccess(region or "", profile, role_arn, kube_context, iam_roles=parse_iam_roles(iam_roles or []))
 
 
 def _interactive(yes: bool, dry_run: bool = False) -> bool:
@@ -124,11 +132,26 @@ def apply(
         str | None,
         typer.Option(help="Stop after this step id (and the rest of its principal's policies); re-run to go on."),
     ] = None,
+    accept_managed_aws_auth: Annotated[
+        bool,
+        typer.Option(
+            help="Let the remove-aws-auth step delete an aws-auth that a tool re-applies (AWS_AUTH_MANAGED): you "
+            "have changed that tool's source since the plan was made."
+        ),
+    ] = False,
     output: OutputOption = OutputFormat.TEXT,
     kube_context: KubeContextOption = None,
     profile: ProfileOption = None,
     role_arn: RoleArnOption = None,
     plans_dir: PlansDirOption = None,
+    iam_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ACCOUNT=ROLE_ARN: role to read IAM in another account (repeatable), as given to `plan`. Apply "
+            "plans again before its first step; without it, it takes the plan's word for paths found there, but "
+            "not that a principal does not exist."
+        ),
+    ] = None,
 ) -> None:
     """Apply a plan: resumable, stops in front of each unapproved gate, journals every step."""
     run = PlanRun.open(plan_file, plans_dir)
@@ -146,8 +169,10 @@ def apply(
         poll=update_polling(poll_seconds),
         until=until,
         rollback_on_failure=rollback_on_failure,
+        accept_managed_aws_auth=accept_managed_aws_auth,
     )
-    ports = connect_cluster(run.plan, _access(profile, role_arn, kube_context, run.plan.cluster.region))
+    access = _access(profile, role_arn, kube_context, run.plan.cluster.region, iam_role)
+    ports = connect_cluster(run.plan, access)
     observer = progress_observer(stderr, interactive=interactive)
     with observer:
         report = apply_plan(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migrator.app import ClusterAccess
-from migrator.app.verifying import Reference, verify_cluster
+from migrator.app.verifying import CreatorSource, Reference, verify_cluster
 from migrator.cli import (
     IamRoleOption,
     KubeconfigOption,
@@ -41,6 +41,22 @@ def verify(
             "after aws-auth was deleted."
         ),
     ] = None,
+    creator: Annotated[
+        str | None,
+        typer.Option(
+            help="The IAM role or user ARN that created the cluster. EKS does not say who did, and anybody can "
+            "make an admin entry of the shape EKS gives the creator's; only the one of this principal is "
+            "reported eks-made (without --creator or --journal, any such entry is extra)."
+        ),
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="The journal of the apply that switched the cluster from CONFIG_MAP (<planId>.journal.jsonl, "
+            "next to the plan): it records which entry EKS made for the creator at that switch. Instead of "
+            "--creator."
+        ),
+    ] = None,
     probe: Annotated[
         bool,
         typer.Option(
@@ -56,15 +72,18 @@ def verify(
     iam_role: IamRoleOption = None,
 ) -> None:
     """Compare each principal's identity now with the one aws-auth gives it: equivalent, missing, differs,
-    extra, or made by EKS itself (node roles, the cluster creator). Works in every mode, and after aws-auth
-    was deleted (--backup). Read-only. Exit 0 when everything is equivalent, 8 when anything differs; run it
-    from CI on a schedule to catch entries changed out of band.
+    extra, or made by EKS itself (node roles; the cluster creator's admin entry, with --creator or --journal).
+    Works in every mode, and after aws-auth was deleted (--backup). Read-only. Exit 0 when everything is
+    equivalent or made by EKS, 8 when anything differs; run it from CI on a schedule to catch entries changed
+    out of band.
     """
     check_cluster_name(cluster, where="--cluster")
     from migrator.connect import parse_iam_roles
 
     access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
-    report = verify_cluster(cluster, access, Reference(aws_auth_file, backup), probe=probe)
+    report = verify_cluster(
+        cluster, access, Reference(aws_auth_file, backup), probe=probe, creator=CreatorSource(creator, journal)
+    )
     print(verify_json(report) if output is OutputFormat.JSON else verify_text(report))
     if not report.ok:
         counts = report.counts()

@@ -11,11 +11,13 @@ from migrator.model.domain import (
     EntryAction,
     EntryType,
     FargateProfile,
+    FieldManager,
     Finding,
     IgnoredSection,
     LookupStatus,
     Mapping,
     NodeGroup,
+    ObjectMeta,
     PlannedEntry,
     PolicyAssociation,
     PrincipalLookup,
@@ -25,7 +27,7 @@ from migrator.model.domain import (
     Snapshot,
     SourceRef,
 )
-from migrator.model.plan import PLAN_SCHEMA, Fingerprint, Plan
+from migrator.model.plan import PLAN_SCHEMA, Fingerprint, IamAnswer, Plan
 from migrator.model.rbac import GroupConversion, PolicyRule, RbacObjects
 from migrator.model.steps import (
     AWS_AUTH_NAME,
@@ -68,14 +70,17 @@ __all__ = [
     "EntryAction",
     "EntryType",
     "FargateProfile",
+    "FieldManager",
     "Finding",
     "Fingerprint",
     "GroupConversion",
+    "IamAnswer",
     "IgnoredSection",
     "InverseStep",
     "LookupStatus",
     "Mapping",
     "NodeGroup",
+    "ObjectMeta",
     "Plan",
     "PlannedEntry",
     "PolicyAssociation",

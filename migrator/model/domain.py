@@ -123,6 +123,24 @@ class IgnoredSection:
 
 
 @dataclass(frozen=True)
+class FieldManager:
+    """One `metadata.managedFields` entry: which workflow wrote fields of the object (the request's
+    fieldManager, else its User-Agent up to the first '/'), and how (`Update`, or `Apply` for server-side apply)."""
+
+    manager: str
+    operation: str
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """What an object's metadata says about who writes it: its labels, annotations and field managers."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    managers: tuple[FieldManager, ...] = ()
+
+
+@dataclass(frozen=True)
 class AwsAuth:
     """The parsed aws-auth ConfigMap. `sha256` is of the three data keys as stored, so noise does not count."""
 
@@ -134,6 +152,7 @@ class AwsAuth:
     file: str | None = None
     raw_data: tuple[tuple[str, str], ...] = ()  # the ConfigMap's data keys verbatim, for backup/restore
     ignored_sections: tuple[IgnoredSection, ...] = ()  # nobody in these has access today
+    meta: ObjectMeta = ObjectMeta()  # who writes it (Argo CD, Flux, Helm, Terraform, ...): rules/ownership.py
 
     @property
     def mappings(self) -> tuple[Mapping, ...]:

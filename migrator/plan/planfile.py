@@ -26,8 +26,11 @@ from migrator.model import (
     EntryType,
     Finding,
     Fingerprint,
+    IamAnswer,
+    LookupStatus,
     Plan,
     PlannedEntry,
+    PrincipalLookup,
     Section,
     Severity,
     SourceRef,
@@ -83,6 +86,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         },
         "target": plan.target.value,
         "removeAwsAuth": plan.remove_aws_auth,
+        # only in plans made with --accept-managed-aws-auth, so every other plan file stays as it was
+        **({"acceptManagedAwsAuth": True} if plan.accept_managed_aws_auth else {}),
         "callerArn": plan.caller_arn,
         "fingerprint": {
             "awsAuthSha256": plan.fingerprint.aws_auth_sha256,
@@ -122,6 +127,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "preferAccessPolicies": plan.prefer_access_policies,
             "acceptNarrowing": plan.accept_narrowing,
         }
+    if plan.iam:  # only plans with paths, other accounts or unknown principals carry it
+        body["iamAnswers"] = [
+            {"principalArn": a.principal_arn, "status": a.lookup.status.value, "arn": a.lookup.arn} for a in plan.iam
+        ]
     body["planId"] = plan_id(body)
     body["integrity"] = {"sha256": body_sha256(body)}
     return body
@@ -174,6 +183,28 @@ def _entry(data: MappingABC[str, Any]) -> AccessEntrySpec:
         groups=_texts(data, "kubernetesGroups", "entry"),
         policies=tuple(policy_from_dict(p) for p in data["policies"]),
     )
+
+
+def _iam_answer(data: Any) -> IamAnswer:
+    if not isinstance(data, MappingABC):
+        raise PlanIntegrityError(f"iamAnswers holds {data!r}: a plan file holds a mapping there")
+    status = LookupStatus(data["status"])
+    found = _text(data, "arn", "iamAnswers[]", optional=status is not LookupStatus.FOUND)
+    return IamAnswer(_text(data, "principalArn", "iamAnswers[]"), PrincipalLookup(status, found))
+
+
+def _iam_answers(data: MappingABC[str, Any]) -> tuple[IamAnswer, ...]:
+    answers = data.get("iamAnswers", [])
+    if not isinstance(answers, list):
+        raise PlanIntegrityError(f"iamAnswers is {answers!r}: a plan file holds a list there")
+    return tuple(_iam_answer(a) for a in answers)
+
+
+def _accept_managed(data: MappingABC[str, Any]) -> bool:
+    value = data.get("acceptManagedAwsAuth", False)
+    if not isinstance(value, bool):
+        raise PlanIntegrityError(f"acceptManagedAwsAuth is {value!r}: a plan file holds true there, or nothing")
+    return value
 
 
 def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
@@ -229,6 +260,7 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         ),
         steps=steps,
         remove_aws_auth=bool(data["removeAwsAuth"]),
+        accept_managed_aws_auth=_accept_managed(data),
         caller_arn=_text(data, "callerArn", "plan", optional=True),
         created_at=data["createdAt"],
         tool_version=data["toolVersion"],
@@ -237,6 +269,7 @@ def plan_from_dict(data: MappingABC[str, Any]) -> Plan:
         rbac=review is not None,
         prefer_access_policies=review is not None and review["preferAccessPolicies"] is True,
         accept_narrowing=review is not None and review["acceptNarrowing"] is True,
+        iam=_iam_answers(data),
     )
     for found in plan.findings:
         if found.code in USAGE_CODES and found.severity is not RULES[found.code].severity:

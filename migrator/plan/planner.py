@@ -20,8 +20,11 @@ from migrator.model import (
     EntryType,
     Finding,
     Fingerprint,
+    IamAnswer,
+    LookupStatus,
     Plan,
     PlannedEntry,
+    PrincipalLookup,
     Section,
     Severity,
     Snapshot,
@@ -36,6 +39,7 @@ from migrator.rules.arn import ArnError, parse_arn
 from migrator.rules.findings import finding
 from migrator.rules.fingerprint import entries_digest
 from migrator.rules.limits import MAX_ENTRIES_PER_CLUSTER, MIN_PLATFORM_VERSION
+from migrator.rules.ownership import owners_of
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class PlanOptions:
     tool_version: str = __version__
     prefer_access_policies: bool = False  # needs the cluster's RBAC (a live plan with --rbac)
     accept_narrowing: bool = False
+    accept_managed_aws_auth: bool = False  # the owner's source no longer holds aws-auth: remove it all the same
 
 
 def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
@@ -59,6 +64,8 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         raise InputError("--remove-aws-auth needs --target API: aws-auth still authenticates principals before that")
     if options.accept_narrowing and not options.prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
+    if options.accept_managed_aws_auth and not options.remove_aws_auth:
+        raise InputError("--accept-managed-aws-auth goes with --remove-aws-auth: only deleting aws-auth needs it")
     if options.prefer_access_policies and (snapshot.rbac is None or not snapshot.rbac.available):
         raise InputError(
             "--prefer-access-policies compares groups with access policies through the cluster's RBAC, which "
@@ -111,6 +118,7 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         )
     if snapshot.mode is AuthMode.API:
         findings.append(finding("ALREADY_API", f"{snapshot.cluster.name} is already in API mode: aws-auth is ignored"))
+    findings.extend(ownership_findings(snapshot, options))
     findings.extend(usage_findings(snapshot, translations, winners))
     findings = _unique(findings)
     steps = build_steps(snapshot, options.target, options.remove_aws_auth, entries)
@@ -130,7 +138,50 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
         rbac=snapshot.rbac is not None,
         prefer_access_policies=options.prefer_access_policies,
         accept_narrowing=options.accept_narrowing,
+        accept_managed_aws_auth=options.accept_managed_aws_auth,
+        iam=iam_answers(snapshot),
     )
+
+
+def iam_answers(snapshot: Snapshot) -> tuple[IamAnswer, ...]:
+    """IAM's answer for each principal aws-auth names, in aws-auth's order, where it is not "found, at the ARN
+    aws-auth names": the plan's own record of what IAM said, for an apply that cannot ask IAM again. Offline
+    plans asked nobody (their findings say so) and are never applied."""
+    if snapshot.offline:
+        return ()
+    answers: dict[str, IamAnswer] = {}
+    for mapping in snapshot.aws_auth.mappings:
+        try:
+            arn = parse_arn(mapping.arn)
+        except ArnError:
+            continue
+        lookup = snapshot.iam.get(arn.lookup_key)
+        if lookup is None or arn.lookup_key in answers:
+            continue
+        if lookup.status is not LookupStatus.FOUND or lookup.arn != str(arn):
+            answers[arn.lookup_key] = IamAnswer(str(arn), PrincipalLookup(lookup.status, lookup.arn))
+    return tuple(answers.values())
+
+
+def ownership_findings(snapshot: Snapshot, options: PlanOptions) -> list[Finding]:
+    """AWS_AUTH_MANAGED for each tool that re-applies aws-auth: a blocker of the removal step (only) while a
+    plan that removes aws-auth has not been told the owner's source was changed."""
+    blocks = options.remove_aws_auth and not options.accept_managed_aws_auth
+    if blocks:
+        then = "the remove-aws-auth step is refused until you have done so and say it with --accept-managed-aws-auth"
+    elif options.remove_aws_auth:
+        then = "--accept-managed-aws-auth says this is done: the remove-aws-auth step deletes aws-auth"
+    else:
+        then = "only then delete aws-auth (--remove-aws-auth with --target API, or by hand)"
+    return [
+        finding(
+            "AWS_AUTH_MANAGED",
+            f"aws-auth is written by {owner.describe()}; it would re-apply a deleted aws-auth. First "
+            f"{owner.first_step}; {then}",
+            severity=Severity.BLOCKER if blocks else None,
+        )
+        for owner in owners_of(snapshot.aws_auth.meta)
+    ]
 
 
 def fingerprint_of(snapshot: Snapshot) -> Fingerprint:

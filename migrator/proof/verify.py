@@ -13,6 +13,11 @@ and a category: equivalent, missing (expected, no actual), differs (which fields
 reference never gave), or eks-made (an entry EKS creates itself: node-group and Fargate roles, the
 cluster creator; reported apart, not a failure).
 
+The cluster creator: EKS does not say who created a cluster, and anybody can make an entry of the shape EKS
+gives the creator's (cluster-admin, the default username, no groups). So an entry is the creator's only on
+evidence (`CreatorEvidence`: the entry apply's journal recorded EKS making at the first switch, or the ARN
+the operator gives), and one entry at most: without evidence an admin entry of that shape is `extra`.
+
 mapAccounts cannot be enumerated: each listed account is one pseudo-principal `mapAccounts:<account>`,
 missing once the mode no longer reads aws-auth (or the live aws-auth dropped it).
 """
@@ -81,6 +86,15 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class CreatorEvidence:
+    """Who created the cluster, and how we know (`source`, for the report). `principal_arn` None: the evidence
+    is that EKS made no entry for the creator that could be told apart (apply's journal says so)."""
+
+    principal_arn: str | None
+    source: str  # "--creator", "apply's journal <file>"
+
+
+@dataclass(frozen=True)
 class ClusterState:
     """What verify needs of the cluster, read once by the application layer."""
 
@@ -92,6 +106,7 @@ class ClusterState:
     iam: Mapping[str, PrincipalLookup] = field(default_factory=dict)  # lookup key -> what IAM said
     rbac: RbacPolicy | None = None  # the live RBAC, to recognise groups replaced by access policies
     partition: str = "aws"
+    creator: CreatorEvidence | None = None  # None: nothing says who created the cluster
 
 
 @dataclass(frozen=True)
@@ -193,21 +208,47 @@ def compare(expected: IdentityTemplate, actual: IdentityTemplate, *, node: bool)
     return tuple(found)
 
 
-def _eks_made(entry: AccessEntrySpec, state: ClusterState) -> str:
-    """Why EKS itself would have made this entry, or "" when it looks like somebody's."""
-    key = _key(entry.principal_arn)
-    if entry.type is not EntryType.STANDARD and key in state.node_roles:
-        return f"EKS creates {entry.type.value} entries for node-group and Fargate roles"
-    creator_shape = (
-        entry.type is EntryType.STANDARD
-        and entry.username in (None, identity.default_username(entry.principal_arn))  # EKS reports its default
-        and not entry.groups
-        and len(entry.policies) == 1
-        and identity.is_cluster_admin(entry.policies[0])
+def _is_creators(entry: AccessEntrySpec, state: ClusterState) -> bool:
+    """Is this the admin entry EKS made for the cluster creator? Only when the evidence names its principal
+    (one principal at most) and it still has the shape EKS gave it."""
+    evidence = state.creator
+    return (
+        evidence is not None
+        and evidence.principal_arn is not None
+        and _key(evidence.principal_arn) == _key(entry.principal_arn)
+        and state.bootstrap_admin is not False  # without it EKS makes the creator no entry
+        and identity.creator_shape(entry)
     )
-    if creator_shape and state.bootstrap_admin:
-        return "the cluster creator's admin entry, by its shape (EKS makes it when the mode first reads entries)"
-    return ""
+
+
+def _creator_note(state: ClusterState) -> str:
+    """Why an admin entry of the creator's shape counts as the creator's, as the report says."""
+    source = state.creator.source if state.creator is not None else ""
+    return f"the cluster creator's admin entry, which EKS makes at the first switch (the creator per {source})"
+
+
+def _unmapped_entry(entry: AccessEntrySpec, state: ClusterState) -> tuple[Category, str]:
+    """An entry aws-auth gives nothing: made by EKS itself (eks-made, with why), or somebody's (extra)."""
+    if entry.type is not EntryType.STANDARD and _key(entry.principal_arn) in state.node_roles:
+        return Category.EKS_MADE, f"EKS creates {entry.type.value} entries for node-group and Fargate roles"
+    if _is_creators(entry, state):
+        return Category.EKS_MADE, _creator_note(state)
+    if not identity.creator_shape(entry):
+        return Category.EXTRA, ""
+    evidence = state.creator
+    if evidence is None:
+        return Category.EXTRA, (
+            "admin, possibly the creator's: EKS gives the cluster creator an entry of this shape at the first "
+            "switch, but so can anybody; if it is the creator's, say so with --creator ARN (or --journal with "
+            "the journal of the apply that switched the mode)"
+        )
+    if evidence.principal_arn is None:
+        return Category.EXTRA, f"admin, of the shape of the creator's entry, but {evidence.source} records none"
+    return (
+        Category.EXTRA,
+        f"admin, of the shape of the creator's entry, but the creator is {evidence.principal_arn} "
+        f"(per {evidence.source})",
+    )
 
 
 def verify(reference: AwsAuth, state: ClusterState) -> VerifyResult:
@@ -240,13 +281,20 @@ def _principal_verdict(
     if expected is None and actual is None:
         return None if not dead else Verdict(arn, Category.EQUIVALENT, None, "", None, "", note=f"dead mapping: {dead}")
     if expected is None:
-        made = _eks_made(entry, state) if entry is not None and actual_via == "access entry" else ""
-        category = Category.EKS_MADE if made else Category.EXTRA
-        note = made or (f"aws-auth gives it nothing ({dead})" if dead else "aws-auth gives it nothing")
+        category, why = Category.EXTRA, ""
+        if entry is not None and actual_via == "access entry":
+            category, why = _unmapped_entry(entry, state)
+        nothing = f"aws-auth gives it nothing ({dead})" if dead else "aws-auth gives it nothing"
+        note = why if category is Category.EKS_MADE else "; ".join(filter(None, (nothing, why)))
         return Verdict(arn, category, None, "", actual, actual_via, note=note, node=node)
     if actual is None:
         return Verdict(arn, Category.MISSING, expected, expected_via, None, "", node=node)
     differences = compare(expected, actual, node=node)
+    if differences and actual_via == "access entry" and entry is not None and _is_creators(entry, state):
+        # The creator mapped in aws-auth: its hidden bootstrap mapping (cluster-admin) won over that mapping
+        # until the first switch, and the entry EKS made for it keeps it cluster-admin (apply keeps it too).
+        note = f"{_creator_note(state)}; until then its hidden bootstrap mapping (cluster-admin) won over aws-auth"
+        return Verdict(arn, Category.EKS_MADE, expected, expected_via, actual, actual_via, differences, note, node)
     if differences and actual_via == "access entry" and state.rbac is not None:
         converted = _converted(expected, actual, state.rbac, state.partition)
         if converted is not None:

@@ -110,6 +110,10 @@ RULES: dict[str, Rule] = {
              "check the partition; pass --region to state it, and plan against the cluster before applying"),
         Rule("ALREADY_API", _I, "the cluster already authenticates through access entries only; aws-auth is "
              "ignored", "nothing to migrate"),
+        Rule("AWS_AUTH_MANAGED", _W, "aws-auth is written by a tool that re-applies it (Argo CD, Flux, Helm, "
+             "Terraform, eksctl, a kubectl apply pipeline): deleting it is undone, or breaks that tool's next run; "
+             "with --remove-aws-auth it blocks the removal step (never a mode switch)", "change the source first "
+             "(the finding says how for its owner), then say so with --accept-managed-aws-auth (plan or apply)"),
         # RBAC review (--rbac, on by default in live plans): what the mapped identities are bound to.
         Rule("RBAC_UNAVAILABLE", _W, "the cluster's RBAC objects could not be read, so the plan says nothing "
              "about what the mapped usernames and groups are bound to", "grant the planner list on clusterroles, "

@@ -71,6 +71,19 @@ def default_username(principal_arn: str, entry_type: EntryType = EntryType.STAND
     return str(arn)
 
 
+def creator_shape(entry: AccessEntrySpec) -> bool:
+    """Has the entry the shape of the admin entry EKS makes for the cluster creator at the first switch:
+    STANDARD, EKS's default username (reported or not), no groups, cluster-admin and nothing else? Anybody can
+    make an entry of this shape, so it is never evidence on its own: only with evidence of who the creator is
+    (the entry apply saw EKS make, or the operator's word)."""
+    return (
+        entry.type is EntryType.STANDARD
+        and entry.username in (None, default_username(entry.principal_arn))
+        and not entry.groups
+        and [is_cluster_admin(p) for p in entry.policies] == [True]
+    )
+
+
 def render_account_id(text: str, account: str) -> str:
     """`{{AccountID}}` cannot vary for one principal, so the planner renders it once."""
     return text.replace("{{AccountID}}", account)

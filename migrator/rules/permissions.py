@@ -65,7 +65,8 @@ class StepPermissions:
 STEP_PERMISSIONS: dict[StepKind, StepPermissions] = {
     # Reads aws-auth and writes the backup file; nothing on EKS. Its undo does nothing.
     StepKind.BACKUP_AWS_AUTH: StepPermissions(kube_apply=("get",)),
-    # check/read_back: DescribeCluster; apply: the entries before and after the switch, waiting for running
+    # check/read_back: DescribeCluster; apply: the entries before and after the switch (and a describe of each
+    # entry EKS made at the first one, to tell the creator's apart), waiting for running
     # updates, UpdateClusterConfig, polling DescribeUpdate; the API gate's lockout check lists the entries and
     # asks who the caller is. Undo keeps the mode (EKS is one way): no call.
     StepKind.SET_MODE: StepPermissions(

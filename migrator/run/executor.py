@@ -13,6 +13,7 @@ did (statuses, failures, journal records, the report).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import (
+    ClusterLockedError,
     ConflictError,
     ForbiddenError,
     InputError,
@@ -97,11 +99,15 @@ class Executor:
         poll: PollPolicy | None = None,
         until: str | None = None,
         stop: threading.Event | None = None,
+        accept_managed_aws_auth: bool = False,
+        lease_lost: Callable[[], str | None] | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
         self.plan = plan
         self.plan_id = plan_id
+        # apply --accept-managed-aws-auth: the owner's source no longer has aws-auth (steps/aws_auth.py)
+        self.accept_managed_aws_auth = accept_managed_aws_auth
         self.eks = eks
         self.kube = kube
         self.journal = journal
@@ -117,13 +123,18 @@ class Executor:
         self._runnable = steps_until(plan.steps, until)
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
-        self._started = False  # the journal's run-started record is written (early, when a resume repairs first)
+        # The operation whose run-started record is written (early, when a resume or rollback repairs first).
+        self._started: str | None = None
         self._interrupts = InterruptGuard(self._record.say)
         self._calls_made: set[str] = set()  # plan steps whose mutating call this run made (or may have)
         self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
         # Set from another thread (a fleet run's main thread, where signals arrive) to interrupt this run as
         # Ctrl-C interrupts a single apply: between units, never inside one.
         self._stop_requested = stop
+        # Why the cluster's Lease is lost (None while held): another run may be changing the cluster, so this
+        # one stops before its next unit (the one in flight finishes, as on Ctrl-C), exit 7, resumable.
+        self._lease_lost = lease_lost
+        self._lost: ClusterLockedError | None = None  # set once the loss stopped the run; under the record's lock
 
     # --- apply -------------------------------------------------------------------------------------------
 
@@ -159,7 +170,7 @@ class Executor:
                 raise_if_stale(stale_problems(self.plan, info.mode, config_map, entries), self.plan)
                 listed = [e.principal_arn for e in entries]
         ctx = self._context(prior, mode, {entry_key(arn) for arn in listed}, holders)
-        if not self._started:
+        if self._started != "apply":
             self._record.start("apply", len(self.plan.steps))
         try:
             with self._interrupts.sigterm_as_ctrl_c():
@@ -169,40 +180,85 @@ class Executor:
             raise
         report = self._outcome(prior)
         self._record.finish(report.result, failures=list(report.failures))
+        if self._lost is not None:  # nothing more, not even a rollback on failure: the cluster is not ours now
+            return report if report.error is not None else dataclasses.replace(report, error=self._lost)
         if report.result is RunResult.FAILED and rollback_on_failure and not self.dry_run:
             return self._rolled_back_after(report)
         return report
 
     def _aws_auth_on_resume(self, prior: JournalState, mode: AuthMode) -> tuple[JournalState, ConfigMapState | None]:
         """aws-auth as a resumed run first reads it, after finishing what a killed run left half done if the
-        cluster refuses us.
-
-        A run killed (SIGKILL, power loss) between a create-entry and its policies leaves that principal a
-        bare entry, which grants no Kubernetes access on EKS. When that principal is the runner itself, every
-        Kubernetes read answers 401/403 and the resume could never reach the step that fixes it. Those
-        units' remaining steps need EKS only, and they are what the resume would do next anyway: finish them
-        (each through the one step loop, with its checks and journal), then read again. Only then, as
-        always, does the run compare the cluster with the plan."""
+        cluster refuses us (`_recover_refused`)."""
         try:
             return prior, self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
         except (ForbiddenError, NotAuthenticatedError) as refused:
-            interrupted = [unit for unit in build_units(self.plan.steps) if _interrupted(unit, prior)]
-            if not interrupted or self.dry_run or not mode.reads_entries:
-                raise
-            self._record.say(
-                f"the cluster refuses us ({refused}); first finishing {len(interrupted)} principal(s) a killed "
-                "run left with an entry but without its policies"
-            )
-            self._record.start("apply", len(self.plan.steps))
-            self._started = True
-            ctx = self._context(prior, mode)
-            for unit in interrupted:
-                with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn}"):
-                    for step in unit.steps[1:]:
-                        if not prior.of(step.id).done and not self._run_step(ctx, step):
-                            raise refused from None
-            prior = self._record.read_journal()
+            prior = self._recover_refused(prior, mode, refused, "apply")
             return prior, self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+
+    def _recover_refused(
+        self, prior: JournalState, mode: AuthMode, refused: MigratorError, operation: str
+    ) -> JournalState:
+        """Reconcile, from EKS alone, the principals a killed run left half done, because the cluster refuses
+        us (`refused`, re-raised when there are none); the journal as it is then.
+
+        A run killed (SIGKILL, power loss) between a create-entry and its policies, or while its create call
+        was in flight (journaled started, not done), may leave that principal a bare entry, which grants no
+        Kubernetes access on EKS. When that principal is the runner itself, every Kubernetes read answers
+        401/403, and neither a resume nor a rollback could reach the step that fixes it. Those units need
+        EKS only. An entry that exists for a create journaled started was made by that call (the step's check
+        reads it and calls it recovered, ours). A resume finishes each unit (apply: what it would do next
+        anyway); a rollback deletes its entry, undoing the unit, without comparing it with aws-auth, which
+        cannot be read (the entry's identity was never the plan's: deleting it gives the principal back its
+        aws-auth mapping, as before the unit). Each step goes through the one step loop, with its checks and
+        journal. Only then, as always, does the run read Kubernetes and compare the cluster with the plan."""
+        ctx = self._context(prior, mode)
+        undo = operation == "rollback"
+        interrupted = [
+            unit
+            for unit in build_units(self.plan.steps)
+            if not self.dry_run
+            and mode.reads_entries
+            and _interrupted(unit, prior)
+            and self._recoverable(unit, prior, undo)
+        ]
+        if not interrupted:
+            raise refused
+        what = "deleting the entries of" if undo else "finishing"
+        self._record.say(
+            f"the cluster refuses us ({refused}); first {what} {len(interrupted)} principal(s) a killed run left "
+            "with an entry but without its policies"
+        )
+        self._record.start(operation, len(self.plan.steps))
+        self._started = operation
+        for unit in interrupted:
+            with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn}"):
+                if not (self._undo_half_made(ctx, unit) if undo else self._finish_half_made(ctx, unit)):
+                    # The step's own error (a conflict, an EKS error) says more than the cluster's refusal.
+                    failed = self._record.failures[-1][1] if self._record.failures else refused
+                    self._record.finish(RunResult.FAILED, failures=[str(failed)])
+                    raise failed from None
+        return self._record.read_journal()
+
+    def _recoverable(self, unit: Unit, prior: JournalState, undo: bool) -> bool:
+        """Is the interrupted unit's entry one to finish (resume) or ours to delete (rollback)? A create that
+        never reached EKS left nothing; a rollback deletes only what this plan made."""
+        first = unit.steps[0]
+        assert isinstance(first, CreateEntry)
+        state = prior.of(first.id)
+        if undo:
+            return state.created or state.attempted
+        return state.done or self.eks.describe_entry(first.principal_arn) is not None
+
+    def _finish_half_made(self, ctx: RunContext, unit: Unit) -> bool:
+        return all(ctx.prior.of(step.id).done or self._run_step(ctx, step) for step in unit.steps)
+
+    def _undo_half_made(self, ctx: RunContext, unit: Unit) -> bool:
+        first = unit.steps[0]
+        assert isinstance(first, CreateEntry)
+        done_policies = tuple(s.id for s in unit.steps[1:] if ctx.prior.of(s.id).done)
+        ctx.half_made.add(entry_key(first.principal_arn))
+        inverse = DeleteEntry(f"undo-{first.id}", first.id, first.entry, done_policies)
+        return self._run_step(ctx, inverse) and self._record.status_of(first.id) is StepStatus.UNDONE
 
     def _context(
         self,
@@ -224,6 +280,7 @@ class Executor:
             say=self._record.say,
             listed=listed,
             holders=holders,
+            accept_managed_aws_auth=self.accept_managed_aws_auth,
         )
 
     def _run_all(self, ctx: RunContext) -> None:
@@ -294,8 +351,25 @@ class Executor:
     def _stopped(self) -> bool:
         if self._stop_requested is not None and self._stop_requested.is_set():
             raise KeyboardInterrupt  # what Ctrl-C raises here in a single apply: the units in flight finish first
+        if not self._lease_held(RESUME):
+            return True
         with self._record.lock:
             return self._stop is not None or (bool(self._record.failures) and not self.dry_run)
+
+    def _lease_held(self, next_action: NextAction) -> bool:
+        """False (and the run's stop recorded) once the cluster's Lease is lost."""
+        why = self._lease_lost() if self._lease_lost is not None else None
+        if why is None:
+            return True
+        with self._record.lock:
+            if self._lost is None:
+                self._lost = ClusterLockedError(
+                    f"{why}; stopped before the next step, the journal holds where",
+                    hint="make sure no other run is changing this cluster, then run the same command again: it "
+                    "resumes from the journal",
+                )
+                self._stop = (RunResult.STOPPED, f"stopped: {why}", (next_action,))
+        return False
 
     def _run_unit(self, ctx: RunContext, unit: Unit) -> None:
         with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn or unit.steps[0].id}"):
@@ -503,11 +577,21 @@ class Executor:
             )
         info = self.eks.describe_cluster()
         check_same_cluster(self.plan, info)
+        half_made = any(_interrupted(unit, prior) for unit in build_units(self.plan.steps))
+        if half_made and info.mode is AuthMode.API_AND_CONFIG_MAP and not self.dry_run:
+            try:  # each undo of an entry reads aws-auth: a killed run may have left the runner a bare entry
+                self.kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
+            except (ForbiddenError, NotAuthenticatedError) as refused:
+                prior = self._recover_refused(prior, info.mode, refused, "rollback")
+                items = inverse_plan(self.plan, prior)
         ctx = self._context(prior, info.mode)
-        self._record.start("rollback", len(items))
+        if self._started != "rollback":
+            self._record.start("rollback", len(items))
         try:
             with self._interrupts.sigterm_as_ctrl_c():
                 for item in items:
+                    if not self._lease_held(ROLLBACK):
+                        break
                     if isinstance(item, Keep):
                         self._record.mark(item.step, StepStatus.KEPT, {**item.detail, "reason": item.reason})
                     else:
@@ -541,6 +625,11 @@ class Executor:
             would = sum(1 for status, _ in self._record.statuses.values() if status is StepStatus.WOULD_RUN)
         if self._record.failures:
             return self._record.report(RunResult.FAILED, "rollback could not undo everything", prior=prior)
+        if self._lost is not None and self._stop is not None:
+            result, message, next_actions = self._stop
+            return dataclasses.replace(
+                self._record.report(result, message, next_actions, prior=prior), error=self._lost
+            )
         kept_text = f"; kept {kept} step(s) that cannot safely be undone (each says why)" if kept else ""
         if self.dry_run:
             result = RunResult.COMPLETED if would else RunResult.NOTHING_TO_DO
@@ -617,10 +706,11 @@ def _has_done_policies(plan: Plan, prior: JournalState) -> bool:
 
 
 def _interrupted(unit: Unit, prior: JournalState) -> bool:
-    """A unit whose entry a previous run created but whose policies it did not all associate."""
+    """A unit whose entry a previous run created, or may have (its create journaled started, not done), but
+    whose policies it did not all associate."""
     first = unit.steps[0]
     return (
         isinstance(first, CreateEntry)
-        and prior.of(first.id).done
+        and (prior.of(first.id).done or prior.of(first.id).attempted)
         and any(not prior.of(step.id).done for step in unit.steps[1:])
     )

@@ -2,9 +2,19 @@
 
 `kube-system/aws-auth-migrate` (coordination.k8s.io/v1) names its holder in `holderIdentity` (JSON: host, pid,
 planId, user), with `leaseDurationSeconds`, `acquireTime` and `renewTime`. While a run lasts a thread renews it
-every third of the duration; at the end it is deleted. A lease whose `renewTime + leaseDurationSeconds` is in
-the past was left by a run that died (or lost its network): it is taken over and reported; so is at once one
-naming a process of this host that no longer exists (a SIGKILLed run resumed here need not wait it out).
+every third of the duration; at the end it is deleted.
+
+Expiry is judged as client-go's leader election judges it: from when *this* run last saw the lease change
+(its resourceVersion, renewTime, holder), on this run's own monotonic clock, never by comparing the holder's
+`renewTime` with our clock (another host's clock may be minutes off). So a run that finds the lease held
+watches it for its `leaseDurationSeconds`: renewed meanwhile, its holder is alive and the cluster is locked;
+unchanged for the whole duration, its holder died (or lost its network) and the lease is taken over and
+reported. One naming a process of this host that no longer exists is taken over at once (a SIGKILLed run
+resumed here need not wait it out). A lease longer than MAX_WATCH_SECONDS is not waited out: it refuses.
+
+The holder side: a run that cannot renew for RENEW_DEADLINE of the duration (on its monotonic clock; before
+anyone watching can take it over), or whose renewal finds the lease changed by someone else, has lost it:
+`lost_reason` says why, and the executor stops before its next principal (exit 7, the journal true).
 
 Two takers cannot both win: creating fails with 409 when the Lease exists, and every update and delete is made
 against the resourceVersion read, so the loser of a race gets a ConflictError and reports the cluster locked.
@@ -19,6 +29,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -30,6 +41,9 @@ from migrator.run.lock import LockHolder, holder_alive
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "aws-auth-migrate"
 LEASE_SECONDS = 60
+MAX_WATCH_SECONDS = 300  # a lease held for longer after each renewal is not waited out, but refused
+WATCH_EVERY_SECONDS = 2.0  # how often a waiting run reads a held lease (at most a third of its duration)
+RENEW_DEADLINE = 2 / 3  # of the duration: a holder that could not renew for this long stops, before others take it
 
 Clock = Callable[[], datetime.datetime]
 
@@ -78,13 +92,6 @@ def _stamp(moment: datetime.datetime | None) -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z") if moment is not None else "never"
 
 
-def expires_at(lease: LeaseState) -> datetime.datetime | None:
-    last = lease.renewed_at or lease.acquired_at
-    if last is None:
-        return None
-    return last + datetime.timedelta(seconds=lease.duration_seconds or LEASE_SECONDS)
-
-
 def is_free(lease: LeaseState) -> bool:
     return not lease.holder
 
@@ -99,21 +106,15 @@ def holder_dead_here(lease: LeaseState) -> bool:
         return False
 
 
-def is_expired(lease: LeaseState, now: datetime.datetime) -> bool:
-    """Past its renewTime + leaseDurationSeconds (a lease that never says when it was renewed counts as
-    expired: nothing will ever renew it)."""
-    end = expires_at(lease)
-    return end is None or end < now
-
-
 class ClusterLease:
     """`with ClusterLease(kube, cluster, plan_id) as lease:` holds the cluster's Lease for the block.
 
     `taken_over` is the expired lease we replaced (its message in `takeover_message`); `on_message` hears
-    what the renewal thread has to say (a lost lease). A caller whose RBAC forbids the Lease (a Role from
-    before the lease existed) runs without it, warned (`forbidden`): this machine's lock still holds.
-    `wait` is how the thread waits between renewals (an Event's wait by default, so release wakes it at
-    once); tests pass their own.
+    what the lease has to say (a held lease watched, a lost lease); `lost_reason` says why the lease is lost
+    (None while held). A caller whose RBAC forbids the Lease (a Role from before the lease existed) runs
+    without it, warned (`forbidden`): this machine's lock still holds. `wait` is how the thread waits between
+    renewals (an Event's wait by default, so release wakes it at once); `monotonic` and `sleep` are how
+    expiry is measured and a held lease watched. Tests pass their own.
     """
 
     def __init__(
@@ -128,6 +129,8 @@ class ClusterLease:
         on_message: Callable[[str], None] | None = None,
         wait: Callable[[float], bool] | None = None,
         renew_in_background: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.kube = kube
         self.cluster = cluster
@@ -136,7 +139,12 @@ class ClusterLease:
         self.holder = holder or LeaseHolder.here(plan_id)
         self.on_message = on_message or (lambda _message: None)
         self.taken_over: LeaseState | None = None
+        self.watched_seconds = 0.0  # how long the lease we took over was watched unchanged
         self.lost = False
+        self.lost_reason: str | None = None
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._renewed_at = 0.0  # on our monotonic clock: when we last wrote the lease
         self.forbidden: str | None = None
         self._state: LeaseState | None = None
         self._guard = threading.Lock()
@@ -158,8 +166,8 @@ class ClusterLease:
         why = (
             "is gone (its process no longer exists on this host)"
             if holder_dead_here(old)
-            else f"last renewed it at {_stamp(old.renewed_at or old.acquired_at)} and it expired at "
-            f"{_stamp(expires_at(old))}"
+            else f"did not renew it while this run watched it for {self.watched_seconds:g} s (its last renewTime, "
+            f"by its own clock: {_stamp(old.renewed_at or old.acquired_at)})"
         )
         return (
             f"took over an expired lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): its holder, "
@@ -179,8 +187,10 @@ class ClusterLease:
             return self
 
     def _acquire(self) -> ClusterLease:
-        now = self.clock()
         current = self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)
+        if current is not None and not is_free(current) and not holder_dead_here(current):
+            current = self._watch(current)
+        now = self.clock()
         mine = LeaseState(
             LEASE_NAMESPACE,
             LEASE_NAME,
@@ -192,7 +202,7 @@ class ClusterLease:
         try:
             if current is None:
                 taken = self.kube.create_lease(mine)
-            elif is_free(current) or is_expired(current, now) or holder_dead_here(current):
+            else:
                 stale = None if is_free(current) else current
                 taken = self.kube.update_lease(
                     replace(
@@ -202,25 +212,54 @@ class ClusterLease:
                     )
                 )
                 self.taken_over = stale
-            else:
-                raise self._locked(current)
         except ConflictError:
             # Someone else created or changed it between our read and our write: they won.
             raise self._locked(self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)) from None
         with self._guard:
             self._state = taken
+            self._renewed_at = self._monotonic()
         if self._renew_in_background:
             self._thread = threading.Thread(target=self._renew_loop, name="lease-renewal", daemon=True)
             self._thread.start()
         return self
 
-    def _locked(self, current: LeaseState | None) -> ClusterLockedError:
+    def _watch(self, held: LeaseState) -> LeaseState | None:
+        """The lease as last read once it went unchanged for its whole duration on our clock (its holder is
+        gone), or None/free when released meanwhile; ClusterLockedError when it changed (its holder is alive).
+        client-go's leader election: expiry counts from when this run last saw the lease change."""
+        duration = held.duration_seconds or LEASE_SECONDS
+        if duration > MAX_WATCH_SECONDS:
+            raise self._locked(
+                held,
+                f"its holder keeps it for {duration} s after each renewal, longer than a run waits",
+                hint=f"wait for it to finish; if its holder is gone, delete the Lease: kubectl -n {LEASE_NAMESPACE} "
+                f"delete lease {LEASE_NAME}",
+            )
+        self.on_message(
+            f"the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}) is held by "
+            f"{describe_holder(held.holder)}: watching it for up to {duration} s to tell whether that run is "
+            "alive (a live run renews it every third of that)"
+        )
+        observed_at = self._monotonic()
+        while (waited := self._monotonic() - observed_at) < duration:
+            self._sleep(min(WATCH_EVERY_SECONDS, duration / 3, duration - waited))
+            current = self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)
+            if current is None or is_free(current):
+                return current
+            if current != held:
+                raise self._locked(current, "it was renewed while this run watched it")
+        self.watched_seconds = self._monotonic() - observed_at
+        return held
+
+    def _locked(self, current: LeaseState | None, why: str = "", *, hint: str | None = None) -> ClusterLockedError:
         who = describe_holder(current.holder) if current is not None and current.holder else "another run"
-        until = f", lease valid until {_stamp(expires_at(current))}" if current is not None else ""
+        because = f" ({why})" if why else ""
         return ClusterLockedError(
-            f"cluster {self.cluster} is locked by {who}{until}: another run is applying or rolling back a plan "
+            f"cluster {self.cluster} is locked by {who}{because}: another run is applying or rolling back a plan "
             f"(Lease {LEASE_NAMESPACE}/{LEASE_NAME})",
-            hint="wait for it to finish; a lease nobody renews is taken over once it expires",
+            hint=hint
+            or "wait for it to finish; a lease its holder stops renewing is taken over once it has gone "
+            "unrenewed for its duration",
         )
 
     # --- keeping it ----------------------------------------------------------------------------------------
@@ -237,12 +276,14 @@ class ClusterLease:
             self._lose(self.kube_holder())
             return False
         except MigratorError as error:
-            # A blip: try again at the next tick, while the lease has time left.
-            if is_expired(state, self.clock()):
-                self._lose(f"it expired while renewing failed ({error})")
+            # A blip: try again at the next tick, while others watching the lease cannot take it over yet.
+            deadline = (state.duration_seconds or LEASE_SECONDS) * RENEW_DEADLINE
+            if self._monotonic() - self._renewed_at >= deadline:
+                self._lose(f"it could not be renewed for {deadline:g} s ({error}), and others may take it over")
             return False
         with self._guard:
             self._state = renewed
+            self._renewed_at = self._monotonic()
         return True
 
     def kube_holder(self) -> str:
@@ -256,12 +297,10 @@ class ClusterLease:
 
     def _lose(self, why: str) -> None:
         self.lost = True
+        self.lost_reason = f"lost the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): {why}"
         with self._guard:
             self._state = None
-        self.on_message(
-            f"lost the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): {why}; another run may "
-            "be changing the cluster at the same time"
-        )
+        self.on_message(f"{self.lost_reason}; another run may be changing the cluster: stopping before the next step")
 
     def _renew_loop(self) -> None:
         interval = max(self.duration_seconds / 3, 0.01)
@@ -285,8 +324,8 @@ class ClusterLease:
             pass  # someone took it over meanwhile: it is theirs now, not ours to delete
         except MigratorError as error:
             self.on_message(
-                f"could not release the lease on cluster {self.cluster} ({error}); it expires by itself at "
-                f"{_stamp(expires_at(state))}"
+                f"could not release the lease on cluster {self.cluster} ({error}); others take it over once it has "
+                f"gone unrenewed for {state.duration_seconds or LEASE_SECONDS} s"
             )
 
     def __enter__(self) -> ClusterLease:

@@ -59,7 +59,7 @@ def caller_gap(caller_arn: str, live_entries: Iterable[AccessEntrySpec]) -> str 
 def api_gate_problems(
     plan: Plan, live_entries: Sequence[AccessEntrySpec], caller_arn: str, kept: Collection[str] = frozenset()
 ) -> list[str]:
-    problems = [f"blocker {f.code}: {f.message}" for f in plan.blockers]
+    problems = [f"blocker {f.code}: {f.message}" for f in plan.api_blockers]
     problems.extend(entry_gaps(plan, live_entries, kept))
     if (gap := caller_gap(caller_arn, live_entries)) is not None:
         problems.append(gap)

@@ -27,6 +27,7 @@ from migrator.ports import KubeGateway, LeaseState
 from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, LeaseHolder
 from migrator.run.lock import ClusterLock, lock_path, read_holder
+from migrator.sandbox.recorder import identify
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES, inherited_env, run_cli
@@ -315,6 +316,66 @@ def test_resume_after_a_kill_inside_the_callers_own_unit(make_sandbox: SandboxFa
     assert [p["policyArn"] for p in policies["associatedAccessPolicies"]] == [
         steps["05-associate-policy"]["params"]["policyArn"]
     ]
+
+
+@pytest.mark.parametrize("then", ["apply", "rollback"])
+def test_a_kill_while_the_callers_own_create_entry_is_in_flight_is_recovered_by_resume_and_rollback(
+    make_sandbox: SandboxFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    # Regression (issue 20, defect 1): SIGKILL while the caller's own CreateAccessEntry was in flight. EKS made
+    # the entry, the journal said only "started"; the caller, now authenticated by its bare entry, got 403 from
+    # Kubernetes, and apply and rollback both exited 5 for good ("get configmap aws-auth 403").
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))  # caller: ClusterAdmin, system:masters
+    plan = make_plan(sandbox, tmp_path, "team", "eu-west-1", "--target", "API")
+    steps = plan_steps(plan)
+    create = next(s["id"] for s in steps if s["kind"] == "create-entry" and s["params"]["principalArn"] == ADMIN)
+    command = [sys.executable, "-m", "migrator", "apply", str(plan), "--yes", *BOTH_GATES, *FAST]
+    env = {**inherited_env(), **sandbox.env()}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    record = sandbox.recorder.record
+
+    def kill_on_the_callers_create(environ: Any) -> None:
+        record(environ)
+        call = identify(environ)
+        if call.operation == "CreateAccessEntry" and call.principal_arn == ADMIN:
+            # The request has arrived whole: the sandbox makes the entry once this returns, answering nobody.
+            process.kill()
+            process.wait()
+
+    monkeypatch.setattr(sandbox.recorder, "record", kill_on_the_callers_create)
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    eks = client(sandbox, region="eu-west-1")
+    deadline = time.monotonic() + 30
+    while ADMIN not in live_entries(sandbox, "team", "eu-west-1") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live_entries(sandbox, "team", "eu-west-1")[ADMIN][3] == ()  # a bare entry: no policy yet
+    events = {(r["event"], r.get("step")) for r in journal_records(plan)}
+    assert ("step-started", create) in events and ("step-done", create) not in events
+    monkeypatch.undo()
+
+    if then == "apply":
+        resumed = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "first finishing" in " ".join(resumed.stderr.split())
+        assert mode_of(sandbox, "team", "eu-west-1") == "API"
+        policies = eks.list_associated_access_policies(clusterName="team", principalArn=ADMIN)
+        planned = [
+            s["params"]["policyArn"]
+            for s in steps
+            if s["kind"] == "associate-policy" and s["params"]["principalArn"] == ADMIN
+        ]
+        assert [p["policyArn"] for p in policies["associatedAccessPolicies"]] == planned
+        done = next(r for r in journal_records(plan) if r["event"] == "step-done" and r["step"] == create)
+        assert done["detail"].get("recovered") and not done["detail"].get("adopted")  # ours: rollback undoes it
+    else:
+        undone = cli(sandbox, tmp_path, "rollback", str(plan), "--yes")
+        assert undone.returncode == 0, undone.stderr
+        assert "first deleting the entries of" in " ".join(undone.stderr.split())  # the console wraps lines
+        assert ("step-undone", create) in {(r["event"], r.get("step")) for r in journal_records(plan)}
+        assert ADMIN not in live_entries(sandbox, "team", "eu-west-1")
+        assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"
+        admin = probe_all(sandbox, "team", "eu-west-1", [ADMIN])[ADMIN]
+        assert admin is not None and admin.cluster_admin  # back on its aws-auth mapping (system:masters)
 
 
 # --- faults, staleness, conflicts ----------------------------------------------------------------------------
@@ -673,15 +734,18 @@ def test_a_lease_held_by_another_machine_refuses_and_an_expired_one_is_taken_ove
     assert mode_of(sandbox, "team", "eu-west-1") == "CONFIG_MAP"
     assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) == held  # untouched
 
-    # The other machine died long ago: its lease was last renewed two hours back.
+    # The other machine died: its lease (of one second, so the watch is short) goes unrenewed while the run
+    # watches it. Its renewTime, by its own clock, says nothing either way.
     kube.update_lease(
         dataclasses.replace(
-            other_machines_lease(now - datetime.timedelta(hours=2), 60), resource_version=held.resource_version
+            other_machines_lease(now + datetime.timedelta(hours=2), 1), resource_version=held.resource_version
         )
     )
     taken = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
     assert taken.returncode == 0, taken.stderr
-    assert "took over an expired lease on cluster team" in taken.stderr and "ci-runner-7" in taken.stderr
+    said = " ".join(taken.stderr.split())  # the console wraps long lines
+    assert "watching it for up to 1 s" in said
+    assert "took over an expired lease on cluster team" in said and "ci-runner-7" in said
     assert mode_of(sandbox, "team", "eu-west-1") == "API_AND_CONFIG_MAP"  # the plan's target
     assert kube.read_lease(LEASE_NAMESPACE, LEASE_NAME) is None  # released at the end
 

@@ -488,7 +488,8 @@ def test_seeded_aws_auth_has_fresh_metadata(kube: KubeSandbox) -> None:
     stored = core.read_namespaced_config_map("aws-auth", "kube-system")
     assert stored.metadata.resource_version != "4242"
     assert stored.metadata.uid != "0d0e8c77-0000-0000-0000-000000000000"
-    assert stored.metadata.managed_fields is None
+    # the seeded managedFields (eksctl's) are gone; earlier tests' writes through the API have their own
+    assert "eksctl" not in {m.manager for m in stored.metadata.managed_fields or []}
     assert stored.data["mapAccounts"] == f'- "{PARTNER}"\n'
 
 

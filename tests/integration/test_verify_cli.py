@@ -68,7 +68,7 @@ def _scenario(mode: str) -> str:
         f"    accessEntries:\n{indent(_entries(), 6)}"
         f"    awsAuth: |\n{indent(AWS_AUTH, 6)}"
     )
-    roles = [role(n) for n in ("Admin", "Breakglass", "nodes", "Dev", "Ops", "Viewer", "Stranger")]
+    roles = [role(n) for n in ("Admin", "Breakglass", "nodes", "Dev", "Ops", "Viewer", "Stranger", "Intruder")]
     return scenario_yaml(cluster, roles=roles, users=[ALICE], caller=role("Admin"), simulation="updateSeconds: 1")
 
 
@@ -173,6 +173,37 @@ def test_a_probe_catches_a_role_recreated_under_the_same_arn(make_sandbox: Sandb
     assert report[ALICE]["probe"]["status"] == "not-probed"
 
 
+def test_an_admin_entry_of_the_creators_shape_fails_verify_unless_the_operator_names_the_creator(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    # Regression (issue 20, defect 2): any entry with cluster-admin, the default username and no groups was
+    # called "eks-made: the cluster creator's admin entry, by its shape" (exit 0), even two of them.
+    sandbox = make_sandbox(parse_scenario(_scenario("API"), "migrated.yaml"))
+    eks = client(sandbox)
+    for name in ("Stranger", "Intruder"):
+        arn = role(name)
+        eks.create_access_entry(clusterName="migrated", principalArn=arn)
+        eks.associate_access_policy(
+            clusterName="migrated", principalArn=arn, policyArn=ADMIN_POLICY, accessScope={"type": "cluster"}
+        )
+    code, report = verify_json(sandbox, tmp_path)
+    assert code == 8
+    assert report[role("Stranger")]["category"] == report[role("Intruder")]["category"] == "extra"
+    assert "admin, possibly the creator's" in report[role("Stranger")]["note"]
+    # The operator names the creator: that one entry is EKS's; the other stays somebody's.
+    code, report = verify_json(sandbox, tmp_path, "--creator", role("Stranger"))
+    assert code == 8
+    assert report[role("Stranger")]["category"] == "eks-made"
+    assert report[role("Intruder")]["category"] == "extra"
+    assert f"the creator is {role('Stranger')}" in report[role("Intruder")]["note"]
+    eks.delete_access_entry(clusterName="migrated", principalArn=role("Intruder"))
+    code, report = verify_json(sandbox, tmp_path, "--creator", role("Stranger"))
+    assert code == 0
+    text = cli(sandbox, tmp_path, "verify", "--cluster", "migrated", "--region", REGION)
+    assert text.returncode == 8 and "admin, possibly the creator's" in text.stdout
+    assert "error: verify: identities differ from aws-auth (1 extra)" in text.stderr
+
+
 def test_bad_input_is_refused_before_any_call(make_sandbox: SandboxFactory, tmp_path: Path) -> None:
     sandbox = make_sandbox(parse_scenario(_scenario("API"), "migrated.yaml"))
     sandbox.clear_calls()
@@ -183,6 +214,11 @@ def test_bad_input_is_refused_before_any_call(make_sandbox: SandboxFactory, tmp_
         ("--backup", str(tmp_path / "missing.json")),
         ("--backup", str(bogus), "--aws-auth-file", str(bogus)),
         ("--aws-auth-file", str(tmp_path / "missing.yaml")),
+        ("--creator", "Admin"),
+        ("--creator", f"arn:aws:iam::{ACCOUNT}:root"),
+        ("--creator", role("Admin"), "--journal", str(bogus)),
+        ("--journal", str(tmp_path / "missing.jsonl")),
+        ("--journal", str(bogus)),
     ):
         result = cli(sandbox, tmp_path, "verify", "--cluster", "migrated", "--region", REGION, *args)
         assert result.returncode == 2, (args, result.stderr)
@@ -196,22 +232,36 @@ def test_after_a_real_migration_that_deleted_aws_auth_the_backup_verifies_and_pr
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-large.yaml"))
     cluster = sandbox.scenario.clusters[0]
     readers = iam_reader_args(sandbox.scenario, cluster)  # IAM paths in the other account, as a user would
-    plan = make_plan(sandbox, tmp_path, cluster.name, cluster.region, "--target", "API", "--remove-aws-auth", *readers)
+    # aws-auth-large.yaml carries kubectl apply's marks (AWS_AUTH_MANAGED): the rehearsal accepts them
+    plan = make_plan(sandbox, tmp_path, cluster.name, cluster.region, "--target", "API", "--remove-aws-auth",
+                     "--accept-managed-aws-auth", *readers)  # fmt: skip
     applied = cli(sandbox, tmp_path, "apply", str(plan), "--yes", *BOTH_GATES, *FAST)
     assert applied.returncode == 0, applied.stderr
     [backup] = plan.parent.glob("*.aws-auth.backup.json")
+    [journal] = plan.parent.glob("*.journal.jsonl")
 
     gone = cli(sandbox, tmp_path, "verify", "--cluster", cluster.name, "--region", cluster.region)
     assert gone.returncode == 2 and "no aws-auth ConfigMap" in gone.stderr
 
+    # The journal says which entry EKS made for the creator at the first switch: without it (or --creator) the
+    # creator's admin entry is only "possibly the creator's", and verify fails.
+    unproven = cli(sandbox, tmp_path, "verify", "--cluster", cluster.name, "--region", cluster.region,
+                   "--backup", str(backup), "-o", "json", *readers)  # fmt: skip
+    assert unproven.returncode == 8, unproven.stderr
+    extra = [p for p in json.loads(unproven.stdout)["principals"] if p["category"] == "extra"]
+    assert [p["principal"] for p in extra] == [cluster.creator]
+    assert "admin, possibly the creator's" in extra[0]["note"]
+
     result = cli(
         sandbox, tmp_path, "verify", "--cluster", cluster.name, "--region", cluster.region,
-        "--backup", str(backup), "--probe", "-o", "json", *readers,
+        "--backup", str(backup), "--journal", str(journal), "--probe", "-o", "json", *readers,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     principals = report["principals"]
     assert {p["category"] for p in principals} <= {"equivalent", "eks-made"}
+    creator = next(p for p in principals if p["principal"] == cluster.creator)
+    assert creator["category"] == "eks-made" and f"apply's journal {journal}" in creator["note"]
     probes = {p["principal"]: p["probe"] for p in principals if p["probe"] is not None}
     users = {p for p in probes if ":user/" in p}
     assert users and all(probes[u]["status"] == "not-probed" and "IAM user" in probes[u]["reason"] for u in users)

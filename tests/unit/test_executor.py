@@ -460,8 +460,10 @@ def test_verify_fails_when_the_listing_lacks_an_entry_or_a_policy(tmp_path: Path
     assert isinstance(report.error, LockoutError) and statuses(report)["08-verify"] is StepStatus.FAILED
     assert f"{user('alice')} has no access entry" in str(report.error)
     assert f"{role('Admin')}: its entry" in str(report.error)
-    [described] = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]
-    # Dev's entry is as EKS answered this run; the node roles' entries EKS made itself at the switch.
+    at_switch, described = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]
+    # The switch reads what EKS made (to tell the creator's entry apart); verify: Dev's entry is as EKS
+    # answered this run; the node roles' entries EKS made itself at the switch.
+    assert at_switch == {role("nodes"), role("win-nodes"), role("fargate-pods"), role("Creator")}
     assert described == {role("Admin"), user("alice"), role("nodes"), role("win-nodes"), role("fargate-pods")}
     assert fake.mode is AuthMode.API_AND_CONFIG_MAP
 
@@ -476,7 +478,7 @@ def test_an_entry_changed_after_we_created_it_is_caught_right_before_the_api_gat
     fake.hook("create_entry", 4, lambda: fake.put_entry(changed), after=True)  # right after alice's create
     report = executor(plan, fake, tmp_path, approvals=BOTH, max_concurrency=1).apply()
     assert statuses(report)["08-verify"] is StepStatus.DONE
-    [described] = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]
+    _, described = [set(c.args[0]) for c in fake.calls if c.op == "describe_entries"]  # the switch's, verify's
     assert user("alice") not in described  # only the entries EKS made itself at the switch
     assert isinstance(report.error, LockoutError) and statuses(report)["09-set-mode"] is StepStatus.FAILED
     assert "would gain group(s) admins" in str(report.error)

@@ -13,7 +13,7 @@ from migrator.model import (
     PrincipalLookup,
     ScopeType,
 )
-from migrator.proof.verify import Category, ClusterState, Difference, verify
+from migrator.proof.verify import Category, ClusterState, CreatorEvidence, Difference, verify
 from tests.support.arns import ACCOUNT
 
 NODE = f"arn:aws:iam::{ACCOUNT}:role/NodeRole"
@@ -133,7 +133,8 @@ def test_extra_entries_are_reported_and_the_ones_eks_makes_are_recognised() -> N
         AccessEntrySpec(f"arn:aws:iam::{ACCOUNT}:role/teams/Pathy", username="pathy", groups=("developers",)),
     )
     node_roles = frozenset({f"aws:{ACCOUNT}:role:podexec"})
-    by = _by_principal(entries, node_roles=node_roles, bootstrap_admin=True)
+    evidence = CreatorEvidence(creator, "--creator")  # EKS does not say who created the cluster
+    by = _by_principal(entries, node_roles=node_roles, bootstrap_admin=True, creator=evidence)
     assert by[stranger].category is Category.EXTRA
     assert by[fargate].category is Category.EKS_MADE
     assert by[creator].category is Category.EKS_MADE and "creator" in by[creator].note
@@ -142,10 +143,10 @@ def test_extra_entries_are_reported_and_the_ones_eks_makes_are_recognised() -> N
     # EKS reports the default username of an entry made without one; it is still the creator's shape.
     reported = AccessEntrySpec(creator, username=f"arn:aws:sts::{ACCOUNT}:assumed-role/Creator/{{{{SessionName}}}}",
                                policies=(ADMIN_POLICY,))  # fmt: skip
-    as_listed = _by_principal((*MIGRATED, reported), node_roles=node_roles, bootstrap_admin=True)
+    as_listed = _by_principal((*MIGRATED, reported), node_roles=node_roles, bootstrap_admin=True, creator=evidence)
     assert as_listed[creator].category is Category.EKS_MADE
     # Without bootstrapClusterCreatorAdminPermissions an admin entry of that shape is somebody's.
-    assert _by_principal(entries, bootstrap_admin=False)[creator].category is Category.EXTRA
+    assert _by_principal(entries, bootstrap_admin=False, creator=evidence)[creator].category is Category.EXTRA
 
 
 def test_iam_decides_which_user_mappings_are_dead() -> None:

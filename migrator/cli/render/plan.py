@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from migrator.cli.render import clean
-from migrator.model import EntryAction, Plan, PlannedEntry, SetMode, Severity
+from migrator.model import EntryAction, Plan, PlannedEntry, RemoveAwsAuth, SetMode, Severity
 from migrator.plan.planfile import plan_to_dict
 from migrator.rules.findings import RULES
 from migrator.rules.usage import iso
@@ -165,6 +165,14 @@ def _steps_block(plan: Plan) -> list[RenderableType]:
             if blockers := plan.gate_blockers(step):
                 reasons = sorted({f.code for f in blockers})
                 parts.append(Text(f"        BLOCKED by {', '.join(reasons)}", style="bold red"))
+        elif isinstance(step, RemoveAwsAuth) and (blockers := plan.gate_blockers(step)):
+            codes = ", ".join(sorted({f.code for f in blockers}))
+            parts.append(
+                Text(
+                    f"        BLOCKED by {codes}: refused until --accept-managed-aws-auth (plan or apply)",
+                    style="bold red",
+                )
+            )
     return parts
 
 

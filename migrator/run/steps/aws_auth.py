@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrator.awsauth import data_sha256
+from migrator.awsauth import data_sha256, object_meta
 from migrator.errors import ConflictError, RemoteError, StalePlanError
 from migrator.model import BackupAwsAuth, RemoveAwsAuth, RestoreAwsAuth
+from migrator.ports import ConfigMapState
+from migrator.rules.ownership import owners_of
 from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
 from migrator.run.freshness import refuse_aws_auth_drift
 from migrator.run.steps.context import Check, RunContext
@@ -54,6 +56,7 @@ class RemoveAwsAuthHandler:
         if not ctx.dry_run:
             valid_backup(ctx, "refusing to delete aws-auth")
         refuse_aws_auth_drift(ctx.plan, ctx.prior, config_map, "delete aws-auth (those changes would be lost)")
+        refuse_if_managed(ctx, config_map)
         return Check(True, note="would delete aws-auth (resourceVersion precondition)")
 
     def apply(self, step: RemoveAwsAuth, ctx: RunContext) -> dict[str, Any]:
@@ -61,6 +64,7 @@ class RemoveAwsAuthHandler:
         if config_map is None:
             return {"already": True}
         refuse_aws_auth_drift(ctx.plan, ctx.prior, config_map, "delete aws-auth (those changes would be lost)")
+        refuse_if_managed(ctx, config_map)
         ctx.kube.delete_config_map(config_map)  # fails if written since we read it (resourceVersion)
         return {"deleted": True, "resourceVersion": config_map.resource_version}
 
@@ -71,6 +75,26 @@ class RemoveAwsAuthHandler:
 
     def effect(self, step: RemoveAwsAuth, ctx: RunContext) -> str:
         return f"deletes kube-system/aws-auth; `rollback` restores it from {ctx.backup_path}"
+
+
+def refuse_if_managed(ctx: RunContext, config_map: ConfigMapState) -> None:
+    """A tool that re-applies aws-auth (Argo CD, Flux, Helm, Terraform, ...) undoes its deletion, or fails its
+    next run on it: ConflictError (exit 6) unless the operator said its source was changed
+    (--accept-managed-aws-auth). Its owners are read from aws-auth as it is now, right before the delete; the
+    plan's AWS_AUTH_MANAGED findings count too (they can only add the refusal, never lift it)."""
+    if ctx.accept_managed_aws_auth:
+        return
+    owners = [owner.describe() for owner in owners_of(object_meta(config_map.raw, "kube-system/aws-auth"))]
+    if not owners and any(f.code == "AWS_AUTH_MANAGED" for f in ctx.plan.findings):
+        owners = ["an owner the plan found (AWS_AUTH_MANAGED), whose marks are gone since"]
+    if owners:
+        raise ConflictError(
+            "refusing to delete aws-auth: it is written by "
+            + "; and by ".join(owners)
+            + ", which would re-apply it (or fail its next run on it)",
+            hint="change that source first (the plan's AWS_AUTH_MANAGED findings say how), then re-run apply with "
+            "--accept-managed-aws-auth; aws-auth may stay meanwhile: API mode ignores it",
+        )
 
 
 def valid_backup(ctx: RunContext, refusal: str) -> AwsAuthBackup:

@@ -21,6 +21,8 @@ from migrator.run.journal import JournalState
 
 T = TypeVar("T")
 
+CREATOR_ENTRY = "creatorEntry"  # the journal key of the creator's entry, as the first switch told it apart
+
 
 @dataclass(frozen=True, kw_only=True)
 class PollPolicy:
@@ -56,8 +58,12 @@ class RunContext:
         say: Callable[[str], None],
         listed: Collection[str] | None = None,
         holders: Mapping[str, frozenset[str]] | None = None,
+        accept_managed_aws_auth: bool = False,
     ) -> None:
         self.plan = plan
+        # The operator says the source of an aws-auth that something re-applies no longer has it: the plan's
+        # --accept-managed-aws-auth, or apply's (for a plan made before the source was changed).
+        self.accept_managed_aws_auth = accept_managed_aws_auth or plan.accept_managed_aws_auth
         self.eks = eks
         self.kube = kube
         self.backup_path = backup_path
@@ -82,11 +88,27 @@ class RunContext:
             if isinstance(step, SetMode)
             for arn in prior.of(step.id).detail.get("eksCreatedEntries", ())
         }
-        # Of those, entries kept although they differ from the plan (journaled as eksCreated on create-entry).
+        # Of those, the cluster creator's admin entry, as the first switch told it apart (steps.mode): one
+        # entry at most, and only on that evidence, never by its shape alone.
+        self.creator: str | None = next(
+            (
+                entry_key(arn)
+                for step in plan.steps
+                if isinstance(step, SetMode) and isinstance(arn := prior.of(step.id).detail.get(CREATOR_ENTRY), str)
+            ),
+            None,
+        )
+        # Entry keys of units a killed run left without their policies, which a rollback the cluster refuses
+        # deletes without comparing them with aws-auth (executor._recover_refused).
+        self.half_made: set[str] = set()
+        # The creator's entry, when a create-entry step kept it although it differs from the plan (journaled
+        # as eksCreated): never more than that one entry.
         self.kept: set[str] = {
             entry_key(step.principal_arn)
             for step in plan.steps
-            if isinstance(step, CreateEntry) and prior.of(step.id).detail.get("eksCreated")
+            if isinstance(step, CreateEntry)
+            and prior.of(step.id).detail.get("eksCreated")
+            and entry_key(step.principal_arn) == self.creator
         }
 
     def attempted(self, step: AnyStep) -> bool:

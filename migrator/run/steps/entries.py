@@ -23,7 +23,6 @@ from migrator.model import (
     CreateEntry,
     DeleteEntry,
     DisassociatePolicy,
-    EntryType,
     PolicyAssociation,
     RepairNodeEntry,
 )
@@ -61,16 +60,10 @@ def _conflict(arn: str, gaps: list[str], what: str = "an access entry made outsi
 
 
 def _creator_entry(principal_arn: str, live: AccessEntrySpec, ctx: RunContext) -> bool:
-    """Is `live` the admin entry EKS makes for the (hidden) cluster creator at the first switch? Made at our
-    switch, STANDARD, EKS's default username, cluster-admin and nothing else: EKS makes it so, and anything
-    else that appeared meanwhile is somebody's entry, which the plan must not take for the creator's."""
-    return (
-        entry_key(principal_arn) in ctx.eks_created
-        and live.type is EntryType.STANDARD
-        and live.username in (None, identity.default_username(principal_arn))
-        and not live.groups
-        and [identity.is_cluster_admin(p) for p in live.policies] == [True]
-    )
+    """Is `live` the admin entry EKS makes for the (hidden) cluster creator at the first switch? The one entry
+    our switch told apart as the creator's (`ctx.creator`, journaled), still in that shape: anything else is
+    somebody's entry, which the plan must not take for the creator's."""
+    return entry_key(principal_arn) == ctx.creator and identity.creator_shape(live)
 
 
 class CreateEntryHandler:
@@ -250,6 +243,10 @@ class DeleteEntryHandler:
             return Check(False, {"absent": True})
         if gaps := entry_conflicts(step.entry, live):
             raise _conflict(arn, gaps, "an entry changed since this run created it")
+        if entry_key(arn) in ctx.half_made and _missing_policies(step.entry, live):
+            # Left without its policies by a killed run, and aws-auth cannot be read (the cluster refuses us):
+            # its identity was never the plan's; without it the principal has its aws-auth mapping, as before.
+            return Check(True, note=f"would delete the entry of {arn}, which a killed run left without its policies")
         if (loss := _fallback_loss(step.entry, ctx)) is not None:
             return Check(False, keep=f"deleting the entry would change what {arn} can do: {loss}")
         return Check(True, note=f"would delete the entry of {arn} (it falls back to aws-auth)")
@@ -270,6 +267,10 @@ class DeleteEntryHandler:
 
     def effect(self, step: DeleteEntry, ctx: RunContext) -> str:
         return f"{step.principal_arn} authenticates through its aws-auth mapping again"
+
+
+def _missing_policies(planned: AccessEntrySpec, live: AccessEntrySpec) -> bool:
+    return bool({_policy_key(p) for p in planned.policies} - {_policy_key(p) for p in live.policies})
 
 
 def _as_mapped(entry: AccessEntrySpec, ctx: RunContext) -> AccessEntrySpec:

@@ -7,6 +7,10 @@ EKS answered to its CreateAccessEntry and AssociateAccessPolicy calls (the entry
 fresh listing still has it with exactly the policies this run associated; anything else (an entry adopted or
 made by an earlier run, one missing from the listing, a policy set that differs) is described now.
 
+An entry that differs from the plan passes only when it is the cluster creator's admin entry that a
+create-entry step kept (`ctx.kept`): the one entry this plan's first switch journaled as the creator's
+(`creatorEntry`, steps.mode), never an entry by its shape alone.
+
 Why not describe every entry again: this step is a report, not a gate. In API_AND_CONFIG_MAP an entry is the
 principal's identity already (aws-auth is not consulted for it), so a re-read here protects no one; the one
 irreversible step after it, the switch to API, describes every entry afresh right before it (executor

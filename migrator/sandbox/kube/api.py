@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -39,6 +41,7 @@ from migrator.errors import InputError
 from migrator.rules.identity import Identity
 from migrator.rules.rbac import NonResourceRequest, ResourceRequest
 from migrator.sandbox.kube import authlog
+from migrator.sandbox.kube import fields as kube_fields
 from migrator.sandbox.kube import reviews as kube_reviews
 from migrator.sandbox.kube import schema as kube_schema
 from migrator.sandbox.kube import store as kube_store
@@ -110,6 +113,33 @@ def _body(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise kube_store.bad_request(f"the request body is not JSON: {error}") from error
+
+
+def _apply_body(request: Request) -> Any:
+    """A server-side apply configuration: YAML (JSON is YAML too), as `application/apply-patch+yaml` says."""
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return YAML(typ="safe").load(raw.decode("utf-8"))
+    except (YAMLError, UnicodeDecodeError) as error:
+        raise kube_store.bad_request(f"the apply configuration is not YAML: {error}") from error
+
+
+def _manager(request: Request, *, required: bool = False) -> str:
+    """The request's field manager: its `fieldManager`, else the User-Agent before its first '/' (the API
+    server's default; not for server-side apply, which must name one)."""
+    explicit = request.args.get("fieldManager")
+    if explicit:
+        if (problem := kube_fields.invalid_manager(explicit)) is not None:
+            raise KubeError(422, "Invalid", f"fieldManager: Invalid value: {json.dumps(explicit)}: {problem}")
+        return explicit
+    if required:
+        message = 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+        raise KubeError(422, "Invalid", message)
+    return kube_fields.manager_from_user_agent(request.headers.get("User-Agent", ""))
 
 
 def _checked_fields(request: Request, resource: Resource, body: Any) -> Any:
@@ -348,7 +378,10 @@ class KubeApp:
                 raise KubeError(405, "MethodNotAllowed", f"create {resource.plural} in a namespace")
             dry_run = request.args.get("dryRun") == "All"
             body = _checked_fields(request, resource, _body(request))
-            return _json(kube_store.create(cluster, resource, namespace or "", body, dry_run=dry_run), 201)
+            created = kube_store.create(
+                cluster, resource, namespace or "", body, dry_run=dry_run, manager=_manager(request)
+            )
+            return _json(created, 201)
         raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported on a collection here")
 
     def _item(
@@ -362,13 +395,30 @@ class KubeApp:
             raise KubeError(405, "MethodNotAllowed", f"{request.method} is not supported here")
         if verb == "update":
             body = _checked_fields(request, resource, _body(request))
-            return _json(kube_store.replace(cluster, resource, namespace, name, body, dry_run=dry_run))
+            manager = _manager(request)
+            return _json(kube_store.replace(cluster, resource, namespace, name, body, dry_run=dry_run, manager=manager))
         if verb == "patch":
             content_type = (request.mimetype or "").lower()
+            if content_type == kube_store.APPLY_PATCH:
+                body = _checked_fields(request, resource, _apply_body(request))
+                existed = kube_store.exists_at(cluster, resource, namespace, name)
+                result = kube_store.apply_patch(
+                    cluster,
+                    resource,
+                    namespace,
+                    name,
+                    body,
+                    manager=_manager(request, required=True),
+                    force=request.args.get("force") == "true",
+                    dry_run=dry_run,
+                )
+                return _json(result, 200 if existed else 201)
             body = _body(request)
             if content_type != "application/json-patch+json":
                 _checked_fields(request, resource, body)
-            result = kube_store.patch(cluster, resource, namespace, name, body, content_type, dry_run=dry_run)
+            result = kube_store.patch(
+                cluster, resource, namespace, name, body, content_type, dry_run=dry_run, manager=_manager(request)
+            )
             return _json(result)
         return _json(kube_store.delete(cluster, resource, namespace, name, _body(request), dry_run=dry_run))
 

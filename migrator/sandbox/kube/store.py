@@ -9,7 +9,10 @@ does and we copy, because the tool's optimistic concurrency and backup/restore c
 - update and patch with a stale metadata.resourceVersion, and delete with stale preconditions, get 409;
 - errors are `Status` objects with the real messages and `details.kind` set to the plural resource name.
 - a ClusterRole with an `aggregationRule` gets its `rules` filled from the ClusterRoles its selectors match
-  after every ClusterRole write, as the clusterrole-aggregation controller does (`reconcile_aggregation`).
+  after every ClusterRole write, as the clusterrole-aggregation controller does (`reconcile_aggregation`);
+- labels and annotations are kept as written, and `metadata.managedFields` record which field manager set
+  which field (`kube_fields`, server-side apply included) for writes made with a manager (every request
+  through the API; not the scenario's seeded objects, which no manager wrote).
 Patch formats are in `kube_patch`.
 """
 
@@ -29,6 +32,7 @@ from ruamel.yaml.error import YAMLError
 
 from migrator.errors import InputError
 from migrator.rules.rbac import ClusterRole, aggregate
+from migrator.sandbox.kube import fields as kube_fields
 from migrator.sandbox.kube.patch import PatchError, has_directive, json_patch, merge_patch
 from migrator.sandbox.state import KubeEvent, KubeObject, SimCluster
 
@@ -292,8 +296,17 @@ def list_objects(
 
 
 def create(
-    cluster: SimCluster, resource: Resource, namespace: str, body: Any, *, dry_run: bool = False
+    cluster: SimCluster,
+    resource: Resource,
+    namespace: str,
+    body: Any,
+    *,
+    dry_run: bool = False,
+    manager: str | None = None,
+    apply: bool = False,
 ) -> dict[str, Any]:
+    """Create it; `manager` (None: a seeded object, which nobody wrote) owns every field, by operation Update,
+    or Apply when `apply` (server-side apply of an object that did not exist)."""
     new = _normalised(resource, _check_body(resource, body), namespace)
     metadata = _metadata(new)
     if metadata.get("resourceVersion"):
@@ -310,6 +323,10 @@ def create(
     for field in SYSTEM_FIELDS:
         metadata.pop(field, None)
     _validate(resource, new, None)
+    if manager is not None and apply:
+        kube_fields.created_by_apply(new, manager, resource.api_version, _now())
+    elif manager is not None:
+        kube_fields.track_update(None, new, manager, resource.api_version, _now())
     metadata["uid"] = str(uuid.uuid4())
     metadata["creationTimestamp"] = _now()
     if dry_run:
@@ -328,14 +345,28 @@ def _event(cluster: SimCluster, kind: str, key: tuple[str, str, str, str], body:
 
 
 def _write(
-    cluster: SimCluster, resource: Resource, stored: KubeObject, new: dict[str, Any], dry_run: bool
+    cluster: SimCluster,
+    resource: Resource,
+    stored: KubeObject,
+    new: dict[str, Any],
+    dry_run: bool,
+    manager: str | None = None,
+    *,
+    applied: bool = False,
 ) -> dict[str, Any]:
-    """Store `new` over `stored`, keeping the system fields; a write that changes nothing keeps the version."""
+    """Store `new` over `stored`, keeping the system fields; a write that changes nothing keeps the version.
+    managedFields: `manager` owns what it changed (operation Update); `applied`: `new` carries them already
+    (server-side apply); no manager: they stay as they were."""
     _validate(resource, new, stored.body)
     metadata, old_metadata = _metadata(new), stored.body["metadata"]
     for field in ("uid", "creationTimestamp"):
         metadata[field] = old_metadata[field]
-    metadata.pop("managedFields", None)
+    if not applied:
+        metadata.pop("managedFields", None)  # what a client sends is not taken (kube_fields: simplified)
+        if manager is not None:
+            kube_fields.track_update(stored.body, new, manager, resource.api_version, _now())
+        elif "managedFields" in old_metadata:
+            metadata["managedFields"] = copy.deepcopy(old_metadata["managedFields"])
     metadata["resourceVersion"] = old_metadata["resourceVersion"]
     if new == stored.body or dry_run:
         return copy.deepcopy(new)
@@ -359,7 +390,14 @@ def _check_version(resource: Resource, name: str, stored: KubeObject, metadata: 
 
 
 def replace(
-    cluster: SimCluster, resource: Resource, namespace: str, name: str, body: Any, *, dry_run: bool = False
+    cluster: SimCluster,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    body: Any,
+    *,
+    dry_run: bool = False,
+    manager: str | None = None,
 ) -> dict[str, Any]:
     new = _normalised(resource, _check_body(resource, body), namespace)
     metadata = _metadata(new)
@@ -369,7 +407,7 @@ def replace(
         )
     stored = _stored(cluster, resource, namespace, name)
     _check_version(resource, name, stored, metadata)
-    return _write(cluster, resource, stored, new, dry_run)
+    return _write(cluster, resource, stored, new, dry_run, manager)
 
 
 PATCH_TYPES = (
@@ -388,6 +426,7 @@ def patch(
     content_type: str,
     *,
     dry_run: bool = False,
+    manager: str | None = None,
 ) -> dict[str, Any]:
     stored = _stored(cluster, resource, namespace, name)
     try:
@@ -401,7 +440,47 @@ def patch(
         raise bad_request("the patch would change the object's name or namespace")
     _check_body(resource, new)
     _check_version(resource, name, stored, metadata)
-    return _write(cluster, resource, stored, new, dry_run)
+    return _write(cluster, resource, stored, new, dry_run, manager)
+
+
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+def apply_patch(
+    cluster: SimCluster,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    body: Any,
+    *,
+    manager: str,
+    force: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Server-side apply of the configuration `body` by `manager` (kube_fields): creates the object when it
+    does not exist; 409 Conflict for fields another manager owns with another value, unless `force`."""
+    config = _normalised(resource, _check_body(resource, body), namespace)
+    metadata = _metadata(config)
+    if metadata.get("name") != name:
+        raise bad_request(
+            f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({name})"
+        )
+    stored = cluster.objects.get(_key(resource, namespace, name))
+    if stored is None:
+        metadata.pop("resourceVersion", None)
+        return create(cluster, resource, namespace, config, dry_run=dry_run, manager=manager, apply=True)
+    _check_version(resource, name, stored, metadata)
+    try:
+        new = kube_fields.applied(
+            stored.body, config, manager, force=force, api_version=resource.api_version, now=_now()
+        )
+    except kube_fields.ApplyConflict as error:
+        causes = [
+            {"reason": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": f".{'.'.join(path)}"}
+            for who, path in error.conflicts
+        ]
+        raise KubeError(409, "Conflict", str(error), _details(resource, name) | {"causes": causes}) from None
+    return _write(cluster, resource, stored, new, dry_run, applied=True)
 
 
 def _patched(document: dict[str, Any], body: Any, content_type: str) -> Any:
@@ -451,6 +530,10 @@ def objects_of(cluster: SimCluster, resource: Resource) -> list[dict[str, Any]]:
         for (api_version, plural, _, _), stored in sorted(cluster.objects.items())
         if (api_version, plural) == (resource.api_version, resource.plural)
     ]
+
+
+def exists_at(cluster: SimCluster, resource: Resource, namespace: str, name: str) -> bool:
+    return _key(resource, namespace, name) in cluster.objects
 
 
 def exists(cluster: SimCluster, body: dict[str, Any]) -> bool:
