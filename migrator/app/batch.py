@@ -219,6 +219,7 @@ def batch_plan(
             options = PlanOptions(
                 target=settings.target or cluster.target,
                 remove_aws_auth=cluster.remove_aws_auth,
+                accept_managed_aws_auth=cluster.accept_managed_aws_auth,
                 created_at=created_at,
             )
             if (kept := _kept_plan(cluster, settings.out_dir)) is not None:

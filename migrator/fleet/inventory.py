@@ -28,7 +28,16 @@ from migrator.rules.limits import check_cluster_name
 from migrator.yamlsource import YamlReader
 
 INVENTORY_SCHEMA = "aws-auth-migrate/inventory/v1"
-SETTING_KEYS = ("region", "account", "profile", "roleArn", "target", "removeAwsAuth", "maxConcurrency")
+SETTING_KEYS = (
+    "region",
+    "account",
+    "profile",
+    "roleArn",
+    "target",
+    "removeAwsAuth",
+    "acceptManagedAwsAuth",
+    "maxConcurrency",
+)
 CLUSTER_KEYS = ("name", "labels", *SETTING_KEYS)
 ACCOUNT_RE = re.compile(r"[0-9]{12}")
 REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
@@ -52,6 +61,7 @@ class InventoryCluster:
     target: AuthMode
     remove_aws_auth: bool
     max_concurrency: int
+    accept_managed_aws_auth: bool = False  # plan's --accept-managed-aws-auth: the owner's source no longer has it
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
     index: int = 0
     line: int | None = None
@@ -214,6 +224,16 @@ def _cluster(reader: YamlReader, item: Any, line: int | None, defaults: Commente
     target = AuthMode(target_text or AuthMode.API_AND_CONFIG_MAP.value)
     if remove and target is not AuthMode.API:
         raise reader.error(reader.line(source, "removeAwsAuth"), f"removeAwsAuth needs target API ({name})")
+    source, label = setting("acceptManagedAwsAuth")
+    accept_managed = source.get("acceptManagedAwsAuth", False)
+    if not isinstance(accept_managed, bool):
+        raise reader.error(
+            reader.line(source, "acceptManagedAwsAuth"), f"{label}.acceptManagedAwsAuth must be true or false"
+        )
+    if accept_managed and not remove:
+        raise reader.error(
+            reader.line(source, "acceptManagedAwsAuth"), f"acceptManagedAwsAuth needs removeAwsAuth: true ({name})"
+        )
     source, label = setting("maxConcurrency")
     concurrency = source.get("maxConcurrency", 8)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
@@ -230,6 +250,7 @@ def _cluster(reader: YamlReader, item: Any, line: int | None, defaults: Commente
         target=target,
         remove_aws_auth=remove,
         max_concurrency=concurrency,
+        accept_managed_aws_auth=accept_managed,
         labels=_labels(reader, node, what),
         index=index,
         line=line,

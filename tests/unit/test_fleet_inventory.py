@@ -90,6 +90,18 @@ def test_defaults_apply_to_every_cluster_and_each_may_override_them() -> None:
         ),
         (
             "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
+            "    target: API\n    acceptManagedAwsAuth: true\n",
+            6,
+            "acceptManagedAwsAuth needs removeAwsAuth: true",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
+            "    acceptManagedAwsAuth: yes-please\n",
+            5,
+            "acceptManagedAwsAuth must be true or false",
+        ),
+        (
+            "schema: aws-auth-migrate/inventory/v1\nclusters:\n  - name: a\n    region: eu-west-1\n"
             "    labels: {tier: 1}\n",
             5,
             "must be a string",
@@ -243,3 +255,12 @@ def test_entries_without_an_account_whose_roles_are_in_other_accounts_are_other_
         "no-account/eu-west-1/prod",
         "no-account/us-east-1/prod",
     ]
+
+
+def test_accept_managed_aws_auth_reaches_the_cluster_from_the_defaults() -> None:
+    text = (
+        "schema: aws-auth-migrate/inventory/v1\n"
+        "defaults: {region: eu-west-1, target: API, removeAwsAuth: true, acceptManagedAwsAuth: true}\n"
+        "clusters: [{name: a}, {name: b, acceptManagedAwsAuth: false}]\n"
+    )
+    assert [c.accept_managed_aws_auth for c in parse_inventory(text, FILE).clusters] == [True, False]
