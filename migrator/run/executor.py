@@ -198,59 +198,49 @@ class Executor:
     def _recover_refused(
         self, prior: JournalState, mode: AuthMode, refused: MigratorError, operation: str
     ) -> JournalState:
-        """Reconcile, from EKS alone, the principals a killed run left half done, because the cluster refuses
-        us (`refused`, re-raised when there are none); the journal as it is then.
+        """Undo, from EKS alone, the principals a killed run left half done, because the cluster refuses us
+        (`refused`, re-raised when there are none); the journal as it is then.
 
         A run killed (SIGKILL, power loss) between a create-entry and its policies, or while its create call
         was in flight (journaled started, not done), may leave that principal a bare entry, which grants no
         Kubernetes access on EKS. When that principal is the runner itself, every Kubernetes read answers
         401/403, and neither a resume nor a rollback could reach the step that fixes it. Those units need
-        EKS only. An entry that exists for a create journaled started was made by that call (the step's check
-        reads it and calls it recovered, ours). A resume finishes each unit (apply: what it would do next
-        anyway); a rollback deletes its entry, undoing the unit, without comparing it with aws-auth, which
-        cannot be read (the entry's identity was never the plan's: deleting it gives the principal back its
-        aws-auth mapping, as before the unit). Each step goes through the one step loop, with its checks and
-        journal. Only then, as always, does the run read Kubernetes and compare the cluster with the plan."""
+        EKS only. An entry that exists for a create journaled started was made by that call. Apply and
+        rollback alike delete each such entry, undoing the unit, without comparing it with aws-auth, which
+        cannot be read: deleting it gives the principal back its aws-auth mapping, as before the unit, while
+        finishing it (its policies) before aws-auth is read could grant what an admin has since revoked there.
+        Each step goes through the one step loop, with its journal. Only then, as always, does the run read
+        Kubernetes and compare the cluster with the plan; a resumed apply then makes the units again through
+        the loop and its checks, or stops as stale if aws-auth changed."""
         ctx = self._context(prior, mode)
-        undo = operation == "rollback"
         interrupted = [
             unit
             for unit in build_units(self.plan.steps)
-            if not self.dry_run
-            and mode.reads_entries
-            and _interrupted(unit, prior)
-            and self._recoverable(unit, prior, undo)
+            if not self.dry_run and mode.reads_entries and _interrupted(unit, prior) and self._recoverable(unit, prior)
         ]
         if not interrupted:
             raise refused
-        what = "deleting the entries of" if undo else "finishing"
         self._record.say(
-            f"the cluster refuses us ({refused}); first {what} {len(interrupted)} principal(s) a killed run left "
-            "with an entry but without its policies"
+            f"the cluster refuses us ({refused}); first deleting the entries of {len(interrupted)} principal(s) a "
+            "killed run left with an entry but without its policies"
         )
         self._record.start(operation, len(self.plan.steps))
         self._started = operation
         for unit in interrupted:
             with self._interrupts.hold(f"the steps of {unit.steps[0].principal_arn}"):
-                if not (self._undo_half_made(ctx, unit) if undo else self._finish_half_made(ctx, unit)):
+                if not self._undo_half_made(ctx, unit):
                     # The step's own error (a conflict, an EKS error) says more than the cluster's refusal.
                     failed = self._record.failures[-1][1] if self._record.failures else refused
                     self._record.finish(RunResult.FAILED, failures=[str(failed)])
                     raise failed from None
         return self._record.read_journal()
 
-    def _recoverable(self, unit: Unit, prior: JournalState, undo: bool) -> bool:
-        """Is the interrupted unit's entry one to finish (resume) or ours to delete (rollback)? A create that
-        never reached EKS left nothing; a rollback deletes only what this plan made."""
+    def _recoverable(self, unit: Unit, prior: JournalState) -> bool:
+        """Is the interrupted unit's entry ours to delete? Only what this plan made (or was making)."""
         first = unit.steps[0]
         assert isinstance(first, CreateEntry)
         state = prior.of(first.id)
-        if undo:
-            return state.created or state.attempted
-        return state.done or self.eks.describe_entry(first.principal_arn) is not None
-
-    def _finish_half_made(self, ctx: RunContext, unit: Unit) -> bool:
-        return all(ctx.prior.of(step.id).done or self._run_step(ctx, step) for step in unit.steps)
+        return state.created or state.attempted
 
     def _undo_half_made(self, ctx: RunContext, unit: Unit) -> bool:
         first = unit.steps[0]
