@@ -486,6 +486,8 @@ def _apply_run(
             until=reach.until,
             rollback_on_failure=settings.rollback_on_failure,
             stop=stop,
+            # The inventory says the owner's source was changed: also for a plan made before it said so.
+            accept_managed_aws_auth=cluster.accept_managed_aws_auth and run.plan.remove_aws_auth,
         )
         report = apply_plan(run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "apply"))
         outcome = _apply_outcome(report, run, reach)

@@ -154,7 +154,7 @@ def _executor(
         until=settings.until,
         stop=settings.stop,
         accept_managed_aws_auth=settings.accept_managed_aws_auth,
-        lease_lost=None if lease is None else lambda: lease.lost_reason,
+        lease_lost=None if lease is None else lease.loss,
     )
 
 
@@ -165,7 +165,7 @@ def _lease(run: PlanRun, kube: KubeGateway, observer: Observer) -> ClusterLease:
 @contextlib.contextmanager
 def _locked(run: PlanRun, lease: ClusterLease, observer: Observer) -> Iterator[None]:
     """This machine's lock on the cluster, then the cluster's own Lease (other machines, CI runners). A run
-    that loses the Lease stops (the executor asks `lease.lost_reason` before each unit)."""
+    that loses the Lease stops (the executor asks `lease.loss()` before each unit)."""
     with ClusterLock(run.lock_path, run.plan.cluster.name, run.plan_id) as lock:
         if lock.stale_message:
             observer.on_message(lock.stale_message)

@@ -9,6 +9,7 @@ kube-system/aws-auth. `--probe` then signs in as each role the caller may assume
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping as MappingABC
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,12 @@ def _journal_evidence(path: Path, cluster: str, region: str) -> CreatorEvidence:
             f"{path}: the journal is of cluster {switch.cluster.get('name')} ({switch.cluster.get('region')}), "
             f"not {cluster} ({region})"
         )
-    return CreatorEvidence(switch.creator_arn, f"apply's journal {path}")
+    return CreatorEvidence(switch.creator_arn, f"apply's journal {path}", _journal_account(switch.cluster))
+
+
+def _journal_account(cluster: MappingABC[str, str]) -> str | None:
+    account = cluster.get("account")
+    return account if isinstance(account, str) else None
 
 
 def journal_creator(run_journal: Journal) -> CreatorEvidence | None:
@@ -132,6 +138,12 @@ def verify_ports(
     """Read-only calls only; the probes assume roles and ask the cluster who they are, nothing more."""
     expected, label = reference.load()  # bad input fails before any call
     info = eks.describe_cluster()
+    if creator is not None and creator.account is not None and creator.account != info.account:
+        # The same name and region in another account is another cluster: its creator tells nothing here.
+        raise InputError(
+            f"{creator.source} is of cluster {info.name} in account {creator.account}, not in {info.account}",
+            hint="give the journal of this cluster's first switch, or --creator ARN",
+        )
     config_map = kube.read_config_map(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)
     live = (
         parse_configmap_object(config_map.raw, f"{info.name}:{AWS_AUTH_NAMESPACE}/{AWS_AUTH_NAME}")

@@ -46,6 +46,11 @@ def merge_reports(reports: Sequence[tuple[str, BatchReport]]) -> BatchReport:
             "cut short or edited",
             hint=HINT,
         )
+    if FleetSet.of(seen) != fleet:
+        raise InputError(
+            "the shard reports hold other clusters than their fleet (as many, not the same ones): a report was edited",
+            hint=HINT,
+        )
     first = reports[0][1]
     return replace(
         first,

@@ -92,6 +92,7 @@ class CreatorEvidence:
 
     principal_arn: str | None
     source: str  # "--creator", "apply's journal <file>"
+    account: str | None = None  # the cluster's account as the journal recorded it (a journal is of one cluster)
 
 
 @dataclass(frozen=True)

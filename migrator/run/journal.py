@@ -111,7 +111,7 @@ def parse_journal(text: str, label: str = "journal") -> JournalRead:
             continue
         try:
             records.append(Record.from_json(line))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nesting bombs
             raise JournalCorrupt(
                 f"{label}:{number}: not a journal record ({error})",
                 hint="the journal was edited or damaged; `status` and resume need it intact",
@@ -119,7 +119,7 @@ def parse_journal(text: str, label: str = "journal") -> JournalRead:
     if tail.strip():
         try:
             records.append(Record.from_json(tail))  # the newline alone was lost: the record is whole
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return JournalRead(tuple(records), torn_line=tail)
     return JournalRead(tuple(records))
 

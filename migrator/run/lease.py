@@ -286,6 +286,24 @@ class ClusterLease:
             self._renewed_at = self._monotonic()
         return True
 
+    def loss(self) -> str | None:
+        """Why the lease is lost, if it is: `lost_reason`, or, while renewing in the background, no renewal for
+        RENEW_DEADLINE of the duration on our clock, whatever the renewal call is doing meanwhile: a call hung
+        on a dead connection never returns to say so, while others may already take the lease over."""
+        if self.lost_reason is not None or not self._renew_in_background:
+            return self.lost_reason
+        with self._guard:
+            state, renewed_at = self._state, self._renewed_at
+        if state is None:
+            return None
+        deadline = (state.duration_seconds or LEASE_SECONDS) * RENEW_DEADLINE
+        if self._monotonic() - renewed_at >= deadline:
+            return (
+                f"lost the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): not renewed for "
+                f"{deadline:g} s, and others may take it over"
+            )
+        return None
+
     def kube_holder(self) -> str:
         try:
             current = self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)

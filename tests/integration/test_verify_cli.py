@@ -248,6 +248,13 @@ def test_after_a_real_migration_that_deleted_aws_auth_the_backup_verifies_and_pr
     unproven = cli(sandbox, tmp_path, "verify", "--cluster", cluster.name, "--region", cluster.region,
                    "--backup", str(backup), "-o", "json", *readers)  # fmt: skip
     assert unproven.returncode == 8, unproven.stderr
+    # The journal of a cluster of the same name and region in another account proves nothing here.
+    elsewhere = tmp_path / "elsewhere.journal.jsonl"
+    elsewhere.write_text(journal.read_text().replace(f'"account":"{ACCOUNT}"', '"account":"999999999999"'))
+    assert '"account":"999999999999"' in elsewhere.read_text()
+    foreign = cli(sandbox, tmp_path, "verify", "--cluster", cluster.name, "--region", cluster.region,
+                  "--backup", str(backup), "--journal", str(elsewhere), *readers)  # fmt: skip
+    assert foreign.returncode == 2 and "account 999999999999" in foreign.stderr, foreign.stderr
     extra = [p for p in json.loads(unproven.stdout)["principals"] if p["category"] == "extra"]
     assert [p["principal"] for p in extra] == [cluster.creator]
     assert "admin, possibly the creator's" in extra[0]["note"]

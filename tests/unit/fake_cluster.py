@@ -118,6 +118,7 @@ class FakeCluster:
     nodegroups: Sequence[NodeGroup] = ()
     fargate_profiles: Sequence[FargateProfile] = ()
     creator_arn: str | None = None
+    bootstrap_admin: bool | None = True  # CreateCluster's default: EKS gives the creator an admin entry
     caller: str = f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"
     update_polls: int = 2
     update_outcome: str = "Successful"
@@ -259,7 +260,9 @@ class FakeCluster:
 
     def describe_cluster(self) -> ClusterInfo:
         def action() -> ClusterInfo:
-            return ClusterInfo(self.name, self.region, self.account, "aws", self.mode, "1.30", "eks.5")
+            return ClusterInfo(
+                self.name, self.region, self.account, "aws", self.mode, "1.30", "eks.5", self.bootstrap_admin
+            )
 
         return self._call("describe_cluster", (), action)  # type: ignore[no-any-return]
 

@@ -152,7 +152,7 @@ def test_the_first_switch_journals_the_creators_entry_and_verify_accepts_the_jou
     # The operator's --journal: the same file, checked against the cluster verify is asked about.
     path = journal_of(plan, tmp_path).path
     source = CreatorSource(journal=path).evidence(plan.cluster.name, plan.cluster.region)
-    assert source == CreatorEvidence(CREATOR, f"apply's journal {path}")
+    assert source == CreatorEvidence(CREATOR, f"apply's journal {path}", ACCOUNT)
     with pytest.raises(InputError, match="the journal is of cluster"):
         CreatorSource(journal=path).evidence("another", plan.cluster.region)
 
@@ -223,3 +223,16 @@ def test_creator_and_journal_options_are_checked_before_anything_is_read(tmp_pat
     damaged.write_text("not json\n{}\n")
     with pytest.raises(InputError, match=r"damaged\.jsonl:1"):
         CreatorSource(journal=damaged).evidence("c", "r")
+
+
+def test_without_bootstrap_admin_permissions_no_entry_is_journaled_as_the_creators(tmp_path: Path) -> None:
+    # Review of issue 20: a cluster created with bootstrapClusterCreatorAdminPermissions off gets no creator
+    # entry from EKS, so an entry of the creator's shape appearing at the switch is somebody else's.
+    fake = small_cluster()
+    fake.bootstrap_admin = False
+    plan = make_plan(fake)
+    report = executor(plan, fake, tmp_path, approvals=BOTH).apply()
+    first = next(s for s in plan.steps if isinstance(s, SetMode))
+    assert report.step(first.id).detail["creatorEntry"] is None
+    evidence = journal_creator(journal_of(plan, tmp_path))
+    assert evidence is not None and evidence.principal_arn is None

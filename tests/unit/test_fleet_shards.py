@@ -170,3 +170,15 @@ def test_sigterm_during_a_fleet_apply_is_ctrl_c() -> None:
         assert not stop.is_set()
         os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_a_shard_report_edited_to_hold_another_cluster_of_its_shard_is_refused() -> None:
+    # Review of issue 20: the merge counted the clusters but did not check which ones they were.
+    reports = _sharded("apply", FLEET, 3)
+    victim = reports[0].clusters[0]
+    shard = shard_of(victim.identity, 3)
+    name = next(f"x{i}" for i in range(1000) if shard_of(_result(f"x{i}", 0).identity, 3) == shard)
+    forged = replace(reports[0], clusters=(_result(name, victim.index), *reports[0].clusters[1:]))
+    with pytest.raises(InputError, match="hold other clusters than their fleet") as caught:
+        merge_reports([(f"s{i}", r) for i, r in enumerate([forged, *reports[1:]])])
+    assert caught.value.exit_code == 2

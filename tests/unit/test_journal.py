@@ -312,3 +312,9 @@ def _hold_lock_in_child(path: Path) -> subprocess.Popen[str]:
     child.kill()
     child.wait()
     raise AssertionError("the child never took the lock")
+
+
+def test_a_nesting_bomb_is_a_corrupt_journal_not_a_crash() -> None:
+    # Review of issue 20: `verify --journal` of a deeply nested line exited 1 with a RecursionError.
+    with pytest.raises(JournalCorrupt, match="journal:1: not a journal record"):
+        parse_journal("[" * 200_000 + "]" * 200_000 + "\n")

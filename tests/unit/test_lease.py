@@ -409,3 +409,23 @@ def test_a_run_that_loses_its_lease_stops_before_its_next_step_with_exit_7_and_r
     both = frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API})
     resumed = Runner(plan, fake, tmp_path, approvals=both, poll=FAST).apply()
     assert resumed.result is RunResult.COMPLETED and resumed.exit_code == 0
+
+
+def test_a_renewal_that_never_returns_loses_the_lease_by_our_own_clock() -> None:
+    # Review of issue 20: a lease was lost only when a renewal call came back; one hung on a dead connection
+    # let the run go on while another machine could already take the lease over.
+    fake, clock, waits = small_cluster(), Clock(), FakeTime()
+    hung = threading.Event()
+    held = ClusterLease(
+        fake, "prod", "plan-mine", clock=clock, holder=ME, monotonic=waits.clock, sleep=waits.sleep,
+        wait=lambda _seconds: hung.wait(),  # the background renewal never gets a turn: as if its call hung
+    ).acquire()  # fmt: skip
+    try:
+        waits.sleep(39)
+        assert held.loss() is None
+        waits.sleep(2)  # past two thirds of the 60 s lease without a renewal
+        loss = held.loss()
+        assert loss is not None and "not renewed for 40 s" in loss
+    finally:
+        hung.set()
+        held.release()

@@ -133,6 +133,11 @@ def _tell_creator_apart(ctx: RunContext, made: list[str]) -> str | None:
     told: the one STANDARD entry EKS made (the others are node roles and Fargate), in the creator's shape."""
     described = ctx.eks.describe_entries(made, {entry_key(arn) for arn in made}) if made else ()
     standard = [entry for entry in described if entry.type is EntryType.STANDARD]
+    if standard and ctx.eks.describe_cluster().bootstrap_admin is not True:
+        # A cluster created without bootstrapClusterCreatorAdminPermissions gets no creator entry: an entry
+        # of that shape is somebody's, whatever it looks like.
+        ctx.say("EKS gives this cluster's creator no admin entry (bootstrapClusterCreatorAdminPermissions is off)")
+        return None
     if len(standard) > 1:
         names = ", ".join(sorted(entry.principal_arn for entry in standard))
         ctx.say(f"{len(standard)} STANDARD entries appeared at the switch ({names}): none is taken for the creator's")
