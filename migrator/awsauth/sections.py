@@ -1,9 +1,13 @@
 """Parse the YAML inside the aws-auth data keys: mapRoles and mapUsers into Mappings, mapAccounts into
 AccountMappings. Pure; every problem is a SourceError pointing at its line through an `Origin`.
 
-Fidelity notes (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap/configmap.go):
-- mapRoles and mapUsers go YAML -> JSON -> Go structs, so keys inside entries match case-insensitively and
-  a value that YAML 1.1 reads as a number or boolean (`12`, `on`, `yes`) is not a string there: refused here.
+Fidelity notes (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap/configmap.go; README "How
+aws-auth is read"):
+- mapRoles and mapUsers go YAML -> JSON -> Go structs, so keys inside entries match fields as encoding/json
+  matches them (case-insensitively, with Unicode folding: `golang.json_field`), and a value that YAML 1.1
+  reads as a number or boolean (`12`, `on`, `0X1F`) is no string there: the scanner refuses it.
+- text whose first non-space character is `{` is decoded as JSON, and a section that decodes to no list
+  gives nobody access: an `IgnoredSection` (the planner's DEAD_SECTION), never mappings.
 - mapAccounts is read by yaml.v2 straight into `[]string`, which keeps each scalar's text as written, so an
   unquoted `- 111122223333` (or `- 012345678901`) is a valid account id; it is read from the raw text here
   as well, never through an integer that would drop a leading zero.

@@ -11,6 +11,10 @@ whenever it can be known:
 
 ruamel (round-trip mode) supplies the line numbers; `json` supplies the values of JSON input, so a JSON
 document is read exactly as JSON, and ruamel's view of it serves only to find key lines.
+
+The authenticator reads this YAML with yaml.v2 (YAML 1.1), ruamel with YAML 1.2: `_Scanner` narrows what
+ruamel accepts to YAML both read alike (`NotAccepted` names the construct), per kind of text (`_Profile`),
+in the one parse. tests/differential checks it against the real Go libraries.
 """
 
 from __future__ import annotations
