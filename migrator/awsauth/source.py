@@ -513,32 +513,21 @@ def _yaml_failure(exc: Exception, text: str, origin: Origin) -> SourceError:
             mark = exc.context_mark  # "while scanning a quoted scalar" points where it was opened
         line0 = getattr(mark, "line", None)
         line0 = line0 if isinstance(line0, int) else None
-        return origin.error(line0, f"{prefix}: {_yaml_problem(exc, text, line0)}")
+        return origin.error(line0, f"{prefix}: {_yaml_problem(exc)}")
     if isinstance(exc, RecursionError):
         return origin.error(None, f"{prefix}: nested too deeply")
     return origin.error(None, f"{prefix}: {type(exc).__name__}: {shorten(str(exc))}")
 
 
-def _yaml_problem(exc: MarkedYAMLError, text: str, line0: int | None) -> str:
+def _yaml_problem(exc: MarkedYAMLError) -> str:
+    """ruamel's words, shortened (tabs never get here: `refuse_characters` names them first)."""
     problem = str(exc.problem or exc.context or type(exc).__name__)
-    if line0 is not None and "\t" in _leading_space(text, line0):
-        return "the line is indented with a tab; YAML indentation must use spaces"
-    if "\\t" in problem:
-        return "a tab character where YAML does not allow one; use spaces"
     duplicate = re.match(r'found duplicate key "(.*?)" with value', problem, re.S)
     if duplicate:
         return f"duplicate key {shorten(duplicate.group(1))!r}: each key may appear once"
     if exc.context and exc.problem:
         return f"{shorten(problem)} ({exc.context})"
     return shorten(problem)
-
-
-def _leading_space(text: str, line0: int) -> str:
-    lines = text.splitlines()
-    if line0 >= len(lines):
-        return ""
-    line = lines[line0]
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 # --- messages --------------------------------------------------------------------------------------------

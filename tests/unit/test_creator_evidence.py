@@ -21,6 +21,7 @@ from migrator.proof.verify import Category, ClusterState, CreatorEvidence, Verdi
 from migrator.run.journal import read_state
 from migrator.run.observer import RunResult
 from tests.support.arns import ACCOUNT, role, user
+from tests.support.scenarios import aws_auth_config_map
 from tests.unit.fake_cluster import ADMIN_POLICY, FakeCluster, aws_auth_data, key, make_plan, small_cluster
 from tests.unit.test_executor import BOTH, FIRST, executor, journal_of
 
@@ -31,16 +32,7 @@ OTHER = role("Other")
 ADMIN_ASSOCIATION = PolicyAssociation("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
 
 AWS_AUTH = parse_aws_auth(
-    f"""\
-apiVersion: v1
-kind: ConfigMap
-metadata: {{name: aws-auth, namespace: kube-system}}
-data:
-  mapRoles: |
-    - rolearn: {ADMIN}
-      username: admin:{{{{SessionName}}}}
-      groups: [system:masters]
-""",
+    aws_auth_config_map(f"- rolearn: {ADMIN}\n  username: admin:{{{{SessionName}}}}\n  groups: [system:masters]\n"),
     "aws-auth.yaml",
 )
 MIGRATED = AccessEntrySpec(ADMIN, username="admin:{{SessionName}}", policies=(ADMIN_ASSOCIATION,))
