@@ -4,8 +4,12 @@
   O_CREAT|O_EXCL|O_NOFOLLOW (a planted symlink or file is never followed nor reused), written, fsynced, then
   renamed over the target and the directory fsynced. A target that exists and is not a regular file (a
   device such as /dev/full, a fifo, a directory, a symlink) is refused, never replaced.
-- `private_dir`: a directory for files that name principals, created 0700; an existing one with group or
-  other permissions is tightened to 0700 when we own it (said on stderr), refused otherwise.
+- `private_dir`: a directory for files that name principals. One that does not exist is created 0700 (its
+  missing parents too). One that exists is used as it is: the tool never changes the permissions of a
+  directory it did not create (it may be the user's working directory), and the files in it are 0600
+  anyway. Refused: a path that is not a directory (a symlink included), and a directory that others could
+  write in (world-writable, or someone else's and group-writable), since they could replace or pre-create
+  the journal, the backup or the plan.
 - `open_private_append`: an append-only 0600 file (the journal) that is neither a symlink nor a device.
 
 Every problem is an InputError (exit 2) that says which path and why.
@@ -17,7 +21,6 @@ import contextlib
 import os
 import secrets
 import stat
-import sys
 from pathlib import Path
 
 from migrator.errors import InputError
@@ -90,6 +93,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
 
 
 def fsync_directory(directory: Path) -> None:
+    """Make the directory's entries (a new or renamed file's name) durable: fsync of the file alone is not."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -98,35 +102,55 @@ def fsync_directory(directory: Path) -> None:
 
 
 def private_dir(directory: Path) -> Path:
-    """`directory`, created 0700 with its missing parents; an existing one loses group/other permissions
-    if we own it (and says so), and is refused if we do not."""
+    """`directory`, created 0700 with its missing parents when it does not exist; an existing one is used as
+    it is (never chmod-ed), unless it is not a directory or others could write in it (see the module)."""
     try:
         info = os.lstat(directory)
     except FileNotFoundError:
-        try:
-            directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-            info = os.lstat(directory)
-        except OSError as error:
-            raise InputError(f"{directory}: cannot create the directory ({error.strerror})") from None
+        _make_private_dirs(directory)
+        info = _lstat(directory)
     except OSError as error:
         raise InputError(f"{directory}: {error.strerror}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise InputError(f"{directory}: is {_kind(info.st_mode)}, not a directory")
-    loose = stat.S_IMODE(info.st_mode) & 0o077
-    if not loose:
-        return directory
-    if info.st_uid != os.geteuid():
-        raise InputError(
-            f"{directory}: is readable by others ({stat.S_IMODE(info.st_mode):03o}) and owned by someone else; "
-            "it would hold files naming every principal with access",
-            hint="use a directory of your own (--plans-dir) or have its owner chmod 700 it",
-        )
-    os.chmod(directory, stat.S_IMODE(info.st_mode) & ~0o077)
-    print(
-        f"note: {directory} was accessible to others ({stat.S_IMODE(info.st_mode):03o}); tightened to owner-only",
-        file=sys.stderr,
-    )
+    _refuse_writable_by_others(directory, info)
     return directory
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Each missing component of `directory`, outermost first, made 0700 (`Path.mkdir(parents=True)` would
+    make the parents with the umask's default, usually 0755)."""
+    try:
+        if directory.parent != directory and not os.path.lexists(directory.parent):
+            _make_private_dirs(directory.parent)
+        os.mkdir(directory, PRIVATE_DIR)
+    except FileExistsError:
+        pass  # made meanwhile by someone else: the caller's lstat judges it as any existing directory
+    except OSError as error:
+        raise InputError(f"{directory}: cannot create the directory ({error.strerror})") from None
+
+
+def _lstat(directory: Path) -> os.stat_result:
+    try:
+        return os.lstat(directory)
+    except OSError as error:
+        raise InputError(f"{directory}: {error.strerror}") from None
+
+
+def _refuse_writable_by_others(directory: Path, info: os.stat_result) -> None:
+    """Whoever can write in the directory can rename our files away and put their own in their place (the
+    sticky bit does not stop them pre-creating a name we are about to use). A group-writable directory of our
+    own is allowed: with a user private group (umask 002) that group is just us."""
+    permissions = stat.S_IMODE(info.st_mode)
+    ours = info.st_uid == os.geteuid()
+    if not permissions & 0o002 and (ours or not permissions & 0o020):
+        return
+    owner = "yours" if ours else "owned by someone else"
+    raise InputError(
+        f"{directory}: others can write in this directory ({permissions:03o}, {owner}); they could replace the "
+        "files naming every principal with access that the tool keeps in it",
+        hint="use a directory only you can write in (--plans-dir, or --out in a folder of your own)",
+    )
 
 
 def open_private_append(path: Path) -> int:

@@ -13,6 +13,8 @@ translator's findings, not parse errors.
 This module is the public API and the ConfigMap level (bytes to text, kind, metadata, data). The rest:
 - `awsauth_source`: loading YAML/JSON text, and mapping positions to lines a person can open;
 - `awsauth_sections`: the YAML inside mapRoles, mapUsers and mapAccounts, and the authenticator's rules for it.
+
+`yamlsource` is not aws-auth's: it is the line-numbered YAML reader the inventory and scenario loaders share.
 """
 
 from __future__ import annotations

@@ -281,9 +281,9 @@ def export_command(
 ) -> None:
     """Snapshot a cluster's authentication state (aws-auth, mode, entries, node groups, Fargate profiles,
     IAM paths, RBAC) into a scenario to rehearse on. Read-only."""
-    from migrator.connect import ConnectOptions, connect, parse_iam_roles
     from migrator.sandbox.export import export_scenario
     from migrator.sandbox.scenario import dump_scenario
+    from migrator.wiring.connect import ConnectOptions, connect, parse_iam_roles
 
     check_cluster_name(cluster, where="--cluster")
     readers = parse_iam_roles(iam_role or [])

@@ -22,10 +22,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from migrator.awsauth.yamlsource import YamlReader
 from migrator.errors import InputError
 from migrator.model import AuthMode
 from migrator.rules.limits import check_cluster_name
-from migrator.yamlsource import YamlReader
 
 INVENTORY_SCHEMA = "aws-auth-migrate/inventory/v1"
 SETTING_KEYS = (

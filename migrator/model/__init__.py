@@ -1,5 +1,6 @@
 """The tool's data model: plain frozen data, no I/O. `domain` (aws-auth, entries, the cluster snapshot,
-findings), `steps` (one typed step per kind, with its inverse) and `plan` (the plan and its fingerprint)."""
+findings), `rbac` (Kubernetes RBAC rules and objects, which `domain` builds on), `steps` (one typed step per
+kind, with its inverse) and `plan` (the plan and its fingerprint)."""
 
 from migrator.model.domain import (
     AccessEntrySpec,
@@ -13,6 +14,7 @@ from migrator.model.domain import (
     FargateProfile,
     FieldManager,
     Finding,
+    GroupConversion,
     IgnoredSection,
     LookupStatus,
     Mapping,
@@ -28,7 +30,7 @@ from migrator.model.domain import (
     SourceRef,
 )
 from migrator.model.plan import PLAN_SCHEMA, Fingerprint, IamAnswer, Plan
-from migrator.model.rbac import GroupConversion, PolicyRule, RbacObjects
+from migrator.model.rbac import PolicyRule, RbacObjects
 from migrator.model.steps import (
     AWS_AUTH_NAME,
     AWS_AUTH_NAMESPACE,

@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from migrator.model.rbac import PolicyRule, RbacObjects
 from migrator.model.usage import UsageEvidence
-
-if TYPE_CHECKING:  # model.rbac needs PolicyAssociation from here
-    from migrator.model.rbac import GroupConversion, RbacObjects
 
 
 class AuthMode(StrEnum):
@@ -263,6 +260,24 @@ class Finding:
     message: str
     principal_arn: str | None = None
     source: SourceRef | None = None
+
+
+@dataclass(frozen=True)
+class GroupConversion:
+    """A Kubernetes group of a principal's entry replaced by the EKS access policy that grants what the
+    group's bindings grant (`--prefer-access-policies`): the group is left out of `kubernetesGroups` and the
+    policy is associated with the scope of its bindings. `gained` and `lost` are the rules the principal gets
+    and loses by it, computed from the live cluster's aggregated ClusterRoles (both empty: exact)."""
+
+    group: str
+    cluster_role: str  # the built-in ClusterRole its bindings name: cluster-admin, admin, edit or view
+    policy: PolicyAssociation
+    gained: tuple[PolicyRule, ...] = ()
+    lost: tuple[PolicyRule, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        return not self.gained and not self.lost
 
 
 @dataclass(frozen=True)

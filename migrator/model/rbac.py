@@ -1,14 +1,12 @@
-"""Kubernetes RBAC as plain data: a rule, the RBAC objects a live plan read, and a group the plan turns into
-an EKS access policy (`--prefer-access-policies`). `rules.rbac` decides with these, `rules.privilege`
-compares them with the access policies."""
+"""Kubernetes RBAC as plain data: a rule and the RBAC objects a live plan read. `rules.rbac` decides with
+these, `rules.privilege` compares them with the access policies. Nothing EKS here: `domain` builds on it
+(the snapshot's RBAC objects, a planned entry's group conversions), never the other way round."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from migrator.model.domain import PolicyAssociation
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -76,21 +74,3 @@ class RbacObjects:
     role_bindings: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
     available: bool = True
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class GroupConversion:
-    """A Kubernetes group of a principal's entry replaced by the EKS access policy that grants what the
-    group's bindings grant (`--prefer-access-policies`): the group is left out of `kubernetesGroups` and the
-    policy is associated with the scope of its bindings. `gained` and `lost` are the rules the principal gets
-    and loses by it, computed from the live cluster's aggregated ClusterRoles (both empty: exact)."""
-
-    group: str
-    cluster_role: str  # the built-in ClusterRole its bindings name: cluster-admin, admin, edit or view
-    policy: PolicyAssociation
-    gained: tuple[PolicyRule, ...] = ()
-    lost: tuple[PolicyRule, ...] = ()
-
-    @property
-    def exact(self) -> bool:
-        return not self.gained and not self.lost

@@ -1,8 +1,9 @@
 """One apply (or rollback) per cluster at a time on this machine: one lock file per cluster identity, held
 with flock, in one place per machine: `$AWS_AUTH_MIGRATE_LOCK_DIR`, else `$XDG_STATE_HOME/aws-auth-migrate/locks`,
-else `~/.local/state/aws-auth-migrate/locks`, named `<partition>-<account>-<region>-<name>.lock` (directory
-0700, file 0600). The same plan copied into two directories therefore meets the same lock. Other machines
-are kept out by the cluster's Lease (`migrator/run/lease.py`), taken under this lock.
+else `~/.local/state/aws-auth-migrate/locks`, named `<partition>-<account>-<region>-<name>.lock` (file 0600;
+the directory made 0700, or an existing one used as it is: `migrator.files.private_dir`). The same plan
+copied into two directories therefore meets the same lock. Other machines are kept out by the cluster's
+Lease (`migrator/run/lease.py`), taken under this lock.
 
 The kernel releases a flock when its process dies, so a crashed run never blocks the next one. The file
 also holds who has it ({pid, host, planId, startedAt}) to name the holder in the refusal. A clean release
@@ -25,6 +26,7 @@ from types import TracebackType
 from typing import IO
 
 from migrator.errors import ClusterLockedError
+from migrator.files import private_dir
 from migrator.model import ClusterRef
 
 LOCK_DIR_ENV = "AWS_AUTH_MIGRATE_LOCK_DIR"
@@ -107,7 +109,7 @@ class ClusterLock:
         )
 
     def acquire(self) -> ClusterLock:
-        _private_dir(self.path.parent)
+        private_dir(self.path.parent)
         # 0600 (it names the holder), never through a symlink
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         handle = open(descriptor, "r+", encoding="utf-8")  # noqa: SIM115 - held until release()
@@ -153,14 +155,6 @@ class ClusterLock:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.release()
-
-
-def _private_dir(path: Path) -> None:
-    """Make the lock directory, readable by its owner only (0700). An existing one is tightened when it is
-    ours; the files in it are 0600 either way."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
-        path.chmod(0o700)
 
 
 def _now() -> str:

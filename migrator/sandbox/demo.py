@@ -17,11 +17,11 @@ from pathlib import Path
 
 from migrator.errors import RemoteError
 from migrator.files import private_dir
-from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.identity import EC2_NODE_USERNAME, SESSION_NODE_USERNAME
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 
 
 @dataclass(frozen=True)

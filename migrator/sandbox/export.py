@@ -12,12 +12,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from migrator.connect import Connection
 from migrator.errors import InputError
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, LookupStatus
 from migrator.plan.snapshot import live_snapshot
 from migrator.rules.arn import ArnError, PrincipalKind, canonical_caller_arn, parse_arn
 from migrator.sandbox.scenario import Scenario, ScenarioCluster
+from migrator.wiring.connect import Connection
 
 NOISY_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 

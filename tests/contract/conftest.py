@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from migrator.connect import ConnectOptions, connect
 from migrator.model import AuthMode, NodeGroup
 from migrator.ports import EksGateway, KubeGateway, ModeUpdate
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.connect import ConnectOptions, connect
 from tests.support.arns import ACCOUNT, role, user
 from tests.support.rbac import live_objects, role_binding
 from tests.support.scenarios import aws_auth_config_map, indent, scenario_yaml

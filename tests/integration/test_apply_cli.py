@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from migrator.connect import ConnectOptions, connect
 from migrator.model import AssociatePolicy, ClusterRef, CreateEntry, PolicyAssociation
 from migrator.plan.planfile import body_sha256, load_plan, plan_to_dict, write_plan
 from migrator.ports import KubeGateway, LeaseState
-from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, LeaseHolder
 from migrator.run.lock import ClusterLock, lock_path, read_holder
 from migrator.sandbox.recorder import identify
 from migrator.sandbox.scenario import Scenario, load_scenario, parse_scenario
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.connect import ConnectOptions, connect
+from migrator.wiring.probe import PROBE_SESSION_NAME, IdentityProbe, observed, same_identity
 from tests.cli.conftest import EXAMPLES, inherited_env, run_cli
 from tests.integration.conftest import SandboxFactory, client
 from tests.support.arns import ACCOUNT, role

@@ -10,10 +10,10 @@ import boto3
 import pytest
 
 from migrator.aws.iam import BotoIamDirectory
-from migrator.connect import ConnectOptions, connect
 from migrator.model import LookupStatus
 from migrator.rules.arn import parse_arn
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.connect import ConnectOptions, connect
 from tests.integration.conftest import ADMIN, REGION, SandboxFactory, scenario
 
 pytestmark = pytest.mark.integration

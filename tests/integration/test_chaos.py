@@ -38,10 +38,10 @@ from typing import Any
 
 import pytest
 
-from migrator.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
 from migrator.sandbox.state import SimCluster
+from migrator.wiring.probe import PROBE_SESSION_NAME, IdentityProbe, ObservedIdentity, observed, same_identity
 from tests.cli.conftest import inherited_env, run_cli
 from tests.integration.conftest import SandboxFactory, client
 
@@ -183,7 +183,7 @@ def live_entries(sandbox: Sandbox) -> dict[str, tuple[Any, ...]]:
 
 
 class Prober:
-    """SelfSubjectReview as each principal, with its own credentials and an EKS token (migrator.probe)."""
+    """SelfSubjectReview as each principal, with its own credentials and an EKS token (migrator.wiring.probe)."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox

@@ -9,13 +9,13 @@ import datetime
 
 import pytest
 
-from migrator.connect import ConnectOptions, connect
 from migrator.errors import ConflictError, ForbiddenError
 from migrator.ports import KubeGateway, LeaseState
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE
 from migrator.sandbox.kube import store as kube_store
 from migrator.sandbox.scenario import load_scenario
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.connect import ConnectOptions, connect
 from tests.cli.conftest import EXAMPLES
 from tests.integration.conftest import SandboxFactory
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from migrator.probe import PROBE_SESSION_NAME, IdentityProbe
 from migrator.rules.permissions import plan_reads
 from migrator.rules.signins import parse_line
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
+from migrator.wiring.probe import PROBE_SESSION_NAME, IdentityProbe
 from tests.cli.conftest import run_cli
 from tests.integration.conftest import REGION, SandboxFactory, client
 from tests.support.arns import ACCOUNT, OTHER_ACCOUNT

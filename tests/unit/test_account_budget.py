@@ -112,7 +112,7 @@ def test_a_budget_needs_a_slot() -> None:
 
 
 def test_the_eks_gateways_of_one_accounts_clusters_feed_its_one_pacer() -> None:
-    """The wiring (aws/eks.py): EKS gateways made with one budget (connect.py passes the account's) are paced
+    """The wiring (aws/eks.py): EKS gateways made with one budget (wiring/connect.py passes the account's) are paced
     by the budget's pacer, whichever cluster's client saw the throttle."""
     from migrator.aws.eks import BotoEksGateway
 

@@ -10,8 +10,8 @@ API_AND_CONFIG_MAP mode does not invent the entries EKS would have made when it 
 
 This module is the public API and the file's top level (schema, iam, caller, simulation). The rest:
 - `scenario_model`: the `Scenario` and `ScenarioCluster` values and the format's defaults;
-- `migrator.yamlsource`: typed access to the YAML tree, with the file and line in every error (shared with the
-  fleet inventory);
+- `migrator.awsauth.yamlsource`: typed access to the YAML tree, with the file and line in every error
+  (shared with the fleet inventory);
 - `scenario_clusters`: one item of `clusters[]`, with its access entries, aws-auth and RBAC;
 - `scenario_writer`: `dump_scenario`, the YAML `parse_scenario` reads back.
 """
@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from migrator.awsauth.yamlsource import YamlReader
 from migrator.errors import SourceError
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.sandbox.scenario.clusters import read_cluster
@@ -36,7 +37,6 @@ from migrator.sandbox.scenario.model import (
 )
 from migrator.sandbox.scenario.writer import dump_scenario
 from migrator.sandbox.state import SimulationSettings
-from migrator.yamlsource import YamlReader
 
 __all__ = [
     "DEFAULT_AMI_TYPE",

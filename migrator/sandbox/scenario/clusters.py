@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from migrator.awsauth import parse_aws_auth
+from migrator.awsauth.yamlsource import YamlReader
 from migrator.model import (
     AccessEntrySpec,
     AuthMode,
@@ -39,7 +40,6 @@ from migrator.sandbox.scenario.model import (
     ScenarioCluster,
     SeededSignIn,
 )
-from migrator.yamlsource import YamlReader
 
 _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT_RE = re.compile(r"\d{12}", re.ASCII)

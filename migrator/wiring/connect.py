@@ -16,7 +16,7 @@ from migrator.aws.token import get_token
 from migrator.errors import InputError
 from migrator.kube.client import KubernetesGateway, api_client_for_eks, api_client_from_kubeconfig
 from migrator.ports import ClusterInfo, EksGateway, IamDirectory, IdentityProber, KubeGateway, SignInLog
-from migrator.probe import AssumeRoleProber
+from migrator.wiring.probe import AssumeRoleProber
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """The validating reader under the scenario and inventory loaders: typed access to a ruamel round-trip tree,
 where every problem becomes a `SourceError` naming the file and the 1-based line a person can open.
+
+It lives beside `awsauth.source` (reading YAML with the lines a person can open) because awsauth is the
+lowest layer that reads YAML files: migrator.fleet (the inventory) sits above it and migrator.sandbox (the
+scenario) outside the layers, so both can use it without importing each other.
 """
 
 from __future__ import annotations
