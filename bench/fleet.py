@@ -34,6 +34,7 @@ from migrator.fleet.inventory import InventoryCluster, parse_inventory
 from migrator.fleet.report import BatchReport
 from migrator.model import AuthMode
 from migrator.run.steps import PollPolicy
+from migrator.state.files import FileStore
 
 ACCOUNTS = ("111122223333", "444455556666")
 REGIONS = ("us-east-1", "eu-west-1")
@@ -127,7 +128,7 @@ def _checked(report: BatchReport) -> BatchReport:
 
 def _settings(folder: str) -> BatchSettings:
     return BatchSettings(
-        out_dir=Path(folder),
+        state=FileStore(Path(folder)),
         approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}),
         max_parallel=MAX_PARALLEL,
         account_budget=ACCOUNT_BUDGET,

@@ -44,6 +44,7 @@ from migrator.aws.session import clients_made  # noqa: E402
 from migrator.model import AnyStep, AuthMode, SetMode  # noqa: E402
 from migrator.plan.planfile import load_plan, write_plan  # noqa: E402
 from migrator.run.observer import StepStatus  # noqa: E402
+from migrator.state.files import FileStore  # noqa: E402
 
 ACCOUNT, OTHER = "111122223333", "444455556666"
 READER = f"arn:aws:iam::{OTHER}:role/aws-auth-migrate-iam-reader"
@@ -240,7 +241,7 @@ def switch_delay(update_seconds: float) -> float:
         gate = next(s for s in plan.steps if isinstance(s, SetMode))
         seen = _SwitchSeen()
         settings = RunSettings(approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}), until=gate.id)  # default polling
-        apply_plan(PlanRun.of(plan, Path(folder)), connect_cluster(plan, access), settings, observer=seen)
+        apply_plan(PlanRun.of(plan, FileStore(Path(folder))), connect_cluster(plan, access), settings, observer=seen)
         (finished,) = _ask(pipe, "updates")
     if seen.at is None:
         raise SystemExit("bench: the mode switch was not reported done")

@@ -51,6 +51,7 @@ from migrator.app import (  # noqa: E402
 )
 from migrator.model import AuthMode  # noqa: E402
 from migrator.run.steps import PollPolicy  # noqa: E402
+from migrator.state.files import FileStore  # noqa: E402
 
 ACCOUNT = "111122223333"
 LATENCY_MS = 50
@@ -129,7 +130,7 @@ def timed_apply(text: str, concurrency: int) -> Measured:
             poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0),
         )
         started, wall = time.perf_counter(), time.time()
-        run = PlanRun.of(plan, Path(folder))
+        run = PlanRun.of(plan, FileStore(Path(folder)))
         report = apply_plan(run, ports, settings)
         elapsed = time.perf_counter() - started
         phases = phases_of(run.journal.path, wall, time.time())

@@ -79,6 +79,10 @@ class ConflictError(MigratorError):
     exit_code = 6
 
 
+class WriteConflict(ConflictError):
+    """A conditional write to the run state failed: the object exists (if-none-match) or changed (if-match)."""
+
+
 class ClusterLockedError(MigratorError):
     """Another run holds this cluster's lock."""
 

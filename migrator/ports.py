@@ -1,6 +1,7 @@
 """The seam between the core and the outside world: what the planner's snapshot and the executor need from
 one cluster, as a Protocol. `migrator/aws` + `migrator/kube` implement it over boto3 and the kubernetes
-client; unit tests implement it over plain dicts.
+client; unit tests implement it over plain dicts. Where a run keeps what it must remember (plans, journals,
+backups, pointers, reports, locks) is the StateStore: local files (`migrator/state`) or S3 (`migrator/aws`).
 
 Every method is one observable operation with the tool's own types and errors (RemoteError, ConflictError,
 StalePlanError), never a library's.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from migrator.model import (
@@ -111,15 +113,9 @@ class EksGateway(Protocol):
     def caller_arn(self) -> str: ...
 
 
-class KubeGateway(Protocol):
-    def read_config_map(self, namespace: str, name: str) -> ConfigMapState | None: ...
-    def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState: ...
-    def delete_config_map(self, state: ConfigMapState) -> None: ...
-    def self_subject_review(self) -> dict[str, Any]: ...
-    def read_rbac(self) -> RbacObjects:
-        """Every ClusterRole, Role, ClusterRoleBinding and RoleBinding (all namespaces, every page), as the
-        API serves them. Read-only; ForbiddenError when the caller may not list them (HTTP 403)."""
-        ...
+class LeaseKeeper(Protocol):
+    """Where a lease lives, read and written with preconditions: the cluster's Lease (KubeGateway), or a lock
+    object in a shared run state (run/lockobject.py). ClusterLease takes and keeps either the same way."""
 
     def read_lease(self, namespace: str, name: str) -> LeaseState | None: ...
     def create_lease(self, lease: LeaseState) -> LeaseState:
@@ -132,6 +128,17 @@ class KubeGateway(Protocol):
 
     def delete_lease(self, lease: LeaseState) -> None:
         """Delete it with a resourceVersion precondition; ConflictError when it changed; gone already is fine."""
+        ...
+
+
+class KubeGateway(LeaseKeeper, Protocol):
+    def read_config_map(self, namespace: str, name: str) -> ConfigMapState | None: ...
+    def create_config_map(self, namespace: str, name: str, data: dict[str, str]) -> ConfigMapState: ...
+    def delete_config_map(self, state: ConfigMapState) -> None: ...
+    def self_subject_review(self) -> dict[str, Any]: ...
+    def read_rbac(self) -> RbacObjects:
+        """Every ClusterRole, Role, ClusterRoleBinding and RoleBinding (all namespaces, every page), as the
+        API serves them. Read-only; ForbiddenError when the caller may not list them (HTTP 403)."""
         ...
 
 
@@ -178,4 +185,51 @@ class SignInLog(Protocol):
         """(timestamp, message) of every event of the cluster's authenticator log streams in [since, until],
         oldest first; None when the cluster's log group does not exist. Read-only. A timestamp or message the
         service sent as something else is None (the line is then read without it, or counted malformed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as read: its bytes and the version a conditional write is made against (S3's ETag, the file
+    store's content hash). Versions are opaque: compared for equality, never ordered."""
+
+    data: bytes = field(repr=False)
+    version: str
+
+
+class StateStore(Protocol):
+    """Where a run keeps its state, under keys of `/`-separated names (never `..`, never empty parts).
+
+    Writes are whole objects, durable when `put` returns. `if_none_match` creates only (a second writer gets
+    WriteConflict, not a silent overwrite); `if_match` replaces only the version read. `location` names the
+    store for people (`/path/to/dir` or `s3://bucket/prefix`); `shared` says whether other machines may see
+    it (then a lock object keeps their runs out, since this machine's flock cannot)."""
+
+    @property
+    def location(self) -> str: ...
+    @property
+    def shared(self) -> bool: ...
+    def where(self, key: str) -> str:
+        """The object's full name for messages: `<location>/<key>`."""
+        ...
+
+    def child(self, prefix: str) -> StateStore:
+        """The same store, its keys under `prefix/`."""
+        ...
+
+    def get(self, key: str) -> StoredObject | None: ...
+    def put(self, key: str, data: bytes, *, if_none_match: bool = False, if_match: str | None = None) -> str:
+        """Write it; the new version. WriteConflict when a condition does not hold."""
+        ...
+
+    def list(self, prefix: str = "") -> Sequence[str]:
+        """Every key under `prefix` (keys relative to this store), sorted."""
+        ...
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete it (gone already is fine); WriteConflict when `if_match` does not hold."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind the key when the store is a local directory (the journal appends there), else None."""
         ...

@@ -5,25 +5,28 @@ its account), plan file, journal and locks, all through the single-cluster use c
 rollback_plan, plan_status, verify_ports). Whatever happens to one cluster (an error, a stale plan, a blocker,
 a bug) ends up in its entry of the report and never reaches another cluster.
 
-Where a cluster's files live: `<out-dir>/<account>/<region>/<name>/` (`no-account` when the inventory names
-none), from the cluster's identity alone, so that the same name in two accounts or regions cannot collide and a
-folder never moves when other clusters are added or removed. `batch plan` also writes `batch.current` there,
-the name of the plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left
-alone.
+Where a cluster's state lives: `<state>/<account>/<region>/<name>/` (`no-account` when the inventory names
+none) in the run state (`--state`: a local directory, or `s3://BUCKET/PREFIX` shared by every runner), from the
+cluster's identity alone, so that the same name in two accounts or regions cannot collide and a folder never
+moves when other clusters are added or removed. `batch plan` also writes `batch.current` there, the name of the
+plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left alone. In a shared
+state, every batch command that writes takes the cluster's lock object there first (run/lockobject.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from migrator.app.planning import ClusterAccess, now_iso, open_plan, plan_id_of, plan_live, save_plan
+from migrator.app.planning import ClusterAccess, now_iso, plan_live
 from migrator.app.running import (
     ClusterPorts,
     PlanRun,
@@ -32,21 +35,26 @@ from migrator.app.running import (
     connect_cluster,
     plan_status,
     rollback_plan,
+    state_lease,
     update_polling,
 )
+from migrator.app.state import read_plan, write_plan_to
 from migrator.app.verifying import Reference, journal_creator, verify_ports
 from migrator.errors import InputError, MigratorError, RunInProgressError, StalePlanError
-from migrator.files import atomic_write, private_dir
 from migrator.fleet.inventory import InventoryCluster
 from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, FleetSet, Outcome, Timing, ordered
 from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
+from migrator.plan.planfile import plan_name
 from migrator.plan.planner import PlanOptions
+from migrator.ports import StateStore
 from migrator.run.interrupts import InterruptGuard
-from migrator.run.journal import Event, Record, fold, journal_path
+from migrator.run.journal import Event, Journal, Record, fold, journal_for
 from migrator.run.observer import RunReport, RunResult, StepStatus
 from migrator.run.steps.context import PollPolicy
+from migrator.state.files import FileStore
 
 POINTER = "batch.current"
+_PLAN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 INTERRUPT_EXIT = 130  # as a single apply interrupted by Ctrl-C or SIGTERM
 INTERRUPTED_BEFORE_START = "not run: the batch was interrupted before this cluster started"
 INTERRUPTED_IN_FLIGHT = (
@@ -78,7 +86,7 @@ class NullFleetObserver:
 class BatchSettings:
     """How the fleet runs; per cluster, what its plan says (and its inventory settings) decides the rest."""
 
-    out_dir: Path = Path("plans")
+    state: StateStore = field(default_factory=lambda: FileStore(Path("plans")))
     approvals: frozenset[AuthMode] = frozenset()
     max_parallel: int = 8
     account_budget: int = 16  # EKS requests in flight at once per account and region, all its clusters together
@@ -222,17 +230,21 @@ def batch_plan(
                 accept_managed_aws_auth=cluster.accept_managed_aws_auth,
                 created_at=created_at,
             )
-            if (kept := _kept_plan(cluster, settings.out_dir)) is not None:
-                return kept  # refused from the journal alone: no call to the cluster
-            plan = plan_live(cluster.name, access_of(cluster, settings), options)
-            _check_identity(cluster, plan)
-            folder = private_dir(cluster_dir(cluster, settings.out_dir))
-            path = save_plan(plan, folder / f"{plan_id_of(plan)}.plan.yaml", settings.out_dir)
-            if (kept := _kept_plan(cluster, settings.out_dir)) is not None:
-                return kept  # a run started while we planned (the new file stays, unnamed by the pointer)
-            atomic_write(folder / POINTER, f"{path.name}\n".encode())
-            run = PlanRun.of(plan, folder)
-            return _described(cluster, run, Outcome.PLANNED, f"plan written to {path}", path)
+            folder = cluster_store(cluster, settings.state)
+            lease = state_lease(folder, cluster.name, "batch-plan", partial(watcher.on_cluster_message, cluster.label))
+            with lease if lease is not None else contextlib.nullcontext():
+                if lease is not None and lease.takeover_message:
+                    watcher.on_cluster_message(cluster.label, lease.takeover_message)
+                if (kept := _kept_plan(cluster, settings.state)) is not None:
+                    return kept  # refused from the journal alone: no call to the cluster
+                plan = plan_live(cluster.name, access_of(cluster, settings), options)
+                _check_identity(cluster, plan)
+                where = write_plan_to(folder, plan)
+                if (kept := _kept_plan(cluster, settings.state)) is not None:
+                    return kept  # a run started while we planned (the new plan stays, unnamed by the pointer)
+                folder.put(POINTER, f"{plan_name(plan)}\n".encode())
+                run = PlanRun.of(plan, folder, where)
+                return _described(cluster, run, Outcome.PLANNED, f"plan written to {where}")
 
         return _guarded(cluster, work, watcher)
 
@@ -240,18 +252,19 @@ def batch_plan(
     return BatchReport("plan", ordered(results), settings.inventory, settings.shard, fleet=settings.fleet)
 
 
-def _kept_plan(cluster: InventoryCluster, out_dir: Path) -> ClusterResult | None:
+def _kept_plan(cluster: InventoryCluster, state: StateStore) -> ClusterResult | None:
     """The cluster's entry when `batch plan` must keep its current plan, else None: a run of that plan is in
     progress, or stopped part-way (at a gate, interrupted, failed) and not rolled back. Pointing the fleet at a
     new plan then would orphan what the run did: status would say not-started, rollback "never applied", and
     the run's entries would be nobody's to undo."""
-    folder = cluster_dir(cluster, out_dir)
-    if not (folder / POINTER).exists():
+    folder = cluster_store(cluster, state)
+    pointer = folder.get(POINTER)
+    if pointer is None:
         return None
     try:
-        run = open_cluster_run(cluster, out_dir)
+        run = open_cluster_run(cluster, state)
     except InputError:
-        if not _pointed_journal(folder).exists():
+        if not _pointed_journal(folder, pointer.data).exists():
             return None  # a plan that cannot be read, but never run: nothing to orphan
         raise  # cannot tell how far its run went: this cluster fails with the reason
     unfinished = _unfinished(run)
@@ -264,10 +277,15 @@ def _kept_plan(cluster: InventoryCluster, out_dir: Path) -> ClusterResult | None
     return replace(_described(cluster, run, Outcome.FAILED, str(refused)), error=_error(refused))
 
 
-def _pointed_journal(folder: Path) -> Path:
+def _pointed_journal(folder: StateStore, pointer: bytes) -> Journal:
     """The journal of the plan `batch.current` names, found by name alone (`<planId>.plan.yaml`)."""
-    name = (folder / POINTER).read_text().strip()
-    return journal_path(folder, Path(name).name.removesuffix(".plan.yaml"))
+    name = pointer.decode("utf-8", errors="replace").strip()
+    return journal_for(folder, _plan_id_named(name) or "unreadable-pointer")
+
+
+def _plan_id_named(name: str) -> str | None:
+    plan_id = name.removesuffix(".plan.yaml")
+    return plan_id if name.endswith(".plan.yaml") and _PLAN_ID.fullmatch(plan_id) else None
 
 
 def _unfinished(run: PlanRun) -> str | None:
@@ -311,9 +329,7 @@ def _check_identity(cluster: InventoryCluster, plan: Plan) -> None:
         )
 
 
-def _described(
-    cluster: InventoryCluster, run: PlanRun, outcome: Outcome, message: str, plan_file: Path | None = None
-) -> ClusterResult:
+def _described(cluster: InventoryCluster, run: PlanRun, outcome: Outcome, message: str) -> ClusterResult:
     """The cluster's entry with what its plan and its journal say."""
     plan = run.plan
     status = plan_status(run)
@@ -325,7 +341,7 @@ def _described(
     return replace(
         _base(cluster, outcome),
         message=message,
-        plan_file=str(plan_file or _plan_file(run)),
+        plan_file=run.plan_where,
         plan_id=run.plan_id,
         mode=gates[-1] if gates else plan.current_mode.value,
         target=plan.target.value,
@@ -337,36 +353,31 @@ def _described(
     )
 
 
-def _plan_file(run: PlanRun) -> Path:
-    return run.run_dir / f"{run.plan_id}.plan.yaml"
-
-
 # --- locating a cluster's plan -------------------------------------------------------------------------------
 
 
-def cluster_dir(cluster: InventoryCluster, out_dir: Path) -> Path:
-    """The cluster's folder: `<out-dir>/<account>/<region>/<name>/` (see InventoryCluster.directory)."""
-    return out_dir.joinpath(*cluster.directory.split("/"))
+def cluster_store(cluster: InventoryCluster, state: StateStore) -> StateStore:
+    """The cluster's folder: `<state>/<account>/<region>/<name>/` (see InventoryCluster.directory)."""
+    return state.child(cluster.directory)
 
 
-def open_cluster_run(cluster: InventoryCluster, out_dir: Path) -> PlanRun:
+def open_cluster_run(cluster: InventoryCluster, state: StateStore) -> PlanRun:
     """The plan `batch plan` made for this cluster; InputError (exit 2, for this cluster) when there is none."""
-    folder = cluster_dir(cluster, out_dir)
-    pointer = folder / POINTER
-    try:
-        name = pointer.read_text().strip()
-    except FileNotFoundError:
+    folder = cluster_store(cluster, state)
+    pointer = folder.get(POINTER)
+    if pointer is None:
         raise InputError(
-            f"cluster {cluster.name}: no plan in {folder} (no {POINTER})", hint="run batch plan for it first"
-        ) from None
-    if "/" in name or not name.endswith(".plan.yaml"):
-        raise InputError(f"{pointer}: not a plan file name: {name!r}")
-    # The run directory is the plan's own folder (not `<out-dir>/<name>/`, which same-named clusters share).
-    run = PlanRun.of(open_plan(folder / name), folder)
+            f"cluster {cluster.name}: no plan in {folder.location} (no {POINTER})", hint="run batch plan for it first"
+        )
+    name = pointer.data.decode("utf-8", errors="replace").strip()
+    if _plan_id_named(name) is None:
+        raise InputError(f"{folder.where(POINTER)}: not a plan file name: {name!r}")
+    # The run directory is the plan's own folder (not `<state>/<name>/`, which same-named clusters share).
+    run = PlanRun.of(read_plan(folder, name), folder)
     ref = run.plan.cluster
     if ref.name != cluster.name or ref.region != cluster.region or (cluster.account not in (None, ref.account)):
         raise InputError(
-            f"{folder / name}: the plan is for {ref.account}/{ref.region}/{ref.name}, the inventory lists "
+            f"{run.plan_where}: the plan is for {ref.account}/{ref.region}/{ref.name}, the inventory lists "
             f"{cluster.identity}",
             hint="run batch plan again",
         )
@@ -448,7 +459,7 @@ def _apply_one(
 ) -> ClusterResult:
     if stop is not None and stop.is_set():
         return _not_started(cluster)
-    run = open_cluster_run(cluster, settings.out_dir)
+    run = open_cluster_run(cluster, settings.state)
     try:
         return _apply_run(cluster, run, settings, watcher, canary=canary, stop=stop)
     except KeyboardInterrupt:  # only our stop raises it in this thread (signals go to the main thread)
@@ -502,7 +513,7 @@ def _apply_run(
 def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[str, object]:
     """Every identity compared with aws-auth (the backup once the plan deleted aws-auth): read-only."""
     removed = run.plan.remove_aws_auth and result.outcome is Outcome.COMPLETED
-    reference = Reference(backup=run.backup_path) if removed else Reference()
+    reference = Reference(backup=run.backup) if removed else Reference()
     try:
         # The run's journal says which entry EKS made for the creator at the first switch, if this plan made it.
         report = verify_ports(ports.eks, ports.kube, ports.iam, reference, creator=journal_creator(run.journal))
@@ -575,7 +586,7 @@ def batch_status(clusters: Sequence[InventoryCluster], settings: BatchSettings) 
 
     def one(cluster: InventoryCluster) -> ClusterResult:
         def work() -> ClusterResult:
-            run = open_cluster_run(cluster, settings.out_dir)
+            run = open_cluster_run(cluster, settings.state)
             status = plan_status(run)
             outcome = _STATUS.get(status.result, Outcome.INTERRUPTED)
             if status.result is RunResult.STOPPED:  # the fleet stops so only in front of a blocked gate
@@ -597,24 +608,25 @@ def batch_rollback(
     """Roll back every cluster this batch touched (its journal has a run), newest run first, each through the
     same checks as `rollback`. Clusters never run are reported and left alone."""
     watcher = observer or NullFleetObserver()
-    touched: list[tuple[float, InventoryCluster, PlanRun]] = []
+    touched: list[tuple[str, InventoryCluster, PlanRun]] = []
     results: list[ClusterResult] = []
     for cluster in clusters:
         try:
-            run = open_cluster_run(cluster, settings.out_dir)
+            run = open_cluster_run(cluster, settings.state)
+            records = run.journal.read().records if run.journal.exists() else None
         except InputError as error:
             results.append(replace(_base(cluster, Outcome.NOT_RUN), message=str(error)))
             continue
-        path = run.journal.path
-        if not path.exists():
+        if records is None:
             results.append(_described(cluster, run, Outcome.NOT_STARTED, "never applied: nothing to undo"))
             continue
-        touched.append((path.stat().st_mtime, cluster, run))
-    touched.sort(key=lambda item: -item[0])
+        # Newest run first, by the journals' own times (compared among themselves, never with our clock).
+        touched.append((records[-1].at if records else "", cluster, run))
+    touched.sort(key=lambda item: item[0], reverse=True)
 
     def one(cluster: InventoryCluster) -> ClusterResult:
         def work() -> ClusterResult:
-            run = open_cluster_run(cluster, settings.out_dir)
+            run = open_cluster_run(cluster, settings.state)
             ports = connect_cluster(run.plan, access_of(cluster, settings))
             run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
             report = rollback_plan(
@@ -631,7 +643,13 @@ def batch_rollback(
     return BatchReport("rollback", ordered(results), settings.inventory, settings.shard, fleet=settings.fleet)
 
 
-def write_report(report: BatchReport, path: Path) -> Path:
-    private_dir(path.parent)
-    atomic_write(path, report.to_json().encode())
-    return path
+def report_name(report: BatchReport) -> str:
+    """Where a batch command's report goes in the state by default: `batch-<command>[-shard-I-of-N].json`."""
+    suffix = f"-shard-{report.shard.replace('/', '-of-')}" if report.shard else ""
+    return f"batch-{report.command}{suffix}.json"
+
+
+def write_report(report: BatchReport, store: StateStore, name: str) -> str:
+    """Store the report's JSON as `name`; where it went."""
+    store.put(name, report.to_json().encode())
+    return store.where(name)

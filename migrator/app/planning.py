@@ -69,7 +69,7 @@ def plan_live(
 ) -> Plan:
     """A plan from the cluster's state, read once with read-only calls (and the sign-ins, with `usage`; the
     RBAC objects, with `rbac`)."""
-    from migrator.connect import ConnectOptions, connect
+    from migrator.wiring.connect import ConnectOptions, connect
 
     connection = connect(
         cluster,

@@ -15,16 +15,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrator.app.planning import ClusterAccess, open_plan, plan_id_of
+from migrator.app.planning import ClusterAccess, plan_id_of
 from migrator.app.replan import refuse_unless_replanned
+from migrator.app.state import StateAccess, load_plan_ref
 from migrator.errors import InputError
-from migrator.model import AuthMode, Plan, Snapshot
-from migrator.ports import EksGateway, IamDirectory, KubeGateway
-from migrator.run.backup import backup_path
+from migrator.model import AuthMode, ClusterRef, Plan, Snapshot
+from migrator.plan.planfile import plan_name
+from migrator.ports import EksGateway, IamDirectory, KubeGateway, StateStore
+from migrator.run.backup import BackupSlot
 from migrator.run.executor import Executor
-from migrator.run.journal import Journal, journal_path, read_state
-from migrator.run.lease import ClusterLease
+from migrator.run.journal import Journal, journal_for, read_state
+from migrator.run.lease import ClusterLease, describe_holder
 from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
+from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label, read_lock_holder
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
 from migrator.run.steps.context import PollPolicy
 
@@ -50,31 +53,34 @@ class ClusterPorts:
 
 @dataclass(frozen=True)
 class PlanRun:
-    """A plan and its run directory, which holds `<planId>.journal.jsonl` and `<planId>.aws-auth.backup.json`.
-    The cluster's lock is not in it: it is one per cluster per machine (`lock_path`), plus the cluster's Lease."""
+    """A plan and its run's store (the *run directory*: a local folder, or a folder of an S3 state), which holds
+    the plan's journal and `<planId>.aws-auth.backup.json`, and in a shared state the cluster's lock object.
+    This machine's lock on the cluster is one per cluster per machine (`lock_path`), beside the cluster's Lease."""
 
     plan: Plan
-    run_dir: Path
+    store: StateStore
     plan_id: str
+    plan_where: str = ""  # the plan file or object, for messages
 
     @staticmethod
-    def of(plan: Plan, run_dir: Path) -> PlanRun:
-        return PlanRun(plan, run_dir, plan_id_of(plan))
+    def of(plan: Plan, store: StateStore, plan_where: str = "") -> PlanRun:
+        return PlanRun(plan, store, plan_id_of(plan), plan_where or store.where(plan_name(plan)))
 
     @staticmethod
-    def open(plan_file: Path, plans_dir: Path | None = None) -> PlanRun:
-        """The run directory is `<plans_dir>/<cluster>/` when given, else the plan file's own directory."""
-        plan = open_plan(plan_file)
-        run_dir = plans_dir / plan.cluster.name if plans_dir is not None else plan_file.resolve().parent
-        return PlanRun.of(plan, run_dir)
+    def open(plan_ref: str | Path, state: StateStore | None = None, access: StateAccess | None = None) -> PlanRun:
+        """The plan (a file, or an `s3://` object) and its run directory: `<state>/<cluster>/` when a state is
+        given, else the plan's own folder."""
+        plan, folder, where = load_plan_ref(plan_ref, access)
+        store = state.child(plan.cluster.name) if state is not None else folder
+        return PlanRun(plan, store, plan_id_of(plan), where)
 
     @property
     def journal(self) -> Journal:
-        return Journal(journal_path(self.run_dir, self.plan_id), self.plan_id)
+        return journal_for(self.store, self.plan_id)
 
     @property
-    def backup_path(self) -> Path:
-        return backup_path(self.run_dir, self.plan_id)
+    def backup(self) -> BackupSlot:
+        return BackupSlot.of(self.store, self.plan_id)
 
     @property
     def lock_path(self) -> Path:
@@ -101,7 +107,7 @@ class RunSettings:
 
 def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
     """The real ports for the plan's cluster, refusing credentials that reach another account."""
-    from migrator.connect import ConnectOptions, connect
+    from migrator.wiring.connect import ConnectOptions, connect
 
     cluster = plan.cluster
     if cluster.region is None:  # only offline plans made without --region, which apply and rollback refuse
@@ -135,7 +141,7 @@ def _executor(
     settings: RunSettings,
     observer: Observer,
     prompter: Prompter | None,
-    lease: ClusterLease | None = None,
+    leases: RunLeases | None = None,
 ) -> Executor:
     return Executor(
         run.plan,
@@ -143,7 +149,7 @@ def _executor(
         ports.kube,
         run.journal,
         plan_id=run.plan_id,
-        backup_path=run.backup_path,
+        backup=run.backup,
         observer=observer,
         max_concurrency=settings.max_concurrency,
         approvals=settings.approvals,
@@ -154,21 +160,56 @@ def _executor(
         until=settings.until,
         stop=settings.stop,
         accept_managed_aws_auth=settings.accept_managed_aws_auth,
-        lease_lost=None if lease is None else lease.loss,
+        lease_lost=None if leases is None else leases.loss,
     )
 
 
-def _lease(run: PlanRun, kube: KubeGateway, observer: Observer) -> ClusterLease:
-    return ClusterLease(kube, run.plan.cluster.name, run.plan_id, on_message=observer.on_message)
+class RunLeases:
+    """The leases a run holds: the cluster's Lease (kept on the cluster itself) and, in a shared state, the
+    cluster's lock object there. The executor asks `loss()` before each unit: losing either stops the run."""
+
+    def __init__(self, run: PlanRun, kube: KubeGateway, observer: Observer) -> None:
+        name, on_message = run.plan.cluster.name, observer.on_message
+        self.cluster = ClusterLease(kube, name, run.plan_id, on_message=on_message)
+        self.state = state_lease(run.store, name, run.plan_id, on_message)
+
+    def loss(self) -> str | None:
+        held = (self.state, self.cluster) if self.state is not None else (self.cluster,)
+        return next((why for lease in held if (why := lease.loss()) is not None), None)
+
+
+def state_lease(
+    store: StateStore, cluster: str, plan_id: str, on_message: Callable[[str], None]
+) -> ClusterLease | None:
+    """The cluster's lock object in a shared state (None in a local one, where this machine's lock does)."""
+    if not store.shared:
+        return None
+    return ClusterLease(
+        StoreLeases(store), cluster, plan_id, label=lock_label(store), kind=LOCK_KIND, on_message=on_message
+    )
 
 
 @contextlib.contextmanager
-def _locked(run: PlanRun, lease: ClusterLease, observer: Observer) -> Iterator[None]:
-    """This machine's lock on the cluster, then the cluster's own Lease (other machines, CI runners). A run
-    that loses the Lease stops (the executor asks `lease.loss()` before each unit)."""
-    with ClusterLock(run.lock_path, run.plan.cluster.name, run.plan_id) as lock:
+def cluster_locked(
+    store: StateStore, cluster: ClusterRef, plan_id: str, observer: Observer, state: ClusterLease | None
+) -> Iterator[None]:
+    """This machine's lock on the cluster, then (a shared state) the cluster's lock object in it: together they
+    keep out every other run of the cluster that uses this state, whatever machine it runs on."""
+    with ClusterLock(lock_path(cluster), cluster.name, plan_id) as lock:
         if lock.stale_message:
             observer.on_message(lock.stale_message)
+        with state if state is not None else contextlib.nullcontext():
+            if state is not None and state.takeover_message:
+                observer.on_message(state.takeover_message)
+            yield
+
+
+@contextlib.contextmanager
+def _locked(run: PlanRun, leases: RunLeases, observer: Observer) -> Iterator[None]:
+    """The locks of `cluster_locked`, then the cluster's own Lease (other machines, CI runners, other states).
+    A run that loses a lease stops (the executor asks `leases.loss()` before each unit)."""
+    with cluster_locked(run.store, run.plan.cluster, run.plan_id, observer, leases.state):
+        lease = leases.cluster
         with lease:
             for message in (lease.takeover_message, lease.forbidden):
                 if message:
@@ -198,11 +239,11 @@ def apply_plan(
             hint="drop --accept-managed-aws-auth",
         )
     watcher = observer or NullObserver()
-    lease = _lease(run, ports.kube, watcher)
-    executor = _executor(run, ports, settings, watcher, prompter, lease)
+    leases = RunLeases(run, ports.kube, watcher)
+    executor = _executor(run, ports, settings, watcher, prompter, leases)
     if settings.dry_run:
         return executor.apply(fresh=_replan_before_the_first_step(run, ports))
-    with _locked(run, lease, watcher):
+    with _locked(run, leases, watcher):
         fresh = _replan_before_the_first_step(run, ports)
         return executor.apply(rollback_on_failure=settings.rollback_on_failure, fresh=fresh)
 
@@ -228,11 +269,11 @@ def rollback_plan(
     from a dry run of the rollback under the same lock) and may decline: then nothing is changed and None is
     returned."""
     watcher = observer or NullObserver()
-    lease = _lease(run, ports.kube, watcher)
-    executor = _executor(run, ports, settings, watcher, None, lease)
+    leases = RunLeases(run, ports.kube, watcher)
+    executor = _executor(run, ports, settings, watcher, None, leases)
     if settings.dry_run:
         return executor.rollback()
-    with _locked(run, lease, watcher):
+    with _locked(run, leases, watcher):
         if confirm is not None:
             preview = rollback_preview(
                 _executor(run, ports, dataclasses.replace(settings, dry_run=True), NullObserver(), None)
@@ -256,6 +297,15 @@ def rollback_preview(dry_run: Executor) -> list[str]:
 def plan_status(run: PlanRun) -> RunReport:
     """What the journal says about the plan's runs (no AWS or Kubernetes call)."""
     state = read_state(run.journal)
+    return status_report(run.plan, run.plan_id, state, holder=lock_holder(run))
+
+
+def lock_holder(run: PlanRun) -> str | None:
+    """Who holds the cluster's lock, as far as the state shows without a call to the cluster: the lock object
+    of a shared state (held until released or taken over), or this machine's lock file (while its process
+    lives)."""
+    if run.store.shared:
+        identity = read_lock_holder(run.store)
+        return None if identity is None else f"{describe_holder(identity)} ({LOCK_KIND} {lock_label(run.store)})"
     holder = read_holder(run.lock_path)
-    running = holder.describe() if holder is not None and holder_alive(holder) is not False else None
-    return status_report(run.plan, run.plan_id, state, holder=running)
+    return holder.describe() if holder is not None and holder_alive(holder) is not False else None

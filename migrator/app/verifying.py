@@ -26,8 +26,8 @@ from migrator.proof.report import VerifyReport
 from migrator.proof.verify import ClusterState, CreatorEvidence, Verdict, verify
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.rbac import RbacPolicy
-from migrator.run.backup import load_backup
-from migrator.run.journal import Journal, fold, parse_journal, read_state
+from migrator.run.backup import BackupSlot
+from migrator.run.journal import Journal, read_state
 from migrator.run.steps.mode import journaled_first_switch
 
 PROBE_CONCURRENCY = 4  # each probe is an AssumeRole plus one Kubernetes request
@@ -40,7 +40,7 @@ class CreatorSource:
     and an entry of the creator's shape is easy to make: without either, such an entry is `extra`."""
 
     arn: str | None = None
-    journal: Path | None = None
+    journal: Journal | None = None
 
     def evidence(self, cluster: str, region: str) -> CreatorEvidence | None:
         """Read and checked before any call; InputError (exit 2) saying what is wrong."""
@@ -63,13 +63,15 @@ def _creator_arn(text: str) -> str:
     return text
 
 
-def _journal_evidence(path: Path, cluster: str, region: str) -> CreatorEvidence:
+def _journal_evidence(journal: Journal, cluster: str, region: str) -> CreatorEvidence:
+    path = journal.where
+    if not journal.exists():
+        raise InputError(f"{path}: cannot read the journal: there is none")
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        state = read_state(journal)
     except OSError as error:
         raise InputError(f"{path}: cannot read the journal: {error.strerror or error}") from None
-    read = parse_journal(text, str(path))
-    switch = journaled_first_switch(fold(read.records, read.torn_message))
+    switch = journaled_first_switch(state)
     if switch is None:
         raise InputError(
             f"{path}: the journal records no first switch (CONFIG_MAP -> API_AND_CONFIG_MAP) that its run saw "
@@ -93,7 +95,7 @@ def journal_creator(run_journal: Journal) -> CreatorEvidence | None:
     """What a plan's own journal says of the creator's entry (batch apply's verify); None when the plan made
     no first switch, so the journal knows nothing of it."""
     switch = journaled_first_switch(read_state(run_journal))
-    return None if switch is None else CreatorEvidence(switch.creator_arn, f"apply's journal {run_journal.path}")
+    return None if switch is None else CreatorEvidence(switch.creator_arn, f"apply's journal {run_journal.where}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class Reference:
     """Where the expected identities come from: the cluster's aws-auth (both None), a file, or a backup."""
 
     aws_auth_file: Path | None = None
-    backup: Path | None = None
+    backup: BackupSlot | None = None
 
     def load(self) -> tuple[AwsAuth | None, str]:
         if self.aws_auth_file is not None and self.backup is not None:
@@ -109,13 +111,16 @@ class Reference:
         if self.aws_auth_file is not None:
             return load_aws_auth_file(self.aws_auth_file), f"file {self.aws_auth_file}"
         if self.backup is not None:
-            backup = load_backup(self.backup)
+            where = self.backup.where
+            if self.backup.store.get(self.backup.key) is None:
+                raise InputError(f"{where}: no such backup")
+            backup = self.backup.load()
             if backup is None:
-                raise InputError(f"{self.backup}: not an aws-auth backup written by apply, or edited since")
+                raise InputError(f"{where}: not an aws-auth backup written by apply, or edited since")
             if backup.data is None:
-                raise InputError(f"{self.backup}: the backup records that aws-auth did not exist: nothing to verify")
+                raise InputError(f"{where}: the backup records that aws-auth did not exist: nothing to verify")
             body = {"metadata": {"name": backup.name, "namespace": backup.namespace}, "data": dict(backup.data)}
-            return parse_configmap_object(body, str(self.backup)), f"backup {self.backup}"
+            return parse_configmap_object(body, where), f"backup {where}"
         return None, "the cluster's aws-auth"
 
 
@@ -212,7 +217,7 @@ def verify_cluster(
     creator: CreatorSource = CreatorSource(),
 ) -> VerifyReport:
     """Connect to the cluster (as `plan` does) and verify it."""
-    from migrator.connect import ConnectOptions, connect
+    from migrator.wiring.connect import ConnectOptions, connect
 
     reference.load()  # refuse bad input before connecting
     evidence = creator.evidence(cluster, access.region)

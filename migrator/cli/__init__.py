@@ -18,15 +18,19 @@ from rich.console import Console
 from rich.text import Text
 
 from migrator import __version__
-from migrator.app import ClusterAccess, PlanOptions, now_iso, open_plan, plan_live, plan_offline, save_plan
+from migrator.app import ClusterAccess, PlanOptions, now_iso, plan_live, plan_offline
 from migrator.app.planning import UsageWindow
+from migrator.app.state import StateAccess, load_plan_ref, write_plan_to
 from migrator.cli.render import clean
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
+from migrator.cli.state import StateKmsKeyOption, StateOption, StateProfileOption, StateRegionOption, state_store
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
+from migrator.plan.planfile import write_plan
 from migrator.rules.limits import check_cluster_name
 from migrator.rules.usage import parse_since
+from migrator.state.files import FileStore
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -128,8 +132,11 @@ def plan(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the plan file.")] = None,
     plans_dir: Annotated[
-        Path, typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Default home of plans and journals.")
-    ] = Path("plans"),
+        Path | None,
+        typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Default home of plans and journals (default: plans)."),
+    ] = None,
+    state: StateOption = None,
+    state_kms_key: StateKmsKeyOption = None,
     created_at: Annotated[
         str | None, typer.Option(help="Pin the plan's createdAt (ISO 8601) for byte-identical plans.")
     ] = None,
@@ -187,6 +194,11 @@ def plan(
     """
     check_cluster_name(cluster, where="--cluster")
     usage = _usage_window(usage_since, offline)
+    if out is not None and (state is not None or plans_dir is not None):
+        raise InputError("--out names the plan file itself: give it, or --state/--plans-dir, not both")
+    store = state_store(state, plans_dir, profile=profile, region=region, kms_key=state_kms_key) or FileStore(
+        Path("plans")
+    )
     if accept_narrowing and not prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
     if accept_managed_aws_auth and not remove_aws_auth:
@@ -217,22 +229,24 @@ def plan(
                 "--aws-auth-file is for --offline plans; a live plan reads aws-auth from the cluster",
                 hint="drop --aws-auth-file, or add --offline",
             )
-        from migrator.connect import parse_iam_roles
+        from migrator.wiring.connect import parse_iam_roles
 
         access = ClusterAccess(
             region or DEFAULT_LIVE_REGION, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])
         )
         built = plan_live(cluster, access, options, usage, rbac=rbac)
-    path = save_plan(built, out, plans_dir)
+    where = str(write_plan(built, out)) if out is not None else write_plan_to(store.child(built.cluster.name), built)
     _emit_plan(built, output)
-    stderr.print(Text(clean(f"Plan written to {path}")), highlight=False)
+    stderr.print(Text(clean(f"Plan written to {where}")), highlight=False)
     if built.offline:
         stderr.print("This offline plan is for review; apply needs a plan made against the cluster.")
 
 
 @app.command()
 def show(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan`.", show_default=False)],
+    plan_file: Annotated[
+        str, typer.Argument(help="A plan written by `plan`: a file, or an s3://BUCKET/KEY object.", show_default=False)
+    ],
     output: OutputOption = OutputFormat.TEXT,
     iam_policy: Annotated[
         bool,
@@ -243,9 +257,13 @@ def show(
             'object {"iamPolicy": ..., "kubernetesRole": ...}.',
         ),
     ] = False,
+    state: StateOption = None,
+    state_kms_key: StateKmsKeyOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
 ) -> None:
     """Show a plan file (after checking it was not edited), or with --iam-policy the permissions it needs."""
-    loaded = open_plan(plan_file)
+    loaded, _, _ = load_plan_ref(plan_file, StateAccess(profile, region))
     if not iam_policy:
         _emit_plan(loaded, output)
     elif output is OutputFormat.JSON:

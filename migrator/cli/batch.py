@@ -25,12 +25,22 @@ from migrator.app.batch import (
     batch_rollback,
     batch_status,
     interrupts_stop,
+    report_name,
     write_report,
 )
+from migrator.app.state import StateAccess, open_object
 from migrator.cli import OutputFormat, OutputOption, Target, stderr, stdout
 from migrator.cli.render import clean
 from migrator.cli.render.batch import fleet_observer, print_batch
 from migrator.cli.run import GateMode
+from migrator.cli.state import (
+    StateKmsKeyOption,
+    StateOption,
+    StateProfileOption,
+    StateRegionOption,
+    state_access,
+    state_store,
+)
 from migrator.errors import InputError
 from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
 from migrator.fleet.merging import merge_reports
@@ -38,6 +48,8 @@ from migrator.fleet.reading import read_report
 from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet
 from migrator.fleet.selection import parse_shard, select
 from migrator.model import AuthMode
+from migrator.ports import StateStore
+from migrator.state.files import FileStore
 
 batch_app = typer.Typer(
     help="Plan, apply, check and roll back many clusters from an inventory file (inventory/v1); merge CI "
@@ -57,12 +69,20 @@ ShardOption = Annotated[
     typer.Option(help="I/N: only the clusters of shard I of N (stable by account/region/name), for CI matrices."),
 ]
 OutDirOption = Annotated[
-    Path,
-    typer.Option(envvar="AWS_AUTH_MIGRATE_PLANS", help="Plans, journals, backups: one folder per cluster."),
+    Path | None,
+    typer.Option(
+        envvar="AWS_AUTH_MIGRATE_PLANS",
+        help="Plans, journals, backups: one folder per cluster (default: plans). --state s3://... keeps them in S3.",
+        show_default=False,
+    ),
 ]
 ReportOption = Annotated[
-    Path | None,
-    typer.Option(help="Write the JSON report here (default: <out-dir>/batch-<command>[-shard-I-of-N].json)."),
+    str | None,
+    typer.Option(
+        help="Write the JSON report here, a file or an s3://BUCKET/KEY object (default: "
+        "<state>/batch-<command>[-shard-I-of-N].json).",
+        show_default=False,
+    ),
 ]
 MaxParallelOption = Annotated[int, typer.Option(min=1, max=64, help="Clusters run at once.")]
 AccountBudgetOption = Annotated[
@@ -111,21 +131,42 @@ def _clusters(inventory: Path, selectors: list[str] | None, shard: str | None) -
     return _Picked(loaded, picked, str(parsed_shard) if parsed_shard else None, fleet)
 
 
+@dataclass(frozen=True)
+class _State:
+    """Where the batch keeps its state (`--state`, else `--out-dir`, else plans/) and how to reach it."""
+
+    store: StateStore
+    access: StateAccess
+
+
+def _state(
+    state: str | None,
+    out_dir: Path | None,
+    profile: str | None = None,
+    region: str | None = None,
+    kms_key: str | None = None,
+) -> _State:
+    store = state_store(state, out_dir, profile=profile, region=region, kms_key=kms_key) or FileStore(Path("plans"))
+    return _State(store, state_access(profile, region, kms_key))
+
+
 def _finish(
     report: BatchReport,
     output: OutputFormat,
-    out_dir: Path,
-    report_path: Path | None,
+    state: _State | None,
+    report_ref: str | None,
     *,
     save: bool = True,
     fail: bool = True,
 ) -> None:
-    if save or report_path is not None:
-        if report_path is None:
-            suffix = f"-shard-{report.shard.replace('/', '-of-')}" if report.shard else ""
-            report_path = out_dir / f"batch-{report.command}{suffix}.json"
-        write_report(report, report_path)
-        stderr.print(Text(clean(f"Report written to {report_path}")), highlight=False)
+    if save or report_ref is not None:
+        if report_ref is not None:
+            folder, name = open_object(report_ref, state.access if state is not None else None, label="--report")
+            where = write_report(report, folder, name)
+        else:
+            assert state is not None  # every command that saves by default has a state
+            where = write_report(report, state.store, report_name(report))
+        stderr.print(Text(clean(f"Report written to {where}")), highlight=False)
     if output is OutputFormat.JSON:
         print(report.to_json(), end="")
     else:
@@ -148,7 +189,11 @@ def plan_command(
     target: Annotated[
         Target | None, typer.Option(help="Override every cluster's target (default: the inventory's).")
     ] = None,
-    out_dir: OutDirOption = Path("plans"),
+    out_dir: OutDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
+    state_kms_key: StateKmsKeyOption = None,
     select_: SelectOption = None,
     shard: ShardOption = None,
     max_parallel: MaxParallelOption = 8,
@@ -161,8 +206,9 @@ def plan_command(
     A cluster whose current plan has an unfinished run keeps that plan (finish it with batch apply, or batch
     rollback first)."""
     picked = _clusters(inventory, select_, shard)
+    where = _state(state, out_dir, profile, region, state_kms_key)
     settings = BatchSettings(
-        out_dir=out_dir,
+        state=where.store,
         max_parallel=max_parallel,
         account_budget=account_budget,
         target=AuthMode(target.value) if target is not None else None,
@@ -173,7 +219,7 @@ def plan_command(
     )
     with fleet_observer(stderr, picked.labels) as observer:
         result = batch_plan(picked.clusters, settings, observer)
-    _finish(result, output, out_dir, report)
+    _finish(result, output, where, report)
 
 
 @batch_app.command("apply")
@@ -198,7 +244,11 @@ def apply_command(
     poll_seconds: Annotated[
         float, typer.Option(min=0.05, help="First wait between polls of an EKS update (doubles, capped at 4 s).")
     ] = 1.0,
-    out_dir: OutDirOption = Path("plans"),
+    out_dir: OutDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
+    state_kms_key: StateKmsKeyOption = None,
     select_: SelectOption = None,
     shard: ShardOption = None,
     report: ReportOption = None,
@@ -207,8 +257,9 @@ def apply_command(
     """Apply each cluster's plan (from batch plan), resuming from its journal; finished clusters are skipped."""
     _require_yes(yes, "apply")
     picked = _clusters(inventory, select_, shard)
+    where = _state(state, out_dir, profile, region, state_kms_key)
     settings = BatchSettings(
-        out_dir=out_dir,
+        state=where.store,
         approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
         max_parallel=max_parallel,
         account_budget=account_budget,
@@ -231,13 +282,16 @@ def apply_command(
         stderr.print("aborted: the journals stay true; run the same command again to resume", highlight=False)
         sys.stderr.flush()
         os._exit(BATCH_INTERRUPTED_EXIT)
-    _finish(result, output, out_dir, report)
+    _finish(result, output, where, report)
 
 
 @batch_app.command("status")
 def status_command(
     inventory: InventoryArgument,
-    out_dir: OutDirOption = Path("plans"),
+    out_dir: OutDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
     select_: SelectOption = None,
     shard: ShardOption = None,
     report: ReportOption = None,
@@ -245,9 +299,10 @@ def status_command(
 ) -> None:
     """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0."""
     picked = _clusters(inventory, select_, shard)
-    settings = BatchSettings(out_dir=out_dir, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet)
+    where = _state(state, out_dir, profile, region)
+    settings = BatchSettings(state=where.store, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet)
     # status reports; it does not fail because a cluster did
-    _finish(batch_status(picked.clusters, settings), output, out_dir, report, save=False, fail=False)
+    _finish(batch_status(picked.clusters, settings), output, where, report, save=False, fail=False)
 
 
 @batch_app.command("rollback")
@@ -257,7 +312,11 @@ def rollback_command(
     max_parallel: MaxParallelOption = 8,
     account_budget: AccountBudgetOption = 16,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS changes.")] = 1800.0,
-    out_dir: OutDirOption = Path("plans"),
+    out_dir: OutDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
+    state_kms_key: StateKmsKeyOption = None,
     select_: SelectOption = None,
     shard: ShardOption = None,
     report: ReportOption = None,
@@ -266,8 +325,9 @@ def rollback_command(
     """Roll back every selected cluster this batch touched, newest run first (never past the API gate)."""
     _require_yes(yes, "rollback")
     picked = _clusters(inventory, select_, shard)
+    where = _state(state, out_dir, profile, region, state_kms_key)
     settings = BatchSettings(
-        out_dir=out_dir,
+        state=where.store,
         max_parallel=max_parallel,
         account_budget=account_budget,
         timeout_seconds=timeout,
@@ -277,7 +337,7 @@ def rollback_command(
     )
     with fleet_observer(stderr, picked.labels) as observer:
         result = batch_rollback(picked.clusters, settings, observer)
-    _finish(result, output, out_dir, report)
+    _finish(result, output, where, report)
 
 
 @batch_app.command("report")
@@ -300,7 +360,7 @@ def report_command(
     if not merge and len(loaded) > 1:
         raise InputError("several reports: pass --merge to join them")
     joined = merge_reports(loaded) if merge else loaded[0][1]
-    _finish(joined, output, Path("."), report, save=False)
+    _finish(joined, output, None, report, save=False)
 
 
 def _report_text(path: Path) -> str:

@@ -17,6 +17,7 @@ from migrator.app.exporting import export_selection
 from migrator.cli import app
 from migrator.cli.render import clean
 from migrator.cli.run import PlansDirOption
+from migrator.cli.state import StateOption, StateProfileOption, StateRegionOption, state_access, state_store
 from migrator.errors import InputError
 from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
 from migrator.export.cloudformation import MAX_IMPORTED_RESOURCES, MAX_INLINE_BYTES, CloudFormationPart
@@ -32,7 +33,12 @@ class ExportFormat(StrEnum):
 
 @app.command("export")
 def export_plan(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `plan` (and applied).", show_default=False)],
+    plan_file: Annotated[
+        str,
+        typer.Argument(
+            help="A plan written by `plan` (and applied): a file or an s3://BUCKET/KEY object.", show_default=False
+        ),
+    ],
     export_format: Annotated[
         ExportFormat,
         typer.Option(
@@ -65,6 +71,9 @@ def export_plan(
         ),
     ] = False,
     plans_dir: PlansDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
 ) -> None:
     """Hand the migrated entries to Terraform or CloudFormation.
 
@@ -82,7 +91,10 @@ def export_plan(
         if export_format is not ExportFormat.TERRAFORM:
             raise InputError("--cluster-name-expr is for --format terraform (CloudFormation names the cluster)")
         check_cluster_name_expr(cluster_name_expr)
-    selected = export_selection(plan_file, plans_dir, include_eks_managed=include_eks_managed)
+    store = state_store(state, plans_dir, profile=profile, region=region)
+    selected = export_selection(
+        plan_file, store, state_access(profile, region), include_eks_managed=include_eks_managed
+    )
     if export_format is ExportFormat.TERRAFORM:
         _terraform(selected, out, cluster_name_expr)
     else:

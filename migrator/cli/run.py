@@ -1,9 +1,9 @@
 """`apply`, `status` and `rollback`: registered on the app of migrator/cli.py (imported at its bottom).
 
-Where a plan's run keeps its files: the *run directory*, `<--plans-dir>/<cluster>/` when --plans-dir (or
-AWS_AUTH_MIGRATE_PLANS) is given, else the plan file's own directory (which is `<plans dir>/<cluster>/` for
-plans written by `plan`). It holds `<planId>.journal.jsonl`, `<planId>.aws-auth.backup.json` and the
-cluster's `.apply.lock`.
+Where a plan's run keeps its state: the *run directory*, `<state>/<cluster>/` when --state (a directory or
+s3://BUCKET/PREFIX; AWS_AUTH_MIGRATE_STATE) or --plans-dir (AWS_AUTH_MIGRATE_PLANS) is given, else the plan's
+own folder (which is `<state>/<cluster>/` for plans written by `plan`). It holds the journal and
+`<planId>.aws-auth.backup.json`, and in an S3 state the cluster's `lock.json`.
 
 Interactive when stdin is a terminal and --yes is not given; with --yes, gates still need --approve-gate.
 Without --yes and without a terminal the commands refuse (a pipe cannot answer prompts; guessing "yes"
@@ -43,6 +43,14 @@ from migrator.cli import (
     stdout,
 )
 from migrator.cli.render.run import RichPrompter, print_report, progress_observer, report_json
+from migrator.cli.state import (
+    StateKmsKeyOption,
+    StateOption,
+    StateProfileOption,
+    StateRegionOption,
+    state_access,
+    state_store,
+)
 from migrator.errors import InputError, MigratorError
 from migrator.model import AuthMode
 from migrator.run.observer import RunReport
@@ -54,13 +62,18 @@ class GateMode(StrEnum):
 
 
 PlanArgument = Annotated[
-    Path, typer.Argument(help="A plan file written by `plan` against the cluster.", show_default=False)
+    str,
+    typer.Argument(
+        help="A plan written by `plan` against the cluster: a file, or an s3://BUCKET/KEY object of an S3 state.",
+        show_default=False,
+    ),
 ]
 PlansDirOption = Annotated[
     Path | None,
     typer.Option(
         envvar="AWS_AUTH_MIGRATE_PLANS",
-        help="Keep the journal, backup and lock in <dir>/<cluster>/ (default: next to the plan file).",
+        help="Keep the journal, backup and lock in <dir>/<cluster>/ (default: next to the plan file). "
+        "--state s3://... does the same in S3.",
         show_default=False,
     ),
 ]
@@ -78,7 +91,7 @@ def _access(
     iam_roles: list[str] | None = None,
 ) -> ClusterAccess:
     # The region comes from the plan; connect_cluster refuses a plan without one (offline, for review).
-    from migrator.connect import parse_iam_roles
+    from migrator.wiring.connect import parse_iam_roles
 
     return ClusterAccess(region or "", profile, role_arn, kube_context, iam_roles=parse_iam_roles(iam_roles or []))
 
@@ -94,7 +107,21 @@ def _interactive(yes: bool, dry_run: bool = False) -> bool:
     return True
 
 
-def _emit(report: RunReport, output: OutputFormat, plan_file: Path) -> None:
+def open_run(
+    plan_file: str,
+    plans_dir: Path | None,
+    state: str | None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    kms_key: str | None = None,
+) -> PlanRun:
+    """The plan and its run directory: `<state or plans dir>/<cluster>/` when given, else the plan's own folder."""
+    store = state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key)
+    return PlanRun.open(plan_file, store, state_access(profile, region, kms_key))
+
+
+def _emit(report: RunReport, output: OutputFormat, plan_file: str) -> None:
     if output is OutputFormat.JSON:
         print(report_json(report, str(plan_file)))
     else:
@@ -144,6 +171,8 @@ def apply(
     profile: ProfileOption = None,
     role_arn: RoleArnOption = None,
     plans_dir: PlansDirOption = None,
+    state: StateOption = None,
+    state_kms_key: StateKmsKeyOption = None,
     iam_role: Annotated[
         list[str] | None,
         typer.Option(
@@ -154,7 +183,7 @@ def apply(
     ] = None,
 ) -> None:
     """Apply a plan: resumable, stops in front of each unapproved gate, journals every step."""
-    run = PlanRun.open(plan_file, plans_dir)
+    run = open_run(plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
     if run.plan.offline:
         raise InputError(
             f"{plan_file}: an offline plan is for review only and cannot be applied",
@@ -186,9 +215,13 @@ def status(
     plan_file: PlanArgument,
     output: OutputOption = OutputFormat.TEXT,
     plans_dir: PlansDirOption = None,
+    state: StateOption = None,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
 ) -> None:
-    """Show what the journal says about a plan's runs (no AWS or Kubernetes call)."""
-    _emit(plan_status(PlanRun.open(plan_file, plans_dir)), output, plan_file)
+    """Show what the journal says about a plan's runs, and who holds the cluster's lock (no AWS or Kubernetes
+    call; reads of an S3 state only)."""
+    _emit(plan_status(open_run(plan_file, plans_dir, state, profile=profile, region=region)), output, plan_file)
 
 
 @app.command()
@@ -206,9 +239,11 @@ def rollback(
     profile: ProfileOption = None,
     role_arn: RoleArnOption = None,
     plans_dir: PlansDirOption = None,
+    state: StateOption = None,
+    state_kms_key: StateKmsKeyOption = None,
 ) -> None:
     """Undo what this plan's runs did, newest first, where that is safe (never past the API gate)."""
-    run = PlanRun.open(plan_file, plans_dir)
+    run = open_run(plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
     interactive = _interactive(yes, dry_run)
     ports = connect_cluster(run.plan, _access(profile, role_arn, kube_context, run.plan.cluster.region))
     observer = progress_observer(stderr, interactive=interactive)

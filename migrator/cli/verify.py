@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from migrator.app import ClusterAccess
+from migrator.app.state import StateAccess, open_object
 from migrator.app.verifying import CreatorSource, Reference, verify_cluster
 from migrator.cli import (
     IamRoleOption,
@@ -20,8 +21,14 @@ from migrator.cli import (
     app,
 )
 from migrator.cli.render.verify import verify_json, verify_text
+from migrator.cli.state import StateOption, state_store
 from migrator.errors import VerificationFailed
+from migrator.ports import StateStore
 from migrator.rules.limits import check_cluster_name
+from migrator.run.backup import BackupSlot
+from migrator.run.journal import FileJournal, Journal, ObjectJournal
+from migrator.state.keys import check_key
+from migrator.state.location import is_s3_url
 
 
 @app.command()
@@ -35,10 +42,11 @@ def verify(
         typer.Option(help="Compare with this aws-auth (kubectl get cm aws-auth -o yaml) instead of the cluster's."),
     ] = None,
     backup: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Compare with the aws-auth backup apply wrote (<planId>.aws-auth.backup.json), e.g. "
-            "after aws-auth was deleted."
+            "after aws-auth was deleted: a file, an s3://BUCKET/KEY object, or with --state a key in the state.",
+            show_default=False,
         ),
     ] = None,
     creator: Annotated[
@@ -50,13 +58,15 @@ def verify(
         ),
     ] = None,
     journal: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="The journal of the apply that switched the cluster from CONFIG_MAP (<planId>.journal.jsonl, "
-            "next to the plan): it records which entry EKS made for the creator at that switch. Instead of "
-            "--creator."
+            help="The journal of the apply that switched the cluster from CONFIG_MAP (<planId>.journal.jsonl "
+            "next to the plan; in an S3 state the folder <planId>.journal): it records which entry EKS made for "
+            "the creator at that switch. Instead of --creator.",
+            show_default=False,
         ),
     ] = None,
+    state: StateOption = None,
     probe: Annotated[
         bool,
         typer.Option(
@@ -78,11 +88,14 @@ def verify(
     out of band.
     """
     check_cluster_name(cluster, where="--cluster")
-    from migrator.connect import parse_iam_roles
+    from migrator.wiring.connect import parse_iam_roles
 
     access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
+    store = state_store(state, None, profile=profile, region=region)
+    backup_slot = BackupSlot(*_state_object(backup, store, profile, region)) if backup is not None else None
+    run_journal = _journal(journal, store, profile, region) if journal is not None else None
     report = verify_cluster(
-        cluster, access, Reference(aws_auth_file, backup), probe=probe, creator=CreatorSource(creator, journal)
+        cluster, access, Reference(aws_auth_file, backup_slot), probe=probe, creator=CreatorSource(creator, run_journal)
     )
     print(verify_json(report) if output is OutputFormat.JSON else verify_text(report))
     if not report.ok:
@@ -92,3 +105,20 @@ def verify(
         if disagreeing:
             wrong = ", ".join(filter(None, (wrong, f"{disagreeing} probe(s) disagree")))
         raise VerificationFailed(f"verify: identities differ from aws-auth ({wrong})")
+
+
+def _state_object(ref: str, store: StateStore | None, profile: str | None, region: str) -> tuple[StateStore, str]:
+    """A file, an s3:// object, or (with --state) a key in the state: its folder's store and its name."""
+    if store is not None and not is_s3_url(ref):
+        check_key(ref)
+        folder, _, name = ref.rpartition("/")
+        return (store.child(folder) if folder else store), name
+    return open_object(ref, StateAccess(profile, region))
+
+
+def _journal(ref: str, store: StateStore | None, profile: str | None, region: str) -> Journal:
+    """The journal `--journal` names: a `.journal.jsonl` file, or the record folder of an S3 state."""
+    folder, name = _state_object(ref, store, profile, region)
+    if folder.shared:
+        return ObjectJournal(folder, name, name.removesuffix(".journal"))
+    return FileJournal(Path(folder.where(name)), name.removesuffix(".journal.jsonl"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from migrator.errors import RemoteError
+from migrator.errors import ClusterLockedError, RemoteError
 
 BATCH_REPORT_SCHEMA = "aws-auth-migrate/batch-report/v1"
 BATCH_FAILED_EXIT = RemoteError.exit_code  # 5: documented as "any cluster failed" for batch runs
@@ -51,6 +51,11 @@ class ErrorInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "exitCode": self.exit_code, "message": self.message}
+
+
+def _held_by_another_run(error: ErrorInfo | None) -> bool:
+    """The cluster's lock or Lease is another run's (a plan kept for its unfinished run is not that)."""
+    return error is not None and error.exit_code == ClusterLockedError.exit_code and error.type != "RunInProgressError"
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,14 @@ class BatchReport:
     def exit_code(self) -> int:
         if self.interrupted:
             return BATCH_INTERRUPTED_EXIT
-        return 0 if self.ok else BATCH_FAILED_EXIT
+        if self.ok:
+            return 0
+        failed = [c for c in self.clusters if not c.ok]
+        # Every cluster that fell short was held by another run (its lock, its Lease): the batch is exit 7, as a
+        # single apply would be, so that a second runner of the same shard can tell "someone else has it".
+        if all(_held_by_another_run(c.error) for c in failed):
+            return ClusterLockedError.exit_code
+        return BATCH_FAILED_EXIT
 
     def summary(self) -> dict[str, int]:
         counts = Counter(c.outcome.value for c in self.clusters)

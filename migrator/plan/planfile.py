@@ -314,7 +314,12 @@ def dump_plan(plan: Plan) -> str:
 
 
 def default_plan_path(plans_dir: Path, plan: Plan) -> Path:
-    return plans_dir / plan.cluster.name / f"{plan_to_dict(plan)['planId']}.plan.yaml"
+    return plans_dir / plan.cluster.name / plan_name(plan)
+
+
+def plan_name(plan: Plan) -> str:
+    """The plan's file (or object) name: `<planId>.plan.yaml`."""
+    return f"{plan_to_dict(plan)['planId']}.plan.yaml"
 
 
 def write_plan(plan: Plan, path: Path) -> Path:
@@ -349,6 +354,22 @@ def load_plan(path: Path) -> Plan:
         raise InputError(f"{label}: no such plan file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{label}: cannot read the plan file ({error})") from None
+    return parse_plan(text, label)
+
+
+def parse_plan_bytes(raw: bytes, label: str) -> Plan:
+    """A plan from the bytes of a stored object (the run state), checked as `load_plan` checks a file."""
+    if len(raw) > MAX_PLAN_BYTES:
+        raise InputError(f"{label}: is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB; not a plan file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{label}: cannot read the plan file ({error})") from None
+    return parse_plan(text, label)
+
+
+def parse_plan(text: str, label: str) -> Plan:
+    """Check integrity and schema, and rebuild a plan; every failure is an InputError naming `label`."""
     try:
         data = read_yaml(text, label)  # an alias bomb is refused at its first anchor, before anything is built
     except YAMLError as error:

@@ -17,7 +17,6 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
 from migrator.errors import (
@@ -46,6 +45,7 @@ from migrator.model import (
 )
 from migrator.ports import ConfigMapState, EksGateway, KubeGateway
 from migrator.rules.arn import entry_key
+from migrator.run.backup import BackupSlot
 from migrator.run.freshness import (
     check_same_cluster,
     config_map_seen,
@@ -89,7 +89,7 @@ class Executor:
         journal: Journal,
         *,
         plan_id: str,
-        backup_path: Path,
+        backup: BackupSlot,
         observer: Observer | None = None,
         max_concurrency: int = 8,
         approvals: frozenset[AuthMode] = frozenset(),
@@ -118,7 +118,7 @@ class Executor:
         self.dry_run = dry_run
         self.timeout_seconds = timeout_seconds
         self.poll = poll or PollPolicy()
-        self.backup_path = backup_path
+        self.backup = backup
         self.until = until
         self._runnable = steps_until(plan.steps, until)
         self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
@@ -261,7 +261,7 @@ class Executor:
             self.plan,
             self.eks,
             self.kube,
-            backup_path=self.backup_path,
+            backup=self.backup,
             poll=self.poll,
             timeout_seconds=self.timeout_seconds,
             dry_run=self.dry_run,

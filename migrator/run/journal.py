@@ -1,10 +1,11 @@
-"""The files a run keeps next to its plan: the append-only journal and the aws-auth backup.
+"""The journal: the checkpoint of a plan's runs, one record per event, durable before the run goes on.
 
-The journal is the checkpoint of a plan's runs: one JSON line per event, fsynced before the run goes on.
-`<run dir>/<planId>.journal.jsonl` sits next to the plan file. Resume, rollback and `status` read it; only
-the executor writes it. A crash can tear the last line (a partial write): reading tolerates that and says
-so, and the next append first cuts the torn bytes off, since a torn line records nothing that happened
-(the event it would have recorded is re-derived by the next run's checks).
+It lives in the run's store beside the plan. In a local directory it is `<planId>.journal.jsonl`, one JSON line
+per record, fsynced (FileJournal); in a shared store (S3) each record is an object of its own, created with
+if-none-match, so that two writers collide instead of forking it (ObjectJournal). Resume, rollback and
+`status` read it; only the executor writes it. A crash can tear the file's last line (a partial write):
+reading tolerates that and says so, and the next append first cuts the torn bytes off, since a torn line
+records nothing that happened (the event it would have recorded is re-derived by the next run's checks).
 
 `fold` turns the records into each step's state. The one subtle field is `attempted`: the step's mutating
 call may have reached AWS since its last undo, without an outcome recorded. A resumed run uses it to tell an
@@ -17,15 +18,18 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from migrator.errors import InputError
-from migrator.files import open_private_append, private_dir
+from migrator.errors import ClusterLockedError, InputError, WriteConflict
+from migrator.files import fsync_directory, open_private_append, private_dir
+from migrator.ports import StateStore
 
 
 class Event(StrEnum):
@@ -48,10 +52,6 @@ class Phase(StrEnum):
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def journal_path(run_dir: Path, plan_id: str) -> Path:
-    return run_dir / f"{plan_id}.journal.jsonl"
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,36 @@ def parse_journal(text: str, label: str = "journal") -> JournalRead:
     return JournalRead(tuple(records))
 
 
-class Journal:
+class Journal(Protocol):
+    """A plan's journal: `append` returns once the record is durable; `read` gives every record, oldest first."""
+
+    plan_id: str
+
+    @property
+    def where(self) -> str: ...
+    def exists(self) -> bool:
+        """Whether any run wrote to it (even a record a crash cut short)."""
+        ...
+
+    def read(self) -> JournalRead: ...
+    def append(self, event: Event, step: str | None = None, **detail: Any) -> Record: ...
+    def close(self) -> None: ...
+
+
+def journal_for(store: StateStore, plan_id: str) -> Journal:
+    """The plan's journal in a run's store: the append-only file of a local directory (`<planId>.journal.jsonl`),
+    record objects elsewhere (`<planId>.journal/<sequence>.json`)."""
+    path = store.local_path(journal_name(plan_id))
+    if path is not None:
+        return FileJournal(path, plan_id)
+    return ObjectJournal(store, f"{plan_id}.journal", plan_id)
+
+
+def journal_name(plan_id: str) -> str:
+    return f"{plan_id}.journal.jsonl"
+
+
+class FileJournal:
     """Appends are serialized (units run in threads) and each is on disk before `append` returns."""
 
     def __init__(self, path: Path, plan_id: str, *, clock: Callable[[], str] = utc_now) -> None:
@@ -133,6 +162,13 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         self._handle: IO[bytes] | None = None
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     def read(self) -> JournalRead:
         try:
@@ -192,12 +228,89 @@ def _cut_torn_tail(handle: IO[bytes]) -> None:
     os.fsync(handle.fileno())
 
 
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_RECORD_NAME = re.compile(r"([0-9]{9})\.json")
+READ_PARALLELISM = 16  # GETs in flight when a journal of record objects is read
+_DAMAGED = "the journal was edited or damaged; `status` and resume need it intact"
+
+
+class ObjectJournal:
+    """A journal as one object per record, `<folder>/<sequence>.json` (000000001, 000000002, ...), each created
+    with if-none-match: a store write is whole or absent (nothing is ever torn), and a second writer of the same
+    journal gets a WriteConflict instead of forking the history. Appends are serialized: the next sequence number
+    is taken only once the previous record is stored, so the records have no gaps, and a runner that lost its lock
+    and writes on collides with the one that took over rather than filling a gap in its past."""
+
+    def __init__(self, store: StateStore, folder: str, plan_id: str, *, clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.folder = folder
+        self.plan_id = plan_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    @property
+    def where(self) -> str:
+        return self.store.where(self.folder)
+
+    def exists(self) -> bool:
+        return bool(self.store.list(self.folder))
+
+    def _sequences(self) -> list[tuple[int, str]]:
+        found: list[tuple[int, str]] = []
+        for key in self.store.list(self.folder):
+            name = key.removeprefix(f"{self.folder}/")
+            match = _RECORD_NAME.fullmatch(name)
+            if match is None:
+                raise JournalCorrupt(f"{self.store.where(key)}: not a journal record's name", hint=_DAMAGED)
+            found.append((int(match.group(1)), key))
+        return sorted(found)
+
+    def read(self) -> JournalRead:
+        found = self._sequences()
+        for expected, (sequence, key) in enumerate(found, start=1):
+            if sequence != expected:
+                raise JournalCorrupt(
+                    f"{self.store.where(key)}: record {expected} of the journal is missing", hint=_DAMAGED
+                )
+        with ThreadPoolExecutor(max_workers=READ_PARALLELISM) as pool:
+            objects = list(pool.map(self.store.get, [key for _, key in found]))
+        records: list[Record] = []
+        for (_, key), stored in zip(found, objects, strict=True):
+            if stored is None:
+                raise JournalCorrupt(f"{self.store.where(key)}: deleted while the journal was read", hint=_DAMAGED)
+            try:
+                records.append(Record.from_json(stored.data.decode("utf-8")))
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
+                raise JournalCorrupt(
+                    f"{self.store.where(key)}: not a journal record ({error})", hint=_DAMAGED
+                ) from None
+        return JournalRead(tuple(records))
+
+    def append(self, event: Event, step: str | None = None, **detail: Any) -> Record:
+        record = Record(event, self._clock(), self.plan_id, step, detail)
+        data = record.to_json().encode("utf-8")
+        with self._lock:
+            if self._next is None:
+                found = self._sequences()
+                self._next = found[-1][0] + 1 if found else 1
+            key = f"{self.folder}/{self._next:09d}.json"
+            try:
+                self.store.put(key, data, if_none_match=True)
+            except WriteConflict:
+                raise JournalForked(
+                    f"{self.store.where(key)}: another runner wrote this record of the plan's journal first: it is "
+                    "running this plan too; this run stops so that the journal keeps one history",
+                    hint="let that run finish; `status` shows the journal",
+                ) from None
+            self._next += 1
+        return record
+
+    def close(self) -> None:
+        pass
+
+
+class JournalForked(ClusterLockedError):
+    """Another runner appended to the journal this run writes (exit 7): two runs of one plan at once."""
 
 
 # --- folding ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from migrator.errors import ClusterLockedError, ConflictError, ForbiddenError, MigratorError
-from migrator.ports import KubeGateway, LeaseState
+from migrator.ports import LeaseKeeper, LeaseState
 from migrator.run.lock import LockHolder, holder_alive
 
 LEASE_NAMESPACE = "kube-system"
@@ -119,10 +119,12 @@ class ClusterLease:
 
     def __init__(
         self,
-        kube: KubeGateway,
+        kube: LeaseKeeper,
         cluster: str,
         plan_id: str,
         *,
+        label: str = f"{LEASE_NAMESPACE}/{LEASE_NAME}",
+        kind: str = "Lease",
         duration_seconds: int = LEASE_SECONDS,
         clock: Clock = utc_now,
         holder: LeaseHolder | None = None,
@@ -134,6 +136,8 @@ class ClusterLease:
     ) -> None:
         self.kube = kube
         self.cluster = cluster
+        self.label = label  # names the lease in messages: the Lease's name, or the URL of a run state's lock object
+        self.kind = kind
         self.duration_seconds = duration_seconds
         self.clock = clock
         self.holder = holder or LeaseHolder.here(plan_id)
@@ -170,7 +174,7 @@ class ClusterLease:
             f"by its own clock: {_stamp(old.renewed_at or old.acquired_at)})"
         )
         return (
-            f"took over an expired lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): its holder, "
+            f"took over an expired lease on cluster {self.cluster} ({self.label}): its holder, "
             f"{describe_holder(old.holder)}, {why}; that run's journal shows where it stopped"
         )
 
@@ -181,7 +185,7 @@ class ClusterLease:
             return self._acquire()
         except ForbiddenError as error:
             self.forbidden = (
-                f"ran without the cluster's lease ({LEASE_NAMESPACE}/{LEASE_NAME}): {error}; runs on other machines "
+                f"ran without the cluster's lease ({self.label}): {error}; runs on other machines "
                 "are not kept out; grant the Role `show --iam-policy` prints"
             )
             return self
@@ -236,7 +240,7 @@ class ClusterLease:
                 f"delete lease {LEASE_NAME}",
             )
         self.on_message(
-            f"the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}) is held by "
+            f"the lease on cluster {self.cluster} ({self.label}) is held by "
             f"{describe_holder(held.holder)}: watching it for up to {duration} s to tell whether that run is "
             "alive (a live run renews it every third of that)"
         )
@@ -256,7 +260,7 @@ class ClusterLease:
         because = f" ({why})" if why else ""
         return ClusterLockedError(
             f"cluster {self.cluster} is locked by {who}{because}: another run is applying or rolling back a plan "
-            f"(Lease {LEASE_NAMESPACE}/{LEASE_NAME})",
+            f"({self.kind} {self.label})",
             hint=hint
             or "wait for it to finish; a lease its holder stops renewing is taken over once it has gone "
             "unrenewed for its duration",
@@ -299,7 +303,7 @@ class ClusterLease:
         deadline = (state.duration_seconds or LEASE_SECONDS) * RENEW_DEADLINE
         if self._monotonic() - renewed_at >= deadline:
             return (
-                f"lost the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): not renewed for "
+                f"lost the lease on cluster {self.cluster} ({self.label}): not renewed for "
                 f"{deadline:g} s, and others may take it over"
             )
         return None
@@ -315,7 +319,7 @@ class ClusterLease:
 
     def _lose(self, why: str) -> None:
         self.lost = True
-        self.lost_reason = f"lost the lease on cluster {self.cluster} ({LEASE_NAMESPACE}/{LEASE_NAME}): {why}"
+        self.lost_reason = f"lost the lease on cluster {self.cluster} ({self.label}): {why}"
         with self._guard:
             self._state = None
         self.on_message(f"{self.lost_reason}; another run may be changing the cluster: stopping before the next step")

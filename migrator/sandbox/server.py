@@ -1,4 +1,4 @@
-"""The sandbox server: moto (IAM, STS, EKS) plus our EKS extension and Kubernetes API, on two local ports.
+"""The sandbox server: moto (IAM, STS, EKS, S3) plus our EKS extension and Kubernetes API, on two local ports.
 
     with Sandbox(load_scenario("plans/examples/demo.yaml")) as sandbox:
         env = sandbox.env()   # AWS_ENDPOINT_URL, credentials of the scenario's caller, region, KUBECONFIG
@@ -8,7 +8,8 @@ Kubernetes API answers https on another, under `/k8s/{account}/{region}/{cluster
 run (`tls.py`) that DescribeCluster returns and the printed kubeconfig carries, as EKS does: kubectl and
 client-go send no credentials to an http server. The AWS port refuses Kubernetes paths, so no client can
 send a bearer token in the clear by mistake. Everything else goes to the EKS extension, which answers
-what it implements and passes the rest to moto's own server app.
+what it implements and passes the rest to moto's own server app. S3 (a run's `--state s3://...`) is moto's,
+with its conditional writes made atomic as S3's are (`_Dispatcher.s3_writes`).
 
 moto keeps its state in process-wide globals, so one process runs one sandbox at a time: `start()`
 resets moto and refuses while another sandbox of this process is running.
@@ -20,6 +21,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -28,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 from moto.eks.models import Cluster as MotoCluster
 from moto.eks.models import FargateProfile as MotoFargateProfile
@@ -86,6 +89,10 @@ class _Dispatcher:
         self.kube = kube
         self.aws = aws
         self.recorder = recorder
+        # moto checks an S3 precondition (If-None-Match: *, If-Match: <ETag>) and then writes, without a lock,
+        # so two conditional PUTs to one key could both succeed; S3 lets exactly one win. Every S3 request that
+        # writes or carries a precondition runs under this lock, one at a time.
+        self.s3_writes = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == WHOAMI_PATH:
@@ -99,7 +106,45 @@ class _Dispatcher:
         self.recorder.record(environ)
         # Updates finish lazily; settling first means the Kubernetes side sees a mode as soon as EKS does.
         eks_clusters.settle(self.world)
-        return (self.kube if is_kube else self.aws)(environ, start_response)
+        if is_kube:
+            return self.kube(environ, start_response)
+        if not _is_s3(environ):
+            return self.aws(environ, start_response)
+        # S3 answers after the same simulated round trip as EKS (`latencyMs`): a run's state in S3 costs round
+        # trips too, and a state that answered at once would hide them (bench/state.py compares it with files).
+        # Slept before the write lock: S3 serves writes of different keys side by side.
+        if self.world.settings.latency_ms:
+            time.sleep(self.world.settings.latency_ms / 1000)
+        if _s3_write_or_conditional(environ):
+            with self.s3_writes:
+                return _whole(self.aws(environ, start_response))  # the body too: the write is done inside
+        return self.aws(environ, start_response)
+
+
+_S3_SCOPE = re.compile(r"Credential=[^/,\s]+/[^/]+/[^/]+/s3/")
+_S3_PRECONDITIONS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH")
+
+
+def _is_s3(environ: WSGIEnvironment) -> bool:
+    """An S3 request: SigV4 scope service `s3`, in the header or a presigned URL."""
+    scope = f"{environ.get('HTTP_AUTHORIZATION', '')} {unquote(str(environ.get('QUERY_STRING', '')))}"
+    return _S3_SCOPE.search(scope) is not None
+
+
+def _s3_write_or_conditional(environ: WSGIEnvironment) -> bool:
+    """Whether an S3 request (`_is_s3`) writes or has a precondition."""
+    writes = environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE")
+    return writes or any(environ.get(header) for header in _S3_PRECONDITIONS)
+
+
+def _whole(response: Iterable[bytes]) -> list[bytes]:
+    """A WSGI response read to its end (and closed), so nothing of the request runs after it returns."""
+    try:
+        return [b"".join(response)]
+    finally:
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
 
 
 def _wrong_port(environ: WSGIEnvironment, start_response: StartResponse, kube_base_url: str) -> Iterable[bytes]:

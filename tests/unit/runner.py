@@ -10,6 +10,7 @@ from typing import Any
 from migrator.app import ClusterPorts, PlanRun, RunSettings, apply_plan, rollback_plan
 from migrator.model import Plan
 from migrator.run.observer import Observer, Prompter, RunReport
+from migrator.state.files import FileStore
 from tests.unit.fake_cluster import FakeCluster, FakeIam
 
 
@@ -24,7 +25,7 @@ class Runner:
         prompter: Prompter | None = None,
         **settings: Any,
     ) -> None:
-        self.run = PlanRun.of(plan, run_dir)
+        self.run = PlanRun.of(plan, FileStore(run_dir))
         self.ports = ClusterPorts(fake, fake, FakeIam())
         self.settings = RunSettings(**settings)
         self.observer = observer

@@ -29,6 +29,7 @@ from migrator.plan.planner import PlanOptions, build_plan
 from migrator.plan.snapshot import live_snapshot
 from migrator.rules.ownership import Owner, OwnerKind, owners_of
 from migrator.run.observer import RunResult, StepStatus
+from migrator.state.files import FileStore
 from tests.support.arns import ACCOUNT
 from tests.unit.fake_cluster import CREATED_AT, FakeCluster, FakeIam, make_plan, small_cluster
 from tests.unit.runner import Runner
@@ -385,7 +386,7 @@ def test_apply_refuses_the_acceptance_for_a_plan_that_removes_no_aws_auth(tmp_pa
     plan = make_plan(fake)
     with pytest.raises(InputError, match="this plan does not remove aws-auth"):
         apply_plan(
-            PlanRun.of(plan, tmp_path),
+            PlanRun.of(plan, FileStore(tmp_path)),
             ClusterPorts(fake, fake, FakeIam()),
             RunSettings(accept_managed_aws_auth=True),
         )

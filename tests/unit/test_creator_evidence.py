@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from migrator.app.planning import plan_id_of
 from migrator.app.verifying import CreatorSource, journal_creator
 from migrator.awsauth import parse_aws_auth, parse_configmap_object
 from migrator.errors import ConflictError, InputError
 from migrator.model import AccessEntrySpec, AuthMode, AwsAuth, EntryType, PolicyAssociation, SetMode, StepKind
 from migrator.proof.verify import Category, ClusterState, CreatorEvidence, Verdict, verify
-from migrator.run.journal import read_state
+from migrator.run.journal import FileJournal, read_state
 from migrator.run.observer import RunResult
 from tests.support.arns import ACCOUNT, role, user
 from tests.support.scenarios import aws_auth_config_map
@@ -143,10 +144,10 @@ def test_the_first_switch_journals_the_creators_entry_and_verify_accepts_the_jou
     assert found[CREATOR].category is Category.EKS_MADE
     # The operator's --journal: the same file, checked against the cluster verify is asked about.
     path = journal_of(plan, tmp_path).path
-    source = CreatorSource(journal=path).evidence(plan.cluster.name, plan.cluster.region)
+    source = CreatorSource(journal=FileJournal(path, plan_id_of(plan))).evidence(plan.cluster.name, plan.cluster.region)
     assert source == CreatorEvidence(CREATOR, f"apply's journal {path}", ACCOUNT)
     with pytest.raises(InputError, match="the journal is of cluster"):
-        CreatorSource(journal=path).evidence("another", plan.cluster.region)
+        CreatorSource(journal=FileJournal(path, plan_id_of(plan))).evidence("another", plan.cluster.region)
 
 
 def live_aws_auth(fake: FakeCluster) -> AwsAuth:
@@ -204,17 +205,17 @@ def test_creator_and_journal_options_are_checked_before_anything_is_read(tmp_pat
         with pytest.raises(InputError, match=why):
             CreatorSource(bad).evidence("c", "r")
     with pytest.raises(InputError, match="not both"):
-        CreatorSource(CREATOR, tmp_path / "j.jsonl").evidence("c", "r")
+        CreatorSource(CREATOR, FileJournal(tmp_path / "j.jsonl", "j")).evidence("c", "r")
     with pytest.raises(InputError, match="cannot read the journal"):
-        CreatorSource(journal=tmp_path / "missing.jsonl").evidence("c", "r")
+        CreatorSource(journal=FileJournal(tmp_path / "missing.jsonl", "missing")).evidence("c", "r")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(InputError, match="records no first switch"):
-        CreatorSource(journal=empty).evidence("c", "r")
+        CreatorSource(journal=FileJournal(empty, "empty")).evidence("c", "r")
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_text("not json\n{}\n")
     with pytest.raises(InputError, match=r"damaged\.jsonl:1"):
-        CreatorSource(journal=damaged).evidence("c", "r")
+        CreatorSource(journal=FileJournal(damaged, "damaged")).evidence("c", "r")
 
 
 def test_without_bootstrap_admin_permissions_no_entry_is_journaled_as_the_creators(tmp_path: Path) -> None:

@@ -25,10 +25,11 @@ from migrator.model import (
 )
 from migrator.plan.planfile import plan_to_dict
 from migrator.run.executor import build_units, waves
-from migrator.run.journal import Event, Journal, Phase, journal_path, read_state
+from migrator.run.journal import Event, FileJournal, Journal, Phase, read_state
 from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import Answer, NextAction, NextKind, RunResult, StepStatus, status_report
 from tests.support.poll import FAST
+from tests.support.statefiles import journal_path
 from tests.unit.fake_cluster import (
     ADMIN_POLICY,
     Crash,
@@ -52,7 +53,7 @@ def plan_id(plan: Plan) -> str:
 
 
 def journal_of(plan: Plan, run_dir: Path) -> Journal:
-    return Journal(journal_path(run_dir, plan_id(plan)), plan_id(plan))
+    return FileJournal(journal_path(run_dir, plan_id(plan)), plan_id(plan))
 
 
 def executor(plan: Plan, fake: FakeCluster, run_dir: Path, **options: Any) -> Runner:

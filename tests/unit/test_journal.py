@@ -15,9 +15,10 @@ import pytest
 from migrator.errors import ClusterLockedError
 from migrator.model import ClusterRef
 from migrator.ports import ConfigMapState
-from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
-from migrator.run.journal import Event, Journal, JournalCorrupt, Phase, fold, journal_path, parse_journal, read_state
+from migrator.run.backup import AwsAuthBackup
+from migrator.run.journal import Event, FileJournal, Journal, JournalCorrupt, Phase, fold, parse_journal, read_state
 from migrator.run.lock import LOCK_DIR_ENV, ClusterLock, LockHolder, holder_alive, lock_dir, lock_path, read_holder
+from tests.support.statefiles import journal_path, load_backup, write_backup
 
 PLAN_ID = "abc123def456"
 
@@ -27,7 +28,7 @@ def clock() -> str:
 
 
 def journal(tmp_path: Path) -> Journal:
-    return Journal(journal_path(tmp_path / "prod", PLAN_ID), PLAN_ID, clock=clock)
+    return FileJournal(journal_path(tmp_path / "prod", PLAN_ID), PLAN_ID, clock=clock)
 
 
 # --- append and read -------------------------------------------------------------------------------------

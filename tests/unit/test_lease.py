@@ -21,12 +21,13 @@ from migrator.model import AuthMode
 from migrator.plan.planfile import plan_to_dict
 from migrator.ports import LeaseState
 from migrator.run.executor import Executor
-from migrator.run.journal import Journal, Phase, journal_path, read_state
+from migrator.run.journal import FileJournal, Phase, read_state
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, ClusterLease, LeaseHolder
 from migrator.run.lock import ClusterLock, lock_path
 from migrator.run.observer import RunResult
 from tests.support.clock import FakeTime
 from tests.support.poll import FAST
+from tests.support.statefiles import backup_slot, journal_path
 from tests.unit.fake_cluster import FakeCluster, make_plan, small_cluster
 from tests.unit.runner import Runner
 
@@ -374,7 +375,7 @@ def test_a_run_that_loses_its_lease_stops_before_its_next_step_with_exit_7_and_r
     fake, clock = small_cluster(), Clock()
     plan = make_plan(fake)
     plan_id = str(plan_to_dict(plan)["planId"])
-    journal = Journal(journal_path(tmp_path, plan_id), plan_id)
+    journal = FileJournal(journal_path(tmp_path, plan_id), plan_id)
     held = lease(fake, clock).acquire()
 
     def another_machine_takes_it() -> None:
@@ -388,7 +389,7 @@ def test_a_run_that_loses_its_lease_stops_before_its_next_step_with_exit_7_and_r
         fake,
         journal,
         plan_id=plan_id,
-        backup_path=tmp_path / "backup.json",
+        backup=backup_slot(tmp_path / "backup.json"),
         approvals=frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API}),
         max_concurrency=1,
         poll=FAST,

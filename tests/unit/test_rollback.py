@@ -10,11 +10,12 @@ import pytest
 
 from migrator.errors import ConflictError, RemoteError
 from migrator.model import AccessEntrySpec, AuthMode, DeleteEntry, EntryType, Plan
-from migrator.run.journal import Event, Journal, JournalState, Phase, StepState, journal_path, read_state
+from migrator.run.journal import Event, FileJournal, JournalState, Phase, StepState, read_state
 from migrator.run.lock import lock_path, read_holder
 from migrator.run.observer import RunResult, StepStatus
 from migrator.run.rollback import Keep, inverse_plan
 from tests.support.poll import FAST
+from tests.support.statefiles import journal_path
 from tests.unit.fake_cluster import ADMIN_POLICY, Crash, FakeCluster, key, make_plan, role, small_cluster, user
 from tests.unit.runner import Runner
 
@@ -54,7 +55,7 @@ def test_rollback_deletes_only_the_entries_this_plan_created(tmp_path: Path) -> 
     assert "break the Windows nodes again" in report.step("03-repair-node-entry").detail["reason"]
     assert status(report, "02-set-mode") is StepStatus.KEPT
     assert "one way" in report.step("02-set-mode").detail["reason"]
-    state = read_state(Journal(journal_path(tmp_path, report.plan_id), report.plan_id))
+    state = read_state(FileJournal(journal_path(tmp_path, report.plan_id), report.plan_id))
     assert state.of("06-create-entry").phase is Phase.UNDONE and state.of("02-set-mode").phase is Phase.DONE
 
     fake.reset_calls()
@@ -152,7 +153,7 @@ def test_apply_after_rollback_creates_the_entries_again_as_ours(tmp_path: Path) 
     assert again.result is RunResult.COMPLETED
     assert fake.entries[key(role("Admin"))].policies == (ADMIN_POLICY,)
     assert again.step("06-create-entry").detail["created"] is True
-    events = [r.event for r in Journal(journal_path(tmp_path, again.plan_id), again.plan_id).read().records]
+    events = [r.event for r in FileJournal(journal_path(tmp_path, again.plan_id), again.plan_id).read().records]
     assert events.count(Event.RUN_STARTED) == 3
 
 

@@ -11,7 +11,7 @@ from migrator.errors import ConflictError, RemoteError, StalePlanError
 from migrator.model import BackupAwsAuth, RemoveAwsAuth, RestoreAwsAuth
 from migrator.ports import ConfigMapState
 from migrator.rules.ownership import owners_of
-from migrator.run.backup import AwsAuthBackup, load_backup, write_backup
+from migrator.run.backup import AwsAuthBackup
 from migrator.run.freshness import refuse_aws_auth_drift
 from migrator.run.steps.context import Check, RunContext
 
@@ -25,27 +25,27 @@ class BackupAwsAuthHandler:
                 f"aws-auth changed since the plan was made (sha256 {step.sha256[:12]} -> {sha[:12]})",
                 hint="make a new plan",
             )
-        existing = load_backup(ctx.backup_path)
+        existing = ctx.backup.load()
         if existing is not None and existing.sha256 == sha:
-            return Check(False, {"already": True, "path": str(ctx.backup_path)})
-        return Check(True, note=f"would write {ctx.backup_path}")
+            return Check(False, {"already": True, "path": ctx.backup.where})
+        return Check(True, note=f"would write {ctx.backup.where}")
 
     def apply(self, step: BackupAwsAuth, ctx: RunContext) -> dict[str, Any]:
         config_map = ctx.kube.read_config_map(step.namespace, step.name)
         backup = AwsAuthBackup.of(step.namespace, step.name, config_map)
         if backup.sha256 != step.sha256:
             raise StalePlanError("aws-auth changed while it was being backed up", hint="make a new plan")
-        write_backup(ctx.backup_path, backup)
-        return {"path": str(ctx.backup_path), "resourceVersion": backup.resource_version, "absent": backup.absent}
+        ctx.backup.write(backup)
+        return {"path": ctx.backup.where, "resourceVersion": backup.resource_version, "absent": backup.absent}
 
     def read_back(self, step: BackupAwsAuth, ctx: RunContext) -> dict[str, Any]:
-        backup = load_backup(ctx.backup_path)
+        backup = ctx.backup.load()
         if backup is None or backup.sha256 != step.sha256:
-            raise RemoteError(f"the backup {ctx.backup_path} does not read back as written")
+            raise RemoteError(f"the backup {ctx.backup.where} does not read back as written")
         return {"sha256": backup.sha256}
 
     def effect(self, step: BackupAwsAuth, ctx: RunContext) -> str:
-        return f"writes {ctx.backup_path} (mode 0600); changes nothing on the cluster"
+        return f"writes {ctx.backup.where} (private to its owner); changes nothing on the cluster"
 
 
 class RemoveAwsAuthHandler:
@@ -74,7 +74,7 @@ class RemoveAwsAuthHandler:
         return {}
 
     def effect(self, step: RemoveAwsAuth, ctx: RunContext) -> str:
-        return f"deletes kube-system/aws-auth; `rollback` restores it from {ctx.backup_path}"
+        return f"deletes kube-system/aws-auth; `rollback` restores it from {ctx.backup.where}"
 
 
 def refuse_if_managed(ctx: RunContext, config_map: ConfigMapState) -> None:
@@ -99,9 +99,9 @@ def refuse_if_managed(ctx: RunContext, config_map: ConfigMapState) -> None:
 
 def valid_backup(ctx: RunContext, refusal: str) -> AwsAuthBackup:
     """The backup of the aws-auth this plan was made from; RemoteError (`refusal`) when there is none."""
-    backup = load_backup(ctx.backup_path)
+    backup = ctx.backup.load()
     if backup is None or backup.sha256 != ctx.plan.fingerprint.aws_auth_sha256:
-        raise RemoteError(f"no valid aws-auth backup at {ctx.backup_path}: {refusal}")
+        raise RemoteError(f"no valid aws-auth backup at {ctx.backup.where}: {refusal}")
     return backup
 
 
@@ -114,7 +114,7 @@ class RestoreAwsAuthHandler:
             return Check(False, {"absent": True})  # there was no aws-auth to restore
         current = ctx.kube.read_config_map(step.namespace, step.name)
         if current is None:
-            return Check(True, note=f"would re-create {step.namespace}/{step.name} from {ctx.backup_path}")
+            return Check(True, note=f"would re-create {step.namespace}/{step.name} from {ctx.backup.where}")
         if data_sha256(current.data) == backup.sha256:
             return Check(False, {"present": True})
         raise ConflictError(f"{step.namespace}/{step.name} was re-created with other content; not overwritten")

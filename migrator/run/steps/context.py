@@ -7,7 +7,6 @@ import dataclasses
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
@@ -17,6 +16,7 @@ from migrator.errors import RemoteError
 from migrator.model import AccessEntrySpec, AnyStep, AuthMode, CreateEntry, Plan, PolicyAssociation, SetMode
 from migrator.ports import EksGateway, KubeGateway
 from migrator.rules.arn import entry_key
+from migrator.run.backup import BackupSlot
 from migrator.run.journal import JournalState
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ class RunContext:
         eks: EksGateway,
         kube: KubeGateway,
         *,
-        backup_path: Path,
+        backup: BackupSlot,
         poll: PollPolicy,
         timeout_seconds: float,
         dry_run: bool,
@@ -66,7 +66,7 @@ class RunContext:
         self.accept_managed_aws_auth = accept_managed_aws_auth or plan.accept_managed_aws_auth
         self.eks = eks
         self.kube = kube
-        self.backup_path = backup_path
+        self.backup = backup
         self.poll = poll
         self.timeout_seconds = timeout_seconds
         self.dry_run = dry_run

@@ -9,7 +9,8 @@ Every EKS request gets an AWS-shaped answer, whoever serves it: the region, the 
 cluster a path names are checked first, and an HTML page or an exception from moto becomes EKS's JSON error.
 
 Simulation (from `World.settings`) applies to the EKS operations this module *handles* (the `HANDLED`
-table, including the wrapped cluster operations), not to STS, IAM or plain pass-through calls:
+table, including the wrapped cluster operations), not to STS, IAM or plain pass-through calls (S3, a run's
+state, gets the same `latency_ms` in server.py's dispatcher):
 - `latency_ms`: sleep before answering;
 - rate limit: a token bucket per (account, region, operation) -> HTTP 429 ThrottlingException;
 - faults, drawn from one RNG seeded with `fault_seed`: `throttle` (429 ThrottlingException),

@@ -1,0 +1,93 @@
+"""Use cases of the run state: open the store `--state` names, and read and write plans in it.
+
+`--state` is a local directory (the default: `plans/`, this machine's files) or `s3://BUCKET/PREFIX`, shared
+by every runner that can reach the bucket. A plan, a backup or a journal can also be named by its own
+`s3://...` URL (apply, status, rollback, verify, export take one wherever they take a file).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrator.errors import InputError
+from migrator.model import Plan
+from migrator.plan.planfile import dump_plan, load_plan, parse_plan_bytes, plan_name
+from migrator.ports import StateStore
+from migrator.state.files import FileStore
+from migrator.state.location import S3Location, is_s3_url, parse_s3_url
+
+DEFAULT_STATE_REGION = "us-east-1"  # S3 redirects a request to the bucket's own region
+
+
+@dataclass(frozen=True)
+class StateAccess:
+    """How to reach an S3 state (ignored for a local one): credentials, region, and the KMS key to encrypt
+    with (SSE-KMS; without one, SSE-S3)."""
+
+    profile: str | None = None
+    region: str | None = None
+    kms_key: str | None = None
+
+    @property
+    def s3_region(self) -> str:
+        return (
+            self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_STATE_REGION
+        )
+
+
+def open_state(spec: str | Path, access: StateAccess | None = None) -> StateStore:
+    """The store `spec` names, checked (read-only) before it is used; InputError (exit 2) or RemoteError
+    (exit 5) with nothing written when it is missing, unreadable, another tool's, or of a newer layout."""
+    text = str(spec)
+    access = access or StateAccess()
+    if is_s3_url(text):
+        return _s3(parse_s3_url(text), access, check=True)
+    if access.kms_key is not None:
+        raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
+    return FileStore(Path(text))
+
+
+def open_object(ref: str | Path, access: StateAccess | None = None, *, label: str = "file") -> tuple[StateStore, str]:
+    """The store of the folder that holds `ref` (a path, or an `s3://BUCKET/KEY` URL) and the object's name."""
+    text = str(ref)
+    access = access or StateAccess()
+    if is_s3_url(text):
+        location = parse_s3_url(text, label)
+        folder, _, name = location.prefix.rpartition("/")
+        if not name:
+            raise InputError(f"{label}: {text!r} names a bucket, not an object")
+        return _s3(S3Location(location.bucket, folder), access, check=False), name
+    path = Path(text)
+    return FileStore(path.resolve().parent), path.name
+
+
+def _s3(location: S3Location, access: StateAccess, *, check: bool) -> StateStore:
+    from migrator.aws.s3state import open_s3_store
+
+    return open_s3_store(location, region=access.s3_region, profile=access.profile, kms_key=access.kms_key, check=check)
+
+
+def load_plan_ref(ref: str | Path, access: StateAccess | None = None) -> tuple[Plan, StateStore, str]:
+    """The plan `ref` names (a file, or an `s3://` object), the store of its folder, and its name for messages."""
+    folder, name = open_object(ref, access, label="PLAN")
+    if folder.shared:
+        return read_plan(folder, name), folder, folder.where(name)
+    return load_plan(Path(str(ref))), folder, str(ref)
+
+
+def read_plan(store: StateStore, key: str) -> Plan:
+    """The plan stored under `key`, checked as a plan file is (edited, foreign or older: InputError)."""
+    where = store.where(key)
+    stored = store.get(key)
+    if stored is None:
+        raise InputError(f"{where}: no such plan file")
+    return parse_plan_bytes(stored.data, where)
+
+
+def write_plan_to(store: StateStore, plan: Plan) -> str:
+    """Store the plan as `<planId>.plan.yaml` in `store`; where it went."""
+    name = plan_name(plan)
+    store.put(name, dump_plan(plan).encode("utf-8"))
+    return store.where(name)
