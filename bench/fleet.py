@@ -33,6 +33,7 @@ from migrator.aws.budget import forget_budgets
 from migrator.fleet.inventory import InventoryCluster, parse_inventory
 from migrator.fleet.report import BatchReport
 from migrator.model import AuthMode
+from migrator.run.settings import RunSettings
 from migrator.run.steps import PollPolicy
 from migrator.state.files import FileStore
 
@@ -129,10 +130,12 @@ def _checked(report: BatchReport) -> BatchReport:
 def _settings(folder: str) -> BatchSettings:
     return BatchSettings(
         state=FileStore(Path(folder)),
-        approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}),
+        # as bench/run.py: the wait is EKS's
+        run=RunSettings(
+            approvals=frozenset({AuthMode.API_AND_CONFIG_MAP}), poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0)
+        ),
         max_parallel=MAX_PARALLEL,
         account_budget=ACCOUNT_BUDGET,
-        poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0),  # as bench/run.py: the wait is EKS's
     )
 
 

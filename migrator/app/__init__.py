@@ -5,14 +5,13 @@ from migrator.app.planning import ClusterAccess, now_iso, open_plan, plan_id_of,
 from migrator.app.running import (
     ClusterPorts,
     PlanRun,
-    RunSettings,
     apply_plan,
     connect_cluster,
     plan_status,
     rollback_plan,
-    update_polling,
 )
 from migrator.plan.planner import PlanOptions
+from migrator.run.settings import RunSettings, update_polling
 
 __all__ = [
     "ClusterAccess",

@@ -30,13 +30,11 @@ from migrator.app.planning import ClusterAccess, now_iso, plan_live
 from migrator.app.running import (
     ClusterPorts,
     PlanRun,
-    RunSettings,
     apply_plan,
     connect_cluster,
     plan_status,
     rollback_plan,
     state_lease,
-    update_polling,
 )
 from migrator.app.state import read_plan, write_plan_to
 from migrator.app.verifying import Reference, journal_creator, verify_ports
@@ -50,7 +48,7 @@ from migrator.ports import StateStore
 from migrator.run.interrupts import InterruptGuard
 from migrator.run.journal import Event, Journal, Record, fold, journal_for
 from migrator.run.observer import RunReport, RunResult, StepStatus
-from migrator.run.steps.context import PollPolicy
+from migrator.run.settings import RunSettings
 from migrator.state.files import FileStore
 
 POINTER = "batch.current"
@@ -87,13 +85,12 @@ class BatchSettings:
     """How the fleet runs; per cluster, what its plan says (and its inventory settings) decides the rest."""
 
     state: StateStore = field(default_factory=lambda: FileStore(Path("plans")))
-    approvals: frozenset[AuthMode] = frozenset()
+    # How each cluster's run goes (approvals, waits, --rollback-on-failure); per cluster, its inventory entry and
+    # what this batch may reach of its plan fill in the rest (max concurrency, until, accept-managed-aws-auth).
+    run: RunSettings = RunSettings()
     max_parallel: int = 8
     account_budget: int = 16  # EKS requests in flight at once per account and region, all its clusters together
     canary: int = 0
-    rollback_on_failure: bool = False
-    timeout_seconds: float = 1800.0
-    poll: PollPolicy = field(default_factory=update_polling)
     target: AuthMode | None = None  # batch plan: overrides the inventory's targets
     created_at: str | None = None  # batch plan: pin createdAt for byte-identical plans
     shard: str | None = None
@@ -479,7 +476,7 @@ def _apply_run(
     canary: bool,
     stop: threading.Event | None,
 ) -> ClusterResult:
-    reach = _reach(run.plan, settings.approvals)
+    reach = _reach(run.plan, settings.run.approvals)
     settled = _settled(run, reach)
     if settled is not None and not canary:
         # Nothing left to do for what was approved: no connection, no call at all.
@@ -489,13 +486,10 @@ def _apply_run(
     if settled is not None:  # a canary that is done already: verified all the same
         result = _described(cluster, run, settled, _settled_message(reach, run.plan, "nothing left to do"))
     else:
-        run_settings = RunSettings(
-            approvals=settings.approvals,
+        run_settings = replace(
+            settings.run,
             max_concurrency=cluster.max_concurrency,
-            timeout_seconds=settings.timeout_seconds,
-            poll=settings.poll,
             until=reach.until,
-            rollback_on_failure=settings.rollback_on_failure,
             stop=stop,
             # The inventory says the owner's source was changed: also for a plan made before it said so.
             accept_managed_aws_auth=cluster.accept_managed_aws_auth and run.plan.remove_aws_auth,
@@ -628,7 +622,7 @@ def batch_rollback(
         def work() -> ClusterResult:
             run = open_cluster_run(cluster, settings.state)
             ports = connect_cluster(run.plan, access_of(cluster, settings))
-            run_settings = RunSettings(timeout_seconds=settings.timeout_seconds, poll=settings.poll)
+            run_settings = RunSettings(timeout_seconds=settings.run.timeout_seconds, poll=settings.run.poll)
             report = rollback_plan(
                 run, ports, run_settings, observer=_ClusterWatcher(cluster.label, watcher, "rollback")
             )

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.app.planning import ClusterAccess, plan_id_of
 from migrator.app.replan import refuse_unless_replanned
 from migrator.app.state import StateAccess, load_plan_ref
 from migrator.errors import InputError
-from migrator.model import AuthMode, ClusterRef, Plan, Snapshot
+from migrator.model import ClusterRef, Plan, Snapshot
 from migrator.plan.planfile import plan_name
 from migrator.ports import EksGateway, IamDirectory, KubeGateway, StateStore
 from migrator.run.backup import BackupSlot
@@ -29,17 +28,7 @@ from migrator.run.lease import ClusterLease, describe_holder
 from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
 from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label, read_lock_holder
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
-from migrator.run.steps.context import PollPolicy
-
-MAX_POLL_SECONDS = 4.0  # a finished mode switch is seen within this (and a round trip): issue 12 asks <= 5 s
-
-
-def update_polling(first_seconds: float = 1.0) -> PollPolicy:
-    """How a run waits for EKS: the first look after `first_seconds`, then doubling, but never more than
-    MAX_POLL_SECONDS apart (or `first_seconds`, when asked for longer), so a finished mode switch is seen
-    within that of EKS finishing it; the old 30 s cap could leave a run idle for 30 s after a switch of a
-    few minutes. DescribeUpdate is a read: one every 4 s is nothing next to EKS's per-operation rates."""
-    return PollPolicy(initial_seconds=first_seconds, max_seconds=max(MAX_POLL_SECONDS, first_seconds))
+from migrator.run.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -87,24 +76,6 @@ class PlanRun:
         return lock_path(self.plan.cluster)
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """How far and how fast; never what (the plan decides that)."""
-
-    approvals: frozenset[AuthMode] = frozenset()
-    dry_run: bool = False
-    max_concurrency: int = 8
-    timeout_seconds: float = 1800.0
-    poll: PollPolicy = field(default_factory=update_polling)
-    until: str | None = None
-    rollback_on_failure: bool = False
-    # As a gate approval: the operator says the source of an aws-auth that a tool re-applies no longer has it,
-    # so the plan's remove-aws-auth step may delete it (--accept-managed-aws-auth).
-    accept_managed_aws_auth: bool = False
-    # Interrupts a run that is not in the main thread (a fleet's clusters): set, it stops as Ctrl-C does.
-    stop: threading.Event | None = field(default=None, compare=False)
-
-
 def connect_cluster(plan: Plan, access: ClusterAccess) -> ClusterPorts:
     """The real ports for the plan's cluster, refusing credentials that reach another account."""
     from migrator.wiring.connect import ConnectOptions, connect
@@ -150,16 +121,9 @@ def _executor(
         run.journal,
         plan_id=run.plan_id,
         backup=run.backup,
+        settings=settings,
         observer=observer,
-        max_concurrency=settings.max_concurrency,
-        approvals=settings.approvals,
         prompter=prompter,
-        dry_run=settings.dry_run,
-        timeout_seconds=settings.timeout_seconds,
-        poll=settings.poll,
-        until=settings.until,
-        stop=settings.stop,
-        accept_managed_aws_auth=settings.accept_managed_aws_auth,
         lease_lost=None if leases is None else leases.loss,
     )
 
@@ -245,7 +209,7 @@ def apply_plan(
         return executor.apply(fresh=_replan_before_the_first_step(run, ports))
     with _locked(run, leases, watcher):
         fresh = _replan_before_the_first_step(run, ports)
-        return executor.apply(rollback_on_failure=settings.rollback_on_failure, fresh=fresh)
+        return executor.apply(fresh=fresh)
 
 
 def _replan_before_the_first_step(run: PlanRun, ports: ClusterPorts) -> Snapshot | None:

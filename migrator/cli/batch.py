@@ -12,12 +12,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
-from migrator.app import update_polling
+from migrator.app import RunSettings, update_polling
 from migrator.app.batch import (
     BatchSettings,
     batch_apply,
@@ -49,7 +49,9 @@ from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet
 from migrator.fleet.selection import parse_shard, select
 from migrator.model import AuthMode
 from migrator.ports import StateStore
+from migrator.run.settings import UPDATE_TIMEOUT_SECONDS
 from migrator.state.files import FileStore
+from migrator.state.location import is_s3_url
 
 batch_app = typer.Typer(
     help="Plan, apply, check and roll back many clusters from an inventory file (inventory/v1); merge CI "
@@ -99,6 +101,9 @@ STOPPING = (
     "started stay so (interrupt again to abort at once)"
 )
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Required: batch runs never prompt.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS update (a mode switch, an undo).")
+]
 
 
 def _load(path: Path) -> Inventory:
@@ -129,6 +134,36 @@ def _clusters(inventory: Path, selectors: list[str] | None, shard: str | None) -
     fleet = FleetSet.of(c.identity for c in select(loaded, selectors or ()))
     picked = select(loaded, selectors or (), parsed_shard)
     return _Picked(loaded, picked, str(parsed_shard) if parsed_shard else None, fleet)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every batch command starts from: the clusters it covers and where their state is."""
+
+    picked: _Picked
+    state: _State
+
+    def settings(self, **how: Any) -> BatchSettings:
+        """The batch's settings: its state, shard, inventory and fleet, plus `how` (the command's own)."""
+        picked = self.picked
+        return BatchSettings(
+            state=self.state.store, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet, **how
+        )
+
+
+def _batch(
+    inventory: Path,
+    selectors: list[str] | None,
+    shard: str | None,
+    state: str | None,
+    out_dir: Path | None,
+    profile: str | None,
+    region: str | None,
+    kms_key: str | None = None,
+) -> _Batch:
+    """The inventory read and its clusters picked, then the state opened: bad input of either is exit 2
+    before anything is written."""
+    return _Batch(_clusters(inventory, selectors, shard), _state(state, out_dir, profile, region, kms_key))
 
 
 @dataclass(frozen=True)
@@ -205,21 +240,16 @@ def plan_command(
     """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other.
     A cluster whose current plan has an unfinished run keeps that plan (finish it with batch apply, or batch
     rollback first)."""
-    picked = _clusters(inventory, select_, shard)
-    where = _state(state, out_dir, profile, region, state_kms_key)
-    settings = BatchSettings(
-        state=where.store,
+    batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    settings = batch.settings(
         max_parallel=max_parallel,
         account_budget=account_budget,
         target=AuthMode(target.value) if target is not None else None,
         created_at=created_at,
-        shard=picked.shard,
-        inventory=picked.inventory.file,
-        fleet=picked.fleet,
     )
-    with fleet_observer(stderr, picked.labels) as observer:
-        result = batch_plan(picked.clusters, settings, observer)
-    _finish(result, output, where, report)
+    with fleet_observer(stderr, batch.picked.labels) as observer:
+        result = batch_plan(batch.picked.clusters, settings, observer)
+    _finish(result, output, batch.state, report)
 
 
 @batch_app.command("apply")
@@ -238,9 +268,7 @@ def apply_command(
     rollback_on_failure: Annotated[
         bool, typer.Option(help="Roll back a cluster whose run fails (what is reversible); others are untouched.")
     ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds to wait for each EKS mode update.")
-    ] = 1800.0,
+    timeout: TimeoutOption = UPDATE_TIMEOUT_SECONDS,
     poll_seconds: Annotated[
         float, typer.Option(min=0.05, help="First wait between polls of an EKS update (doubles, capped at 4 s).")
     ] = 1.0,
@@ -256,25 +284,22 @@ def apply_command(
 ) -> None:
     """Apply each cluster's plan (from batch plan), resuming from its journal; finished clusters are skipped."""
     _require_yes(yes, "apply")
-    picked = _clusters(inventory, select_, shard)
-    where = _state(state, out_dir, profile, region, state_kms_key)
-    settings = BatchSettings(
-        state=where.store,
-        approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
+    batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    settings = batch.settings(
+        run=RunSettings(
+            approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
+            timeout_seconds=timeout,
+            poll=update_polling(poll_seconds),
+            rollback_on_failure=rollback_on_failure,
+        ),
         max_parallel=max_parallel,
         account_budget=account_budget,
         canary=canary,
-        rollback_on_failure=rollback_on_failure,
-        timeout_seconds=timeout,
-        poll=update_polling(poll_seconds),
-        shard=picked.shard,
-        inventory=picked.inventory.file,
-        fleet=picked.fleet,
     )
     try:
-        with interrupts_stop() as stop, fleet_observer(stderr, picked.labels) as observer:
+        with interrupts_stop() as stop, fleet_observer(stderr, batch.picked.labels) as observer:
             result = batch_apply(
-                picked.clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False)
+                batch.picked.clusters, settings, observer, stop, lambda: stderr.print(STOPPING, highlight=False)
             )
     except KeyboardInterrupt:
         # The second interrupt: abort at once, without waiting for the clusters in flight (their threads
@@ -282,7 +307,7 @@ def apply_command(
         stderr.print("aborted: the journals stay true; run the same command again to resume", highlight=False)
         sys.stderr.flush()
         os._exit(BATCH_INTERRUPTED_EXIT)
-    _finish(result, output, where, report)
+    _finish(result, output, batch.state, report)
 
 
 @batch_app.command("status")
@@ -311,7 +336,9 @@ def rollback_command(
     yes: YesOption = False,
     max_parallel: MaxParallelOption = 8,
     account_budget: AccountBudgetOption = 16,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS changes.")] = 1800.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS changes.")
+    ] = UPDATE_TIMEOUT_SECONDS,
     out_dir: OutDirOption = None,
     state: StateOption = None,
     profile: StateProfileOption = None,
@@ -324,25 +351,25 @@ def rollback_command(
 ) -> None:
     """Roll back every selected cluster this batch touched, newest run first (never past the API gate)."""
     _require_yes(yes, "rollback")
-    picked = _clusters(inventory, select_, shard)
-    where = _state(state, out_dir, profile, region, state_kms_key)
-    settings = BatchSettings(
-        state=where.store,
-        max_parallel=max_parallel,
-        account_budget=account_budget,
-        timeout_seconds=timeout,
-        shard=picked.shard,
-        inventory=picked.inventory.file,
-        fleet=picked.fleet,
+    batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    settings = batch.settings(
+        run=RunSettings(timeout_seconds=timeout), max_parallel=max_parallel, account_budget=account_budget
     )
-    with fleet_observer(stderr, picked.labels) as observer:
-        result = batch_rollback(picked.clusters, settings, observer)
-    _finish(result, output, where, report)
+    with fleet_observer(stderr, batch.picked.labels) as observer:
+        result = batch_rollback(batch.picked.clusters, settings, observer)
+    _finish(result, output, batch.state, report)
 
 
 @batch_app.command("report")
 def report_command(
-    reports: Annotated[list[Path], typer.Argument(help="Batch JSON reports (e.g. of each shard).", show_default=False)],
+    reports: Annotated[
+        list[str],
+        typer.Argument(
+            help="Batch JSON reports (e.g. of each shard): files, or s3://BUCKET/KEY objects (such as "
+            "<state>/batch-apply-shard-1-of-3.json).",
+            show_default=False,
+        ),
+    ],
     merge: Annotated[
         bool,
         typer.Option(
@@ -353,18 +380,28 @@ def report_command(
     ] = False,
     report: ReportOption = None,
     output: OutputOption = OutputFormat.TEXT,
+    profile: StateProfileOption = None,
+    region: StateRegionOption = None,
 ) -> None:
     """Show a batch report; with --merge, join the shard reports of one batch into the fleet's report. A report
     is read strictly: anything but a report a batch command wrote is exit 2."""
-    loaded = [(str(path), read_report(_report_text(path), str(path))) for path in reports]
+    access = state_access(profile, region)
+    loaded = [(ref, read_report(_report_text(ref, access), ref)) for ref in reports]
     if not merge and len(loaded) > 1:
         raise InputError("several reports: pass --merge to join them")
     joined = merge_reports(loaded) if merge else loaded[0][1]
     _finish(joined, output, None, report, save=False)
 
 
-def _report_text(path: Path) -> str:
+def _report_text(ref: str, access: StateAccess) -> str:
+    """The text of the report `ref` names: a file, or an object of S3 (read as any state object is)."""
     try:
-        return path.read_text(encoding="utf-8")
+        if not is_s3_url(ref):
+            return Path(ref).read_text(encoding="utf-8")
+        folder, name = open_object(ref, access, label="REPORT")
+        stored = folder.get(name)
+        if stored is None:
+            raise InputError(f"{ref}: no such report")
+        return stored.data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the report: {error}") from None
+        raise InputError(f"{ref}: cannot read the report: {error}") from None

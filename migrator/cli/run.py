@@ -54,6 +54,7 @@ from migrator.cli.state import (
 from migrator.errors import InputError, MigratorError
 from migrator.model import AuthMode
 from migrator.run.observer import RunReport
+from migrator.run.settings import UPDATE_TIMEOUT_SECONDS
 
 
 class GateMode(StrEnum):
@@ -147,7 +148,7 @@ def apply(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Run every check; change nothing, write no journal.")] = False,
     max_concurrency: Annotated[int, typer.Option(min=1, max=64, help="Principals migrated at once.")] = 8,
-    timeout: TimeoutOption = 1800.0,
+    timeout: TimeoutOption = UPDATE_TIMEOUT_SECONDS,
     rollback_on_failure: Annotated[
         bool, typer.Option(help="When a step fails, undo what this plan did (what can safely be undone).")
     ] = False,
@@ -233,7 +234,7 @@ def rollback(
     ] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds to wait for EKS to show each undone change.")
-    ] = 1800.0,
+    ] = UPDATE_TIMEOUT_SECONDS,
     output: OutputOption = OutputFormat.TEXT,
     kube_context: KubeContextOption = None,
     profile: ProfileOption = None,

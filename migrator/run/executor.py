@@ -72,8 +72,9 @@ from migrator.run.observer import (
 from migrator.run.record import RunRecord
 from migrator.run.rollback import Keep, inverse_plan
 from migrator.run.safety import check_api_gate, projected_entries
+from migrator.run.settings import RunSettings
 from migrator.run.steps import handler_for
-from migrator.run.steps.context import PollPolicy, RunContext
+from migrator.run.steps.context import RunContext
 from migrator.run.units import Unit, build_units, steps_until, waves
 
 # build_units and waves are imported from here by the tests.
@@ -90,38 +91,26 @@ class Executor:
         *,
         plan_id: str,
         backup: BackupSlot,
+        settings: RunSettings = RunSettings(),
         observer: Observer | None = None,
-        max_concurrency: int = 8,
-        approvals: frozenset[AuthMode] = frozenset(),
         prompter: Prompter | None = None,
-        dry_run: bool = False,
-        timeout_seconds: float = 1800.0,
-        poll: PollPolicy | None = None,
-        until: str | None = None,
-        stop: threading.Event | None = None,
-        accept_managed_aws_auth: bool = False,
         lease_lost: Callable[[], str | None] | None = None,
     ) -> None:
-        if max_concurrency < 1:
+        if settings.max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
         self.plan = plan
         self.plan_id = plan_id
-        # apply --accept-managed-aws-auth: the owner's source no longer has aws-auth (steps/aws_auth.py)
-        self.accept_managed_aws_auth = accept_managed_aws_auth
+        self.settings = settings
         self.eks = eks
         self.kube = kube
         self.journal = journal
         self.observer: Observer = observer or NullObserver()
-        self.max_concurrency = max_concurrency
-        self.approvals = approvals
         self.prompter = prompter
-        self.dry_run = dry_run
-        self.timeout_seconds = timeout_seconds
-        self.poll = poll or PollPolicy()
+        self.dry_run = settings.dry_run
+        self.poll = settings.poll
         self.backup = backup
-        self.until = until
-        self._runnable = steps_until(plan.steps, until)
-        self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=dry_run)
+        self._runnable = steps_until(plan.steps, settings.until)
+        self._record = RunRecord(plan, self.plan_id, journal, self.observer, dry_run=self.dry_run)
         self._stop: tuple[RunResult, str, tuple[NextAction, ...]] | None = None  # why it stopped; under lock
         # The operation whose run-started record is written (early, when a resume or rollback repairs first).
         self._started: str | None = None
@@ -130,7 +119,7 @@ class Executor:
         self._aws_auth_watch = AwsAuthWatch(plan, kube, self.poll.clock)
         # Set from another thread (a fleet run's main thread, where signals arrive) to interrupt this run as
         # Ctrl-C interrupts a single apply: between units, never inside one.
-        self._stop_requested = stop
+        self._stop_requested = settings.stop
         # Why the cluster's Lease is lost (None while held): another run may be changing the cluster, so this
         # one stops before its next unit (the one in flight finishes, as on Ctrl-C), exit 7, resumable.
         self._lease_lost = lease_lost
@@ -138,7 +127,7 @@ class Executor:
 
     # --- apply -------------------------------------------------------------------------------------------
 
-    def apply(self, *, rollback_on_failure: bool = False, fresh: Snapshot | None = None) -> RunReport:
+    def apply(self, *, fresh: Snapshot | None = None) -> RunReport:
         """`fresh`: the cluster as just read for this run (apply planned it again), so that the stale check
         before a plan's first step need not read it a second time."""
         if self.plan.offline:
@@ -182,7 +171,7 @@ class Executor:
         self._record.finish(report.result, failures=list(report.failures))
         if self._lost is not None:  # nothing more, not even a rollback on failure: the cluster is not ours now
             return report if report.error is not None else dataclasses.replace(report, error=self._lost)
-        if report.result is RunResult.FAILED and rollback_on_failure and not self.dry_run:
+        if report.result is RunResult.FAILED and self.settings.rollback_on_failure and not self.dry_run:
             return self._rolled_back_after(report)
         return report
 
@@ -263,14 +252,14 @@ class Executor:
             self.kube,
             backup=self.backup,
             poll=self.poll,
-            timeout_seconds=self.timeout_seconds,
+            timeout_seconds=self.settings.timeout_seconds,
             dry_run=self.dry_run,
             prior=prior,
             mode=mode,
             say=self._record.say,
             listed=listed,
             holders=holders,
-            accept_managed_aws_auth=self.accept_managed_aws_auth,
+            accept_managed_aws_auth=self.settings.accept_managed_aws_auth,
         )
 
     def _run_all(self, ctx: RunContext) -> None:
@@ -312,17 +301,17 @@ class Executor:
 
     def _run_concurrently(self, ctx: RunContext, units: Sequence[Unit]) -> None:
         queue = list(units)
-        if len(queue) <= 1 or self.max_concurrency == 1:
+        if len(queue) <= 1 or self.settings.max_concurrency == 1:
             for unit in queue:
                 if self._stopped():
                     return
                 self._run_unit(ctx, unit)
             return
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="unit") as pool:
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency, thread_name_prefix="unit") as pool:
             running: set[Future[None]] = set()
             try:
                 while queue or running:
-                    while queue and len(running) < self.max_concurrency and not self._stopped():
+                    while queue and len(running) < self.settings.max_concurrency and not self._stopped():
                         running.add(pool.submit(self._run_unit, ctx, queue.pop(0)))
                     if not running:
                         return
@@ -492,10 +481,10 @@ class Executor:
                 ctx.kept,
             )
         if self.dry_run:
-            approval = "approved" if mode in self.approvals else f"needs --approve-gate {mode.value}"
+            approval = "approved" if mode in self.settings.approvals else f"needs --approve-gate {mode.value}"
             self._record.mark(step, StepStatus.WOULD_RUN, {"note": note, "gate": approval})
             return False  # nothing to run; the dry run goes on past the gate
-        if mode in self.approvals:
+        if mode in self.settings.approvals:
             return True
         if self.prompter is not None and self.prompter.confirm_gate(
             step, self.gate_consequences(step), self.plan.cluster.name

@@ -25,6 +25,7 @@ from migrator.run.journal import FileJournal, Phase, read_state
 from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, ClusterLease, LeaseHolder
 from migrator.run.lock import ClusterLock, lock_path
 from migrator.run.observer import RunResult
+from migrator.run.settings import RunSettings
 from tests.support.clock import FakeTime
 from tests.support.poll import FAST
 from tests.support.statefiles import backup_slot, journal_path
@@ -390,9 +391,9 @@ def test_a_run_that_loses_its_lease_stops_before_its_next_step_with_exit_7_and_r
         journal,
         plan_id=plan_id,
         backup=backup_slot(tmp_path / "backup.json"),
-        approvals=frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API}),
-        max_concurrency=1,
-        poll=FAST,
+        settings=RunSettings(
+            approvals=frozenset({AuthMode.API_AND_CONFIG_MAP, AuthMode.API}), max_concurrency=1, poll=FAST
+        ),
         lease_lost=lambda: held.lost_reason,
     ).apply()
     assert report.result is RunResult.STOPPED and report.exit_code == 7

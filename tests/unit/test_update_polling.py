@@ -30,5 +30,5 @@ def test_a_finished_switch_is_seen_within_four_seconds_whenever_it_finishes(fini
 
 def test_apply_batch_and_the_cli_default_poll_at_most_four_seconds_apart() -> None:
     assert RunSettings().poll.max_seconds == 4.0 and RunSettings().poll.initial_seconds == 1.0
-    assert BatchSettings().poll == RunSettings().poll
+    assert BatchSettings().run.poll == RunSettings().poll
     assert update_polling(10.0).max_seconds == 10.0  # asked for slower polling, it gets it
