@@ -148,8 +148,15 @@ def state_lease(
     """The cluster's lock object in a shared state (None in a local one, where this machine's lock does)."""
     if not store.shared:
         return None
+    where = lock_label(store)
     return ClusterLease(
-        StoreLeases(store), cluster, plan_id, label=lock_label(store), kind=LOCK_KIND, on_message=on_message
+        StoreLeases(store),
+        cluster,
+        plan_id,
+        label=where,
+        kind=LOCK_KIND,
+        removal=f"aws s3 rm {where}" if where.startswith("s3://") else f"rm {where}",
+        on_message=on_message,
     )
 
 

@@ -18,7 +18,9 @@ anyone watching can take it over), or whose renewal finds the lease changed by s
 
 Two takers cannot both win: creating fails with 409 when the Lease exists, and every update and delete is made
 against the resourceVersion read, so the loser of a race gets a ConflictError and reports the cluster locked.
-Kubernetes is reached only through the KubeGateway port, the time only through an injectable clock.
+Kubernetes is reached only through the KubeGateway port, the time only through an injectable clock. The same
+algorithm keeps a cluster's lock object in a shared run state (run/lockobject.py adapts a StateStore object to
+the LeaseKeeper port; `label`, `kind` and `removal` name it in messages).
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class ClusterLease:
         *,
         label: str = f"{LEASE_NAMESPACE}/{LEASE_NAME}",
         kind: str = "Lease",
+        removal: str = f"kubectl -n {LEASE_NAMESPACE} delete lease {LEASE_NAME}",
         duration_seconds: int = LEASE_SECONDS,
         clock: Clock = utc_now,
         holder: LeaseHolder | None = None,
@@ -138,6 +141,7 @@ class ClusterLease:
         self.cluster = cluster
         self.label = label  # names the lease in messages: the Lease's name, or the URL of a run state's lock object
         self.kind = kind
+        self.removal = removal  # how a person removes it when its holder is gone for good
         self.duration_seconds = duration_seconds
         self.clock = clock
         self.holder = holder or LeaseHolder.here(plan_id)
@@ -236,8 +240,7 @@ class ClusterLease:
             raise self._locked(
                 held,
                 f"its holder keeps it for {duration} s after each renewal, longer than a run waits",
-                hint=f"wait for it to finish; if its holder is gone, delete the Lease: kubectl -n {LEASE_NAMESPACE} "
-                f"delete lease {LEASE_NAME}",
+                hint=f"wait for it to finish; if its holder is gone, delete the {self.kind}: {self.removal}",
             )
         self.on_message(
             f"the lease on cluster {self.cluster} ({self.label}) is held by "
@@ -314,7 +317,7 @@ class ClusterLease:
         except MigratorError as error:
             return f"it could not be read again ({error})"
         if current is None or not current.holder:
-            return "it was deleted by someone else"
+            return "it was deleted or released by someone else"
         return f"it is held by {describe_holder(current.holder)} now"
 
     def _lose(self, why: str) -> None:
