@@ -24,9 +24,9 @@ from migrator.ports import EksGateway, IamDirectory, KubeGateway, StateStore
 from migrator.run.backup import BackupSlot
 from migrator.run.executor import Executor
 from migrator.run.journal import Journal, journal_for, read_state
-from migrator.run.lease import ClusterLease, describe_holder
+from migrator.run.lease import ClusterLease, describe_holder, holder_dead_here
 from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
-from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label, read_lock_holder
+from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
 from migrator.run.settings import RunSettings
 
@@ -276,7 +276,9 @@ def lock_holder(run: PlanRun) -> str | None:
     of a shared state (held until released or taken over), or this machine's lock file (while its process
     lives)."""
     if run.store.shared:
-        identity = read_lock_holder(run.store)
-        return None if identity is None else f"{describe_holder(identity)} ({LOCK_KIND} {lock_label(run.store)})"
+        lease = StoreLeases(run.store).read_lease("", "")
+        if lease is None or not lease.holder or holder_dead_here(lease):
+            return None  # free, or named a process of this host that is gone (the next run takes it at once)
+        return f"{describe_holder(lease.holder)} ({LOCK_KIND} {lock_label(run.store)})"
     holder = read_holder(run.lock_path)
     return holder.describe() if holder is not None and holder_alive(holder) is not False else None

@@ -61,12 +61,6 @@ class StoreLeases:
         self.store.put(self.key, _body(freed), if_match=lease.resource_version)
 
 
-def read_lock_holder(store: StateStore) -> str | None:
-    """The holderIdentity the cluster's lock object names (None when free or absent): for `status`."""
-    lease = StoreLeases(store).read_lease("", "")
-    return lease.holder if lease is not None and lease.holder else None
-
-
 def _stamp(moment: datetime.datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
