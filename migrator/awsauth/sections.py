@@ -35,7 +35,7 @@ from migrator.awsauth.source import (
     value_line0,
 )
 from migrator.model import AccountMapping, IgnoredSection, Mapping, Section, SourceRef
-from migrator.rules.arn import PARTITIONS, ArnError, is_padded_arn, parse_arn
+from migrator.rules.arn import PARTITIONS, Arn, ArnError, is_padded_arn, parse_arn
 
 # The JSON names of the authenticator's struct fields, per entry kind. `userid` is a field too, which the
 # ConfigMap backend ignores, so it is reported as an unknown key like any other.
@@ -94,8 +94,8 @@ def _parse_entry(items: list[Any], index: int, section: Section, origin: Origin)
             raise origin.error(line0, f"{label} has both rolearn and sso; an entry takes one or the other")
         arn, sso_unknown = _parse_sso(entry, keys["sso"], label, origin, line0)
         return Mapping(section, arn, username, groups, ref, tuple(unknown) + sso_unknown, sso=True)
-    arn = _arn(entry, keys, section, label, origin, line0)
-    return Mapping(section, arn, username, groups, ref, tuple(unknown))
+    arn, parsed = _arn(entry, keys, section, label, origin, line0)
+    return Mapping(section, arn, username, groups, ref, tuple(unknown), parsed_arn=parsed)
 
 
 def _canonical_keys(
@@ -132,7 +132,8 @@ def _canonical_keys(
 
 def _arn(
     entry: dict[Any, Any], keys: dict[str, Any], section: Section, label: str, origin: Origin, line0: int | None
-) -> str:
+) -> tuple[str, Arn | None]:
+    """The ARN as written, and its parse: kept, so that nothing after the reader parses it again."""
     arn_key = _ARN_KEY[section]
     if arn_key not in keys:
         other = "userarn" if section is Section.MAP_ROLES else "rolearn"
@@ -143,12 +144,12 @@ def _arn(
     arn_line0 = either(value_line0(entry, written), line0)
     arn = _string(entry[written], f"{label}.{arn_key}", origin, arn_line0)
     try:
-        parse_arn(arn)
+        return arn, parse_arn(arn)
     except ArnError as exc:
         if not is_padded_arn(arn):
             raise origin.error(arn_line0, f"{label}.{arn_key}: {exc}") from None
     # A padded ARN is kept as written: it matches nobody today, the planner reports it (DEAD_ARN_WHITESPACE).
-    return arn
+    return arn, None
 
 
 def _parse_sso(

@@ -1,6 +1,7 @@
 """The tool's data model: plain frozen data, no I/O. `domain` (aws-auth, entries, the cluster snapshot,
-findings), `rbac` (Kubernetes RBAC rules and objects, which `domain` builds on), `steps` (one typed step per
-kind, with its inverse) and `plan` (the plan and its fingerprint)."""
+findings), `rbac` (Kubernetes RBAC rules and objects, which `domain` builds on), `arn` (a parsed principal ARN,
+which a mapping carries), `steps` (one typed step per kind, with its inverse) and `plan` (the plan and its
+fingerprint)."""
 
 from migrator.model.domain import (
     AccessEntrySpec,

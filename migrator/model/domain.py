@@ -10,6 +10,7 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from migrator.model.arn import Arn
 from migrator.model.rbac import PolicyRule, RbacObjects
 from migrator.model.usage import UsageEvidence
 
@@ -96,6 +97,9 @@ class Mapping:
     source: SourceRef
     unknown_keys: tuple[str, ...] = ()
     sso: bool = False  # written in the `sso:` form (dead on EKS)
+    # `arn` as aws-auth's reader parsed it (None: not an IAM/STS ARN, or a mapping built by hand), so the plan
+    # and apply path need not parse it again (`rules.arn.mapping_arn`). Derived from `arn`: not compared.
+    parsed_arn: Arn | None = field(default=None, compare=False, repr=False)
 
     @property
     def arn_key(self) -> str:

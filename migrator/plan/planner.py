@@ -35,7 +35,7 @@ from migrator.plan.rbac_review import ReviewOptions, review
 from migrator.plan.translate import Translation, TranslationContext, translate
 from migrator.plan.usage import usage_findings
 from migrator.rules import identity
-from migrator.rules.arn import ArnError, parse_arn
+from migrator.rules.arn import ArnError, mapping_arn, parse_arn
 from migrator.rules.findings import finding
 from migrator.rules.fingerprint import entries_digest
 from migrator.rules.limits import MAX_ENTRIES_PER_CLUSTER, MIN_PLATFORM_VERSION
@@ -73,18 +73,20 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
             hint="plan against the cluster with --rbac and list permission on RBAC objects",
         )
     findings: list[Finding] = []
+    keys = _PrincipalKeys()
     ctx = TranslationContext(
         cluster=snapshot.cluster,
         iam=snapshot.iam,
         offline=snapshot.offline,
-        pod_execution_roles=frozenset(_key(p.pod_execution_role) for p in snapshot.fargate_profiles),
+        pod_execution_roles=frozenset(keys(p.pod_execution_role) for p in snapshot.fargate_profiles),
         uses_hybrid_nodes=snapshot.uses_hybrid_nodes,
     )
     translations = [translate(m, ctx) for m in snapshot.aws_auth.mappings]
+    keys.learn(translations)
     for translation in translations:
         findings.extend(translation.findings)
     winners = _winners(translations, findings)
-    entries = _planned_entries(snapshot, translations, winners, findings)
+    entries = _planned_entries(snapshot, translations, winners, findings, keys)
     entries, reviewed = review(
         snapshot, translations, entries, ReviewOptions(options.prefer_access_policies, options.accept_narrowing)
     )
@@ -107,7 +109,7 @@ def build_plan(snapshot: Snapshot, options: PlanOptions) -> Plan:
                 "has access today, and nothing in it is migrated",
             )
         )
-    findings.extend(_cluster_findings(snapshot, entries, options))
+    findings.extend(_cluster_findings(snapshot, entries, options, keys))
     if snapshot.cluster.region is None:
         findings.append(
             finding(
@@ -152,7 +154,7 @@ def iam_answers(snapshot: Snapshot) -> tuple[IamAnswer, ...]:
     answers: dict[str, IamAnswer] = {}
     for mapping in snapshot.aws_auth.mappings:
         try:
-            arn = parse_arn(mapping.arn)
+            arn = mapping_arn(mapping)
         except ArnError:
             continue
         lookup = snapshot.iam.get(arn.lookup_key)
@@ -199,6 +201,26 @@ def _key(arn_text: str) -> str:
         return parse_arn(arn_text).lookup_key
     except ArnError:
         return arn_text.lower()
+
+
+class _PrincipalKeys:
+    """The lookup key of each principal ARN one plan meets, each text parsed once at most: the entries the
+    translator made come with their principal parsed (from the mapping's own parse, or IAM's ARN); EKS's
+    entries, node roles and the caller are parsed when first asked for."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def learn(self, translations: Iterable[Translation]) -> None:
+        for translation in translations:
+            if translation.spec is not None and translation.entry_principal is not None:
+                self._known[translation.spec.principal_arn] = translation.entry_principal.lookup_key
+
+    def __call__(self, arn_text: str) -> str:
+        key = self._known.get(arn_text)
+        if key is None:
+            key = self._known[arn_text] = _key(arn_text)
+        return key
 
 
 def _winners(translations: Sequence[Translation], findings: list[Finding]) -> set[int]:
@@ -249,26 +271,30 @@ def _winners(translations: Sequence[Translation], findings: list[Finding]) -> se
     return winners
 
 
-def _eks_created_entries(snapshot: Snapshot) -> dict[str, AccessEntrySpec]:
+def _eks_created_entries(snapshot: Snapshot, keys: _PrincipalKeys) -> dict[str, AccessEntrySpec]:
     """Entries EKS itself creates when the cluster leaves CONFIG_MAP (node groups as EC2_LINUX: the defect)."""
     if snapshot.mode is not AuthMode.CONFIG_MAP:
         return {}
     created: dict[str, AccessEntrySpec] = {}
     for nodegroup in snapshot.nodegroups:
-        created.setdefault(_key(nodegroup.node_role), AccessEntrySpec(nodegroup.node_role, EntryType.EC2_LINUX))
+        created.setdefault(keys(nodegroup.node_role), AccessEntrySpec(nodegroup.node_role, EntryType.EC2_LINUX))
     for profile in snapshot.fargate_profiles:
         created.setdefault(
-            _key(profile.pod_execution_role), AccessEntrySpec(profile.pod_execution_role, EntryType.FARGATE_LINUX)
+            keys(profile.pod_execution_role), AccessEntrySpec(profile.pod_execution_role, EntryType.FARGATE_LINUX)
         )
     return created
 
 
 def _planned_entries(
-    snapshot: Snapshot, translations: Sequence[Translation], winners: set[int], findings: list[Finding]
+    snapshot: Snapshot,
+    translations: Sequence[Translation],
+    winners: set[int],
+    findings: list[Finding],
+    keys: _PrincipalKeys,
 ) -> list[PlannedEntry]:
-    existing = {_key(e.principal_arn): e for e in snapshot.entries}
-    eks_created = _eks_created_entries(snapshot)
-    windows_roles = {_key(ng.node_role) for ng in snapshot.nodegroups if ng.is_windows}
+    existing = {keys(e.principal_arn): e for e in snapshot.entries}
+    eks_created = _eks_created_entries(snapshot, keys)
+    windows_roles = {keys(ng.node_role) for ng in snapshot.nodegroups if ng.is_windows}
     planned: list[PlannedEntry] = []
     covered: set[str] = set()
     for index, translation in enumerate(translations):
@@ -278,7 +304,7 @@ def _planned_entries(
             placeholder = AccessEntrySpec(mapping.arn, EntryType.STANDARD, mapping.username, mapping.groups)
             planned.append(PlannedEntry(placeholder, EntryAction.SKIP, mapping.source))
             continue
-        key = _key(spec.principal_arn)
+        key = keys(spec.principal_arn)
         covered.add(key)
         current = existing.get(key)
         if current is not None:
@@ -370,12 +396,14 @@ def _repair(
     return PlannedEntry(spec, EntryAction.REPAIR_NODE_TYPE, ref, current)
 
 
-def _cluster_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry], options: PlanOptions) -> list[Finding]:
+def _cluster_findings(
+    snapshot: Snapshot, entries: Sequence[PlannedEntry], options: PlanOptions, keys: _PrincipalKeys
+) -> list[Finding]:
     found: list[Finding] = []
     total = len(
-        {_key(e.spec.principal_arn) for e in entries if e.action is not EntryAction.SKIP}
-        | {_key(e.principal_arn) for e in snapshot.entries}
-        | set(_eks_created_entries(snapshot))
+        {keys(e.spec.principal_arn) for e in entries if e.action is not EntryAction.SKIP}
+        | {keys(e.principal_arn) for e in snapshot.entries}
+        | set(_eks_created_entries(snapshot, keys))
     )
     if total > MAX_ENTRIES_PER_CLUSTER:
         found.append(
@@ -387,7 +415,7 @@ def _cluster_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry], optio
     if (problem := platform_version_problem(snapshot.kubernetes_version, snapshot.platform_version)) is not None:
         found.append(finding("PLATFORM_VERSION", problem))
     if options.target is AuthMode.API:
-        found.extend(_caller_findings(snapshot, entries))
+        found.extend(_caller_findings(snapshot, entries, keys))
     return found
 
 
@@ -411,12 +439,12 @@ def platform_version_problem(kubernetes_version: str | None, platform_version: s
     return None
 
 
-def _caller_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry]) -> list[Finding]:
+def _caller_findings(snapshot: Snapshot, entries: Sequence[PlannedEntry], keys: _PrincipalKeys) -> list[Finding]:
     if snapshot.caller_arn is None:
         return [finding("NO_CALLER", "the caller is unknown (offline plan); apply checks it before the API gate")]
-    caller = _key(snapshot.caller_arn)
-    final = {_key(e.principal_arn): e for e in snapshot.entries}
-    final.update({_key(e.spec.principal_arn): e.spec for e in entries if e.action is not EntryAction.SKIP})
+    caller = keys(snapshot.caller_arn)
+    final = {keys(e.principal_arn): e for e in snapshot.entries}
+    final.update({keys(e.spec.principal_arn): e.spec for e in entries if e.action is not EntryAction.SKIP})
     entry = final.get(caller)
     if entry is not None and identity.from_entry(entry).cluster_admin:
         return []

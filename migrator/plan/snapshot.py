@@ -21,7 +21,7 @@ from migrator.model import (
     Snapshot,
 )
 from migrator.ports import EksGateway, IamDirectory, KubeGateway
-from migrator.rules.arn import DEFAULT_PARTITION, Arn, ArnError, PrincipalKind, parse_arn, partition_of_region
+from migrator.rules.arn import DEFAULT_PARTITION, Arn, ArnError, PrincipalKind, mapping_arn, partition_of_region
 
 IAM_LOOKUP_CONCURRENCY = 4  # IAM's request rate is low and account-wide; stay well under it
 
@@ -33,7 +33,7 @@ def _infer(aws_auth: AwsAuth, part: Callable[[Arn], str], partition: str | None 
     all_counts: Counter[str] = Counter()
     for mapping in aws_auth.mappings:
         try:
-            arn = parse_arn(mapping.arn)
+            arn = mapping_arn(mapping)
         except ArnError:
             continue
         if partition is not None and arn.partition != partition:
@@ -83,7 +83,7 @@ def offline_snapshot(
     iam: dict[str, PrincipalLookup] = {}
     for mapping in aws_auth.mappings:
         try:
-            key = parse_arn(mapping.arn).lookup_key
+            key = mapping_arn(mapping).lookup_key
         except ArnError:
             continue
         iam[key] = PrincipalLookup(LookupStatus.UNRESOLVED, reason="offline plan")
@@ -102,7 +102,7 @@ def lookup_principals(iam: IamDirectory, mappings: Iterable[Mapping]) -> dict[st
     principals: dict[str, Arn] = {}
     for mapping in mappings:
         try:
-            arn = parse_arn(mapping.arn)
+            arn = mapping_arn(mapping)
         except ArnError:
             continue
         if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):

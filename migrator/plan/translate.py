@@ -25,7 +25,7 @@ from migrator.model import (
     Severity,
 )
 from migrator.rules import identity
-from migrator.rules.arn import Arn, PrincipalKind, is_padded_arn, parse_arn
+from migrator.rules.arn import Arn, PrincipalKind, is_padded_arn, mapping_arn, parse_arn
 from migrator.rules.findings import finding
 from migrator.rules.limits import RESERVED_USERNAME_PREFIXES
 
@@ -57,6 +57,7 @@ class Translation:
     findings: tuple[Finding, ...]
     dead: bool = False  # the mapping gives nobody access today
     principal: Arn | None = None  # who the mapping matches (as written, kind corrected)
+    entry_principal: Arn | None = None  # the principal `spec` names (IAM's ARN, path and all), parsed
 
     @property
     def blocked(self) -> bool:
@@ -84,7 +85,7 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
             f"{mapping.arn!r} has whitespace around the ARN: aws-auth compares the whole ARN, so it gives no access "
             "today and is not migrated",
         )
-    arn = parse_arn(mapping.arn)
+    arn = mapping_arn(mapping)
     if arn.kind is PrincipalKind.ASSUMED_ROLE:
         return dead("DEAD_STS_ARN", f"{mapping.arn} is a session ARN that aws-auth never matches; not migrated")
     if arn.kind is PrincipalKind.ROOT:
@@ -119,7 +120,8 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
     principal_arn = _resolve_principal(arn, ctx, note)
     if principal_arn is None:
         return Translation(mapping, None, tuple(notes), dead=True, principal=arn)
-    resolved = parse_arn(principal_arn)
+    # IAM's ARN is parsed only where it is not the mapping's own (a path the mapping leaves out).
+    resolved = arn if principal_arn == str(arn) else parse_arn(principal_arn)
     if resolved.is_service_linked:
         note("SERVICE_LINKED_ROLE", f"{principal_arn} is a service-linked role, which cannot have an access entry")
         return Translation(mapping, None, tuple(notes), principal=arn)
@@ -146,7 +148,8 @@ def translate(mapping: Mapping, ctx: TranslationContext) -> Translation:
         spec = _standard_entry(principal_arn, username, groups, ctx, note)
     if any(f.severity is Severity.BLOCKER for f in notes):
         return Translation(mapping, None, tuple(notes), principal=arn)
-    return Translation(mapping, _checked_equivalent(mapping, spec, account, note), tuple(notes), principal=arn)
+    checked = _checked_equivalent(mapping, spec, account, note)
+    return Translation(mapping, checked, tuple(notes), principal=arn, entry_principal=resolved)
 
 
 def _unclear_text(text: str) -> bool:

@@ -14,7 +14,7 @@ from datetime import datetime
 from migrator.model import Finding, PrincipalUsage, Snapshot, UsageEvidence
 from migrator.plan.translate import Translation
 from migrator.ports import SignInLog
-from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
+from migrator.rules.arn import Arn, ArnError, PrincipalKind, parse_arn
 from migrator.rules.findings import finding
 from migrator.rules.usage import evidence, iso, unavailable
 
@@ -37,16 +37,13 @@ def _window(usage: UsageEvidence) -> str:
     return f"{iso(usage.since)} to {iso(usage.until)}"
 
 
-def mapping_snippet(principal: PrincipalUsage) -> str | None:
-    """The aws-auth mapping that gives `principal` what mapAccounts gives it today (username = its ARN, no
-    groups), one line of YAML to paste under mapRoles or mapUsers; None for an ARN that is neither."""
-    try:
-        kind = parse_arn(principal.arn).kind
-    except ArnError:
-        return None
-    if kind is PrincipalKind.ROLE:
+def mapping_snippet(principal: PrincipalUsage, parsed: Arn) -> str | None:
+    """The aws-auth mapping that gives `principal` (its ARN `parsed`) what mapAccounts gives it today
+    (username = its ARN, no groups), one line of YAML to paste under mapRoles or mapUsers; None for an ARN that
+    is neither."""
+    if parsed.kind is PrincipalKind.ROLE:
         section, key = "mapRoles", "rolearn"
-    elif kind is PrincipalKind.USER:
+    elif parsed.kind is PrincipalKind.USER:
         section, key = "mapUsers", "userarn"
     else:
         return None
@@ -105,10 +102,13 @@ def usage_findings(snapshot: Snapshot, translations: Sequence[Translation], winn
                 )
             )
             continue
-        if _key(principal.arn) in with_entries or not _only_map_accounts(principal):
+        arn = _parsed(principal.arn)  # once: the log's ARN is no mapping's, nobody parsed it before
+        if (principal.arn.lower() if arn is None else arn.principal_key) in with_entries:
             continue
-        snippet = mapping_snippet(principal)
-        if snippet is not None and _account(principal.arn) in accounts:
+        if arn is None or not _only_map_accounts(principal):
+            continue
+        snippet = mapping_snippet(principal, arn)
+        if snippet is not None and arn.account in accounts:
             found.append(
                 finding(
                     "MAP_ACCOUNTS_SIGN_IN",
@@ -127,8 +127,8 @@ def _key(arn_text: str) -> tuple[str, str, str, str] | str:
         return arn_text.lower()
 
 
-def _account(arn_text: str) -> str | None:
+def _parsed(arn_text: str) -> Arn | None:
     try:
-        return parse_arn(arn_text).account
+        return parse_arn(arn_text)
     except ArnError:
         return None

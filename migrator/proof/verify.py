@@ -39,7 +39,7 @@ from migrator.model import (
     ScopeType,
 )
 from migrator.rules import identity
-from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
+from migrator.rules.arn import Arn, ArnError, PrincipalKind, mapping_arn, parse_arn
 from migrator.rules.identity import IdentityTemplate
 from migrator.rules.privilege import candidate, describe_rules
 from migrator.rules.rbac import RbacPolicy
@@ -133,19 +133,20 @@ def _is_node_mapping(template: IdentityTemplate | None) -> bool:
     return template is not None and template.username in NODE_USERNAMES
 
 
-def _mapped_arns(aws_auth: AwsAuth | None) -> Iterable[str]:
-    """ARNs of mappings that could authenticate someone: IAM roles and users (STS ARNs and sso blocks never do)."""
+def _mapped_arns(aws_auth: AwsAuth | None) -> Iterable[tuple[str, Arn]]:
+    """ARNs (as written, and parsed) of mappings that could authenticate someone: IAM roles and users (STS ARNs
+    and sso blocks never do)."""
     if aws_auth is None:
         return
     for mapping in (*aws_auth.map_roles, *aws_auth.map_users):
         if mapping.sso:
             continue
         try:
-            kind = parse_arn(mapping.arn).kind
+            arn = mapping_arn(mapping)
         except ArnError:
             continue
-        if kind in (PrincipalKind.ROLE, PrincipalKind.USER):
-            yield mapping.arn
+        if arn.kind in (PrincipalKind.ROLE, PrincipalKind.USER):
+            yield mapping.arn, arn
 
 
 def aws_auth_view(
@@ -255,10 +256,8 @@ def _unmapped_entry(entry: AccessEntrySpec, state: ClusterState) -> tuple[Catego
 def verify(reference: AwsAuth, state: ClusterState) -> VerifyResult:
     entries = {key: entry for entry in state.entries if (key := _key(entry.principal_arn)) is not None}
     names: dict[str, str] = {}
-    for arn in (*_mapped_arns(reference), *_mapped_arns(state.live_aws_auth)):
-        key = _key(arn)
-        if key is not None:
-            names.setdefault(key, arn)
+    for written, arn in (*_mapped_arns(reference), *_mapped_arns(state.live_aws_auth)):
+        names.setdefault(arn.lookup_key, written)
     for key, entry in entries.items():
         names[key] = entry.principal_arn  # the entry names the principal with its real path
     verdicts = [_principal_verdict(key, names[key], reference, state, entries.get(key)) for key in sorted(names)]

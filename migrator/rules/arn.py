@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
+
+from migrator.model import Mapping
+
+# Arn and PrincipalKind are model data (a mapping carries its parsed ARN); re-exported, as they always were here.
+from migrator.model.arn import Arn as Arn
+from migrator.model.arn import PrincipalKind as PrincipalKind
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
 
@@ -15,65 +19,6 @@ _ARN_RE = re.compile(
 )
 _PATH_SEGMENT_RE = re.compile(r"[\x21-\x7e]{1,512}", re.ASCII)
 _NAME_RE = re.compile(_NAME, re.ASCII)
-
-SERVICE_LINKED_PATH_PREFIX = "aws-service-role/"
-SSO_PATH_PREFIX = "aws-reserved/sso.amazonaws.com/"
-SSO_ROLE_NAME_PREFIX = "AWSReservedSSO_"
-
-
-class PrincipalKind(StrEnum):
-    ROLE = "role"
-    USER = "user"
-    ROOT = "root"
-    ASSUMED_ROLE = "assumed-role"
-
-
-@dataclass(frozen=True)
-class Arn:
-    """A parsed IAM/STS principal ARN. `path` is "" or ends with "/" (IAM's own convention minus the lead)."""
-
-    partition: str
-    service: str
-    account: str
-    kind: PrincipalKind
-    name: str
-    path: str = ""
-    session: str | None = None
-
-    def __str__(self) -> str:
-        if self.kind is PrincipalKind.ROOT:
-            return f"arn:{self.partition}:iam::{self.account}:root"
-        if self.kind is PrincipalKind.ASSUMED_ROLE:
-            return f"arn:{self.partition}:sts::{self.account}:assumed-role/{self.name}/{self.session}"
-        return f"arn:{self.partition}:iam::{self.account}:{self.kind.value}/{self.path}{self.name}"
-
-    @property
-    def has_path(self) -> bool:
-        return bool(self.path)
-
-    @property
-    def is_service_linked(self) -> bool:
-        return self.kind is PrincipalKind.ROLE and self.path.startswith(SERVICE_LINKED_PATH_PREFIX)
-
-    @property
-    def is_sso_role(self) -> bool:
-        return self.kind is PrincipalKind.ROLE and (
-            self.path.startswith(SSO_PATH_PREFIX) or self.name.startswith(SSO_ROLE_NAME_PREFIX)
-        )
-
-    def without_path(self) -> Arn:
-        return Arn(self.partition, self.service, self.account, self.kind, self.name, "", self.session)
-
-    @property
-    def principal_key(self) -> tuple[str, str, str, str]:
-        """Who this is, whatever the path: IAM role and user names are unique per account, case-insensitively."""
-        kind = PrincipalKind.ROLE if self.kind is PrincipalKind.ASSUMED_ROLE else self.kind
-        return (self.partition, self.account, kind.value, self.name.lower())
-
-    @property
-    def lookup_key(self) -> str:
-        """`principal_key` as one string: how IAM lookups are keyed in a snapshot."""
-        return ":".join(self.principal_key)
 
 
 class ArnError(ValueError):
@@ -109,6 +54,14 @@ def parse_arn(text: str) -> Arn:
         raise ArnError(f"{text!r} has an empty or invalid path segment")
     path = "".join(part + "/" for part in path_parts)
     return Arn(partition, service, account, PrincipalKind(kind_text), name, path)
+
+
+def mapping_arn(mapping: Mapping) -> Arn:
+    """The mapping's ARN, parsed: the parse aws-auth's reader kept, else (a mapping built by hand) parsed now.
+    ArnError when it is no IAM or STS ARN (an sso: entry, a padded ARN), as `parse_arn(mapping.arn)`."""
+    if mapping.parsed_arn is not None:
+        return mapping.parsed_arn
+    return parse_arn(mapping.arn)
 
 
 def is_padded_arn(text: str) -> bool:
