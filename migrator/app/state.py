@@ -15,8 +15,10 @@ from migrator.errors import InputError
 from migrator.model import Plan
 from migrator.plan.planfile import dump_plan, load_plan, parse_plan_bytes, plan_name
 from migrator.ports import StateStore
+from migrator.rules.state_permissions import S3Place, StateGrant, check_kms_key
 from migrator.state.files import FileStore
-from migrator.state.location import S3Location, is_s3_url, parse_s3_url
+from migrator.state.keys import join
+from migrator.state.location import MARKER_KEY, S3Location, is_s3_url, parse_s3_url
 
 DEFAULT_STATE_REGION = "us-east-1"  # S3 redirects a request to the bucket's own region
 
@@ -66,7 +68,8 @@ def open_object(ref: str | Path, access: StateAccess | None = None, *, label: st
 def _s3(location: S3Location, access: StateAccess, *, check: bool) -> StateStore:
     from migrator.aws.s3state import open_s3_store
 
-    return open_s3_store(location, region=access.s3_region, profile=access.profile, kms_key=access.kms_key, check=check)
+    kms_key = check_kms_key(access.kms_key) if access.kms_key is not None else None  # exit 2 before any call
+    return open_s3_store(location, region=access.s3_region, profile=access.profile, kms_key=kms_key, check=check)
 
 
 def load_plan_ref(ref: str | Path, access: StateAccess | None = None) -> tuple[Plan, StateStore, str]:
@@ -91,3 +94,31 @@ def write_plan_to(store: StateStore, plan: Plan) -> str:
     name = plan_name(plan)
     store.put(name, dump_plan(plan).encode("utf-8"))
     return store.where(name)
+
+
+def state_grant(plan_ref: str | Path, plan: Plan, state: str | None, kms_key: str | None) -> StateGrant | None:
+    """The S3 state the apply and rollback of `plan` (named `plan_ref`, run with `--state state`) reach, for
+    `show --iam-policy`; None when the run keeps everything in local files. The run directory is found as
+    PlanRun.open finds it: `<state>/<cluster>/` with a state, else the plan's own folder. Pure: no S3 call."""
+    ref = str(plan_ref)
+    plan_place = _object_place(ref, "PLAN") if is_s3_url(ref) else None
+    run_dir: S3Place | None = None
+    marker: S3Place | None = None
+    if state is not None and is_s3_url(state):
+        root = parse_s3_url(state)
+        run_dir = S3Place(root.bucket, join(root.prefix, plan.cluster.name))
+        marker = S3Place(root.bucket, join(root.prefix, MARKER_KEY))
+    elif state is None and plan_place is not None:
+        run_dir = S3Place(plan_place.bucket, plan_place.key.rpartition("/")[0])
+    if kms_key is not None and run_dir is None:
+        raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
+    if run_dir is None and plan_place is None:
+        return None
+    return StateGrant(run_dir, marker, plan_place, check_kms_key(kms_key) if kms_key is not None else None)
+
+
+def _object_place(url: str, label: str) -> S3Place:
+    location = parse_s3_url(url, label)
+    if not location.prefix:
+        raise InputError(f"{label}: {url!r} names a bucket, not an object")
+    return S3Place(location.bucket, location.prefix)

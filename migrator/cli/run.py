@@ -55,6 +55,7 @@ from migrator.errors import InputError, MigratorError
 from migrator.model import AuthMode
 from migrator.run.observer import RunReport
 from migrator.run.settings import UPDATE_TIMEOUT_SECONDS
+from migrator.state.location import is_s3_url
 
 
 class GateMode(StrEnum):
@@ -117,8 +118,12 @@ def open_run(
     region: str | None = None,
     kms_key: str | None = None,
 ) -> PlanRun:
-    """The plan and its run directory: `<state or plans dir>/<cluster>/` when given, else the plan's own folder."""
-    store = state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key)
+    """The plan and its run directory: `<state or plans dir>/<cluster>/` when given, else the plan's own folder
+    (where --state-kms-key applies too when that folder is in S3)."""
+    named = state is not None or plans_dir is not None
+    if kms_key is not None and not named and not is_s3_url(plan_file):
+        raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX or an s3:// plan")
+    store = state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key if named else None)
     return PlanRun.open(plan_file, store, state_access(profile, region, kms_key))
 
 

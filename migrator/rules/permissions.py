@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from migrator.model import AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AssociatePolicy, ClusterRef, Plan, StepKind
+from migrator.rules.state_permissions import StateGrant, state_permissions
 
 RUNNER_ROLE_NAME = "aws-auth-migrate-runner"
 RBAC_READER_NAME = "aws-auth-migrate-rbac-reader"
@@ -243,8 +244,9 @@ def _statement(sid: str, actions: Iterable[str], resources: list[str], **extra: 
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources, **extra}
 
 
-def iam_policy(plan: Plan) -> dict[str, Any]:
-    """The least-privilege IAM policy of the runner of this plan's apply and rollback."""
+def iam_policy(plan: Plan, state: StateGrant | None = None) -> dict[str, Any]:
+    """The least-privilege IAM policy of the runner of this plan's apply and rollback; with `state`, also the
+    S3 (and KMS) actions of its run state in S3 (rules/state_permissions.py)."""
     actions = required_permissions(plan).actions
     by_resource = {kind: {a for a in actions if RESOURCE_OF[a] is kind} for kind in Resource}
     associate = {"eks:AssociateAccessPolicy"} & by_resource[Resource.ACCESS_ENTRY]
@@ -274,6 +276,8 @@ def iam_policy(plan: Plan) -> dict[str, Any]:
             statements.append(_statement(sid, by_resource[kind], [resource_arn(kind, plan.cluster)]))
     if by_resource[Resource.ANY]:
         statements.append(_statement("NoResourceLevel", by_resource[Resource.ANY], ["*"]))
+    if state is not None:
+        statements.extend(state_permissions(state, plan.cluster.partition).statements)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

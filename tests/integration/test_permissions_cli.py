@@ -1,6 +1,11 @@
 """The printed runner policy is true (cloud-custodian's test_iamgen, against real calls): a full apply and a
 rollback through the CLI against the sandbox, every request recorded by the sandbox, each one held against
-the plan's `show --iam-policy` (IAM action and resource) and its Kubernetes Role (verb and object)."""
+the plan's `show --iam-policy` (IAM action and resource) and its Kubernetes Role (verb and object). With the
+run's state in S3, its S3 requests too (object ARN; a listing's `s3:prefix`).
+
+The sandbox enforces no IAM (moto's IAM authorization is off; nothing in migrator/sandbox evaluates a policy):
+the check is this recording, held against the printed policy here, so it proves the policy covers every call
+as this test evaluates policies (actions, resource globs, the `s3:prefix` condition), not what AWS would say."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import fnmatch
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 import pytest
 
@@ -16,7 +22,7 @@ from migrator.sandbox.recorder import Call
 from migrator.sandbox.scenario import load_scenario
 from migrator.sandbox.server import Sandbox
 from tests.cli.conftest import EXAMPLES, run_cli
-from tests.integration.conftest import SandboxFactory
+from tests.integration.conftest import SandboxFactory, client
 from tests.integration.test_apply_cli import BOTH_GATES, FAST, cli, make_plan
 
 pytestmark = pytest.mark.integration
@@ -83,6 +89,35 @@ def rbac_allows(role: dict[str, Any], verb: str, path: str) -> bool:
     return False
 
 
+def policy_allows(policy: dict[str, Any], action: str, resource: str, prefix: str | None = None) -> bool:
+    """An Allow statement for `action` on `resource`, whose `s3:prefix` condition (if any) matches `prefix`."""
+    for statement in policy["Statement"]:
+        if action not in statement["Action"] or not any(
+            fnmatch.fnmatchcase(resource, r) for r in statement["Resource"]
+        ):
+            continue
+        condition = statement.get("Condition")
+        if condition is None:
+            return True
+        assert set(condition) == {"StringLike"} and set(condition["StringLike"]) == {"s3:prefix"}, condition
+        if prefix is not None and any(fnmatch.fnmatchcase(prefix, p) for p in condition["StringLike"]["s3:prefix"]):
+            return True
+    return False
+
+
+def s3_allows(policy: dict[str, Any], call: Call) -> bool:
+    """An S3 request by the policy: an object by its ARN, a listing by the bucket and its `prefix`. A GetObject
+    needs the key listable as well: S3 answers a missing key 404 only to whoever may list it (else 403)."""
+    path, _, query = call.path.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    action = call.iam_action or ""
+    if action == "s3:ListBucket":
+        prefix = parse_qs(query, keep_blank_values=True).get("prefix", [None])[0]
+        return policy_allows(policy, action, f"arn:aws:s3:::{bucket}", prefix)
+    listable = action != "s3:GetObject" or policy_allows(policy, "s3:ListBucket", f"arn:aws:s3:::{bucket}", key)
+    return listable and policy_allows(policy, action, f"arn:aws:s3:::{bucket}/{key}")
+
+
 def undeclared(calls: list[Call], permissions: dict[str, Any]) -> list[str]:
     """Every recorded request the declared policy or Role does not allow, as a readable line."""
     missing: list[str] = []
@@ -93,6 +128,9 @@ def undeclared(calls: list[Call], permissions: dict[str, Any]) -> list[str]:
             )
             if call.cluster != CLUSTER or not allowed:
                 missing.append(f"kubernetes {call.operation} {call.path} on {call.cluster}")
+        elif call.service == "s3":
+            if not s3_allows(permissions["iamPolicy"], call):
+                missing.append(f"{call.iam_action} {call.path}")
         elif call.iam_action is None or call.service == "unsigned":
             missing.append(f"unrecognised request {call}")
         elif not iam_allows(permissions["iamPolicy"], call.iam_action, resource_of(call)):
@@ -146,3 +184,40 @@ def test_rolling_back_before_the_api_gate_calls_nothing_the_plan_does_not_declar
     assert "eks:DeleteAccessEntry" in {c.iam_action for c in rolled_back}
     assert "eks:DisassociateAccessPolicy" not in {c.iam_action for c in rolled_back}  # dropped with the entry
     assert undeclared(rolled_back, permissions) == []
+
+
+STATE_BUCKET = "run-state"
+
+
+def test_an_apply_and_rollback_with_s3_state_call_nothing_the_printed_policy_does_not_allow(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    """The plan is made into one S3 state and run with another, still empty (no marker yet): the runner reads the
+    plan where it is, checks and marks the new state, and keeps the journal, backup and lock in `runs/team/`."""
+    sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
+    s3 = client(sandbox, "s3")
+    s3.create_bucket(Bucket=STATE_BUCKET)
+    planned = cli(sandbox, tmp_path, "plan", "--cluster", CLUSTER, "--region", REGION, "--target", "API",
+                  "--remove-aws-auth", "--state", f"s3://{STATE_BUCKET}/plans")  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    [plan_key] = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix="plans/team/")["Contents"]]
+    plan_url, state = f"s3://{STATE_BUCKET}/{plan_key}", f"s3://{STATE_BUCKET}/runs"
+    shown = cli(sandbox, tmp_path, "show", plan_url, "--iam-policy", "-o", "json", "--state", state)
+    assert shown.returncode == 0, shown.stderr
+    permissions = json.loads(shown.stdout)
+    assert {s["Sid"] for s in permissions["iamPolicy"]["Statement"]} >= {"StateObjects", "StatePlanObject"}
+
+    applied = run_and_record(sandbox, tmp_path, "apply", plan_url, "--state", state, "--yes", *BOTH_GATES, *FAST)
+    s3_calls = {(c.iam_action, unquote(c.path)) for c in applied if c.service == "s3"}
+    assert ("s3:GetObject", f"/{STATE_BUCKET}/{plan_key}") in s3_calls  # the plan, where it was made
+    assert ("s3:ListBucket", f"/{STATE_BUCKET}?list-type=2&prefix=runs/&max-keys=2&encoding-type=url") in s3_calls
+    written = {path.removeprefix(f"/{STATE_BUCKET}/") for action, path in s3_calls if action == "s3:PutObject"}
+    assert "runs/aws-auth-migrate-state.json" in written and "runs/team/lock.json" in written
+    assert any(k.startswith("runs/team/") and k.endswith(".aws-auth.backup.json") for k in written)
+    assert any(".journal/" in k for k in written)
+    assert undeclared(applied, permissions) == []
+
+    rolled_back = run_and_record(sandbox, tmp_path, "rollback", plan_url, "--state", state, "--yes")
+    assert any(c.service == "s3" for c in rolled_back)
+    assert undeclared(rolled_back, permissions) == []
+    assert "s3:DeleteObject" not in {c.iam_action for c in applied + rolled_back}  # runs never delete state
