@@ -103,12 +103,20 @@ class VerificationFailed(MigratorError):
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success (also: a run that stopped in front of an unapproved gate)"),
     (1, "internal error: a bug in aws-auth-migrate; please report it"),
-    (2, "bad input: malformed aws-auth, scenario or plan file, edited plan, invalid option"),
+    (
+        2,
+        "bad input: malformed aws-auth, scenario or plan file, edited plan, invalid option; a command whose extra "
+        "is not installed",
+    ),
     (3, "stale plan: the cluster changed since the plan was made"),
     (4, "lockout refused: passing the gate would cost someone access"),
     (5, "AWS or Kubernetes API error after retries; batch runs: a cluster did not reach what was approved"),
     (6, "conflict: someone else's change (an access entry, aws-auth) stands where the plan would write"),
-    (7, "cluster locked: another run is applying a plan to this cluster (or took this run's lease)"),
+    (
+        7,
+        "cluster locked: another run is applying a plan to this cluster (or took this run's lease); batch runs: "
+        "every cluster that did not reach what was approved is held by another run",
+    ),
     (8, "verify found a difference: an identity is not what aws-auth gave (missing, differs, extra)"),
     (130, "interrupted (Ctrl-C); the journal holds where the run stopped"),
 )

@@ -20,8 +20,9 @@ from rich.text import Text
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, plan_live, plan_offline
 from migrator.app.planning import UsageWindow
-from migrator.app.state import StateAccess, load_plan_ref, write_plan_to
+from migrator.app.state import StateAccess, load_plan_ref, state_grant, write_plan_to
 from migrator.cli.render import clean
+from migrator.cli.render.markdown import plan_markdown
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
 from migrator.cli.state import StateKmsKeyOption, StateOption, StateProfileOption, StateRegionOption, state_store
@@ -29,6 +30,7 @@ from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import write_plan
 from migrator.rules.limits import check_cluster_name
+from migrator.rules.state_permissions import state_permissions
 from migrator.rules.usage import parse_since
 from migrator.state.files import FileStore
 
@@ -43,9 +45,25 @@ app = typer.Typer(
     help="Move an EKS cluster from the aws-auth ConfigMap to access entries without losing or widening access."
     f"\n\nExit codes:\n\n{EXIT_CODE_HELP}",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    # No docstring: the app's help above is the one --help shows.
+    pass
 
 
 DEFAULT_LIVE_REGION = "us-east-1"  # what a live plan asks when neither --region nor AWS_REGION says
@@ -54,6 +72,14 @@ DEFAULT_LIVE_REGION = "us-east-1"  # what a live plan asks when neither --region
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+class ShowFormat(StrEnum):
+    """`show`'s own choice: it alone prints a plan as Markdown (the other commands have no Markdown form)."""
+
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
 
 
 class Target(StrEnum):
@@ -247,14 +273,25 @@ def show(
     plan_file: Annotated[
         str, typer.Argument(help="A plan written by `plan`: a file, or an s3://BUCKET/KEY object.", show_default=False)
     ],
-    output: OutputOption = OutputFormat.TEXT,
+    output: Annotated[
+        ShowFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text for people, json for tools (a documented contract), markdown (GitHub-flavoured) for a "
+            "pull-request comment or a CI job summary: headline, gates, findings and entries, kept under GitHub's "
+            "65,536-character comment limit (what it leaves out, it says).",
+        ),
+    ] = ShowFormat.TEXT,
     iam_policy: Annotated[
         bool,
         typer.Option(
             "--iam-policy",
             help="Instead of the plan, print what its runner needs for apply and rollback: a least-privilege IAM "
             "policy (JSON), then `---` and the Kubernetes Role for kube-system/aws-auth (YAML). With -o json: one "
-            'object {"iamPolicy": ..., "kubernetesRole": ...}.',
+            'object {"iamPolicy": ..., "kubernetesRole": ...}. A run whose state is in S3 (PLAN an s3:// object, '
+            "or --state s3://BUCKET/PREFIX as apply will be given) also gets S3 actions on its run directory, and "
+            "KMS actions on --state-kms-key.",
         ),
     ] = False,
     state: StateOption = None,
@@ -263,13 +300,19 @@ def show(
     region: StateRegionOption = None,
 ) -> None:
     """Show a plan file (after checking it was not edited), or with --iam-policy the permissions it needs."""
+    if iam_policy and output is ShowFormat.MARKDOWN:
+        raise InputError("--iam-policy prints text or JSON; -o markdown is for the plan itself")
     loaded, _, _ = load_plan_ref(plan_file, StateAccess(profile, region))
+    if output is ShowFormat.MARKDOWN:
+        print(plan_markdown(loaded, plan_file), end="")
+        return
     if not iam_policy:
-        _emit_plan(loaded, output)
-    elif output is OutputFormat.JSON:
-        print(permissions_json(loaded))
-    else:
-        print(permissions_text(loaded))
+        _emit_plan(loaded, OutputFormat(output.value))
+        return
+    grant = state_grant(plan_file, loaded, state, state_kms_key)
+    print(permissions_json(loaded, grant) if output is ShowFormat.JSON else permissions_text(loaded, grant))
+    for note in state_permissions(grant, loaded.cluster.partition).notes if grant is not None else ():
+        print(clean(f"note: {note}"), file=sys.stderr)  # one unwrapped line: it holds a command to copy
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +29,12 @@ from migrator.app.batch import (
     report_name,
     write_report,
 )
-from migrator.app.state import StateAccess, open_object
+from migrator.app.state import StateAccess, load_plan_ref, open_object
 from migrator.cli import OutputFormat, OutputOption, Target, stderr, stdout
 from migrator.cli.render import clean
-from migrator.cli.render.batch import fleet_observer, print_batch
+from migrator.cli.render.batch import fleet_observer, fleet_summary, print_batch
+from migrator.cli.render.dashboard import render_dashboard
+from migrator.cli.render.markdown import batch_plan_markdown
 from migrator.cli.run import GateMode
 from migrator.cli.state import (
     StateKmsKeyOption,
@@ -41,13 +44,14 @@ from migrator.cli.state import (
     state_access,
     state_store,
 )
-from migrator.errors import InputError
+from migrator.errors import InputError, MigratorError
+from migrator.files import atomic_write
 from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
 from migrator.fleet.merging import merge_reports
 from migrator.fleet.reading import read_report
-from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet
+from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet, Outcome
 from migrator.fleet.selection import parse_shard, select
-from migrator.model import AuthMode
+from migrator.model import AuthMode, Plan
 from migrator.ports import StateStore
 from migrator.run.settings import UPDATE_TIMEOUT_SECONDS
 from migrator.state.files import FileStore
@@ -86,6 +90,22 @@ ReportOption = Annotated[
         show_default=False,
     ),
 ]
+HtmlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--html",
+        help="Also write the fleet dashboard here: one self-contained HTML page (each cluster's mode, steps, gates, "
+        "blockers, verify result and last error; sortable and filterable; it loads nothing from the network), a "
+        "file (0600: it names clusters) or an s3://BUCKET/KEY object.",
+        show_default=False,
+    ),
+]
+
+
+class SummaryFormat(StrEnum):
+    MARKDOWN = "markdown"
+
+
 MaxParallelOption = Annotated[int, typer.Option(min=1, max=64, help="Clusters run at once.")]
 AccountBudgetOption = Annotated[
     int,
@@ -193,7 +213,9 @@ def _finish(
     *,
     save: bool = True,
     fail: bool = True,
+    markdown: bool = False,
 ) -> None:
+    where: str | None = None
     if save or report_ref is not None:
         if report_ref is not None:
             folder, name = open_object(report_ref, state.access if state is not None else None, label="--report")
@@ -202,12 +224,42 @@ def _finish(
             assert state is not None  # every command that saves by default has a state
             where = write_report(report, state.store, report_name(report))
         stderr.print(Text(clean(f"Report written to {where}")), highlight=False)
-    if output is OutputFormat.JSON:
+    if markdown:  # the one data format on stdout; the live lines on stderr already named each cluster's outcome
+        print(_markdown_summary(report, state.access if state is not None else None, where), end="")
+        stderr.print(Text(fleet_summary(report)), highlight=False)
+    elif output is OutputFormat.JSON:
         print(report.to_json(), end="")
     else:
         print_batch(report, stdout)
     if report.exit_code and fail:
         raise typer.Exit(report.exit_code)
+
+
+def _markdown_summary(report: BatchReport, access: StateAccess | None, report_ref: str | None) -> str:
+    """The Markdown of a batch plan, from its report and the plans it wrote, read back (and checked) as `show`
+    reads a plan. A plan that cannot be read back is said so in its cluster's block; the others are shown."""
+    plans: dict[str, Plan] = {}
+    unreadable: dict[str, str] = {}
+    for result in report.clusters:
+        if result.outcome is Outcome.PLANNED and result.plan_file is not None:
+            try:
+                plans[result.identity] = load_plan_ref(result.plan_file, access)[0]
+            except MigratorError as error:
+                unreadable[result.identity] = str(error)
+    return batch_plan_markdown(report, plans, report_ref=report_ref, unreadable=unreadable)
+
+
+def _write_dashboard(report: BatchReport, ref: str, access: StateAccess) -> None:
+    """The report's HTML dashboard into the file or S3 object `ref`."""
+    page = render_dashboard(report).encode("utf-8")
+    if is_s3_url(ref):
+        folder, name = open_object(ref, access, label="--html")
+        folder.put(name, page)
+        where = folder.where(name)
+    else:
+        atomic_write(Path(ref), page)  # 0600: it names every cluster and quotes their errors
+        where = ref
+    stderr.print(Text(clean(f"Dashboard written to {where}")), highlight=False)
 
 
 def _require_yes(yes: bool, command: str) -> None:
@@ -236,10 +288,25 @@ def plan_command(
     created_at: Annotated[str | None, typer.Option(help="Pin every plan's createdAt (ISO 8601).")] = None,
     report: ReportOption = None,
     output: OutputOption = OutputFormat.TEXT,
+    summary: Annotated[
+        SummaryFormat | None,
+        typer.Option(
+            help="markdown: print on stdout, instead of the table, a GitHub-flavoured summary for a pull-request "
+            "comment or $GITHUB_STEP_SUMMARY (an overview, then per cluster its headline, gates, findings and "
+            "entries), kept under GitHub's 65,536-character comment limit (what it leaves out, it says). The plans "
+            "and the JSON report are written as without it. Not with -o json: stdout carries one format.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other.
     A cluster whose current plan has an unfinished run keeps that plan (finish it with batch apply, or batch
     rollback first)."""
+    if summary is not None and output is OutputFormat.JSON:
+        raise InputError(
+            "--summary markdown and -o json would both print on stdout: give one",
+            hint="the JSON report is written to --report either way (default <state>/batch-plan.json)",
+        )
     batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
     settings = batch.settings(
         max_parallel=max_parallel,
@@ -249,7 +316,7 @@ def plan_command(
     )
     with fleet_observer(stderr, batch.picked.labels) as observer:
         result = batch_plan(batch.picked.clusters, settings, observer)
-    _finish(result, output, batch.state, report)
+    _finish(result, output, batch.state, report, markdown=summary is SummaryFormat.MARKDOWN)
 
 
 @batch_app.command("apply")
@@ -320,14 +387,19 @@ def status_command(
     select_: SelectOption = None,
     shard: ShardOption = None,
     report: ReportOption = None,
+    html: HtmlOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0."""
+    """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0. --html writes it as a
+    dashboard page too."""
     picked = _clusters(inventory, select_, shard)
     where = _state(state, out_dir, profile, region)
     settings = BatchSettings(state=where.store, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet)
+    status = batch_status(picked.clusters, settings)
+    if html is not None:
+        _write_dashboard(status, html, where.access)
     # status reports; it does not fail because a cluster did
-    _finish(batch_status(picked.clusters, settings), output, where, report, save=False, fail=False)
+    _finish(status, output, where, report, save=False, fail=False)
 
 
 @batch_app.command("rollback")
@@ -379,17 +451,21 @@ def report_command(
         ),
     ] = False,
     report: ReportOption = None,
+    html: HtmlOption = None,
     output: OutputOption = OutputFormat.TEXT,
     profile: StateProfileOption = None,
     region: StateRegionOption = None,
 ) -> None:
     """Show a batch report; with --merge, join the shard reports of one batch into the fleet's report. A report
-    is read strictly: anything but a report a batch command wrote is exit 2."""
+    is read strictly: anything but a report a batch command wrote is exit 2. --html writes it as a dashboard
+    page too."""
     access = state_access(profile, region)
     loaded = [(ref, read_report(_report_text(ref, access), ref)) for ref in reports]
     if not merge and len(loaded) > 1:
         raise InputError("several reports: pass --merge to join them")
     joined = merge_reports(loaded) if merge else loaded[0][1]
+    if html is not None:
+        _write_dashboard(joined, html, access)
     _finish(joined, output, None, report, save=False)
 
 

@@ -1,7 +1,7 @@
 """`aws-auth-migrate sandbox ...`: serve a rehearsal world on 127.0.0.1, stop it, export a real cluster.
 
 The sandbox modules (and moto) are imported inside the commands, so the rest of the CLI works without the
-`sandbox` extra installed.
+`sandbox` extra installed; a command that needs it says so (exit 2) instead of failing on the import.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +42,50 @@ sandbox_app = typer.Typer(
 )
 
 READY_TIMEOUT_SECONDS = 60.0
+DEMO_SCENARIO = Path("plans/examples/scenario-large.yaml")  # relative: the example of a repository clone
+
+SANDBOX_EXTRA_INSTALL = "pip install 'aws-auth-migrate[sandbox]'"
+# The top-level modules the sandbox extra brings that the tool's own dependencies do not: moto and what
+# moto[server] requires (tests/unit/test_sandbox_extra.py holds the list to the installed packages' metadata).
+# Only these mean "the extra is not installed"; a missing module of our own, or of a core dependency, is a bug.
+SANDBOX_EXTRA_MODULES = frozenset(
+    {
+        "antlr4",
+        "aws_xray_sdk",
+        "cfnlint",
+        "cryptography",
+        "docker",
+        "flask",
+        "flask_cors",
+        "graphql",
+        "joserfc",
+        "jsonpath_ng",
+        "moto",
+        "openapi_spec_validator",
+        "py_partiql_parser",
+        "pyparsing",
+        "responses",
+        "werkzeug",
+        "xmltodict",
+    }
+)
+
+
+@contextmanager
+def _needs_sandbox_extra(command: str) -> Iterator[None]:
+    """Around the imports of `sandbox COMMAND`: a module of the sandbox extra that is missing is exit 2 naming
+    the extra (not an internal error)."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").partition(".")[0]
+        if missing not in SANDBOX_EXTRA_MODULES:
+            raise
+        raise InputError(
+            f"`aws-auth-migrate sandbox {command}` needs the sandbox extra, which is not installed "
+            f"(no module named {missing!r})",
+            hint=SANDBOX_EXTRA_INSTALL,
+        ) from None
 
 
 def _exports(env: dict[str, str]) -> str:
@@ -66,11 +112,12 @@ def serve(
     In the foreground it runs until Ctrl-C. For scripts:
     eval "$(aws-auth-migrate sandbox serve SCENARIO --background --pid-file sandbox.pid)"
     """
+    with _needs_sandbox_extra("serve"):  # also in the background: its server process would fail on it
+        from migrator.sandbox.server import Sandbox
     if background:
         _serve_in_background(scenario, port, pid_file, kubeconfig)
         return
     from migrator.sandbox.scenario import load_scenario
-    from migrator.sandbox.server import Sandbox
 
     loaded = load_scenario(scenario)
     stop = threading.Event()
@@ -209,9 +256,7 @@ def stop(
 
 @sandbox_app.command()
 def demo(
-    scenario: Annotated[Path, typer.Argument(help="Scenario to rehearse on.")] = Path(
-        "plans/examples/scenario-large.yaml"
-    ),
+    scenario: Annotated[Path, typer.Argument(help="Scenario to rehearse on.")] = DEMO_SCENARIO,
     cluster: Annotated[str | None, typer.Option(help="Cluster of the scenario (default: its first).")] = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Where the plan, journal and backup go (default: a new temporary folder).")
@@ -227,9 +272,16 @@ def demo(
 
     from migrator.cli import stdout
     from migrator.cli.render import clean
-    from migrator.sandbox.demo import iam_reader_args, run_demo
     from migrator.sandbox.scenario import load_scenario
 
+    with _needs_sandbox_extra("demo"):
+        from migrator.sandbox.demo import iam_reader_args, run_demo
+    if scenario == DEMO_SCENARIO and not scenario.exists():
+        raise InputError(
+            f"{scenario}: no such scenario file",
+            hint="without SCENARIO, the demo rehearses that example of a clone of the repository (run it from the "
+            "clone's top folder); or pass a SCENARIO file (`sandbox export` writes one from a real cluster)",
+        )
     loaded = load_scenario(scenario)
     target = loaded.cluster(cluster) if cluster else loaded.clusters[0]
     folder = workdir or Path(tempfile.mkdtemp(prefix="aws-auth-migrate-demo-"))

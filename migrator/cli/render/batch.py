@@ -133,5 +133,10 @@ def print_batch(report: BatchReport, console: Console) -> None:
             Text(clean(detail.splitlines()[0] if detail else "")),
         )
     console.print(table)
+    console.print(Text(fleet_summary(report)), highlight=False)
+
+
+def fleet_summary(report: BatchReport) -> str:
+    """`N cluster(s): 3 planned, 1 failed`: the report's last line."""
     summary = ", ".join(f"{count} {outcome}" for outcome, count in report.summary().items())
-    console.print(Text(f"{len(report.clusters)} cluster(s): {summary or 'none'}"), highlight=False)
+    return f"{len(report.clusters)} cluster(s): {summary or 'none'}"
