@@ -214,11 +214,15 @@ def _finish(
     save: bool = True,
     fail: bool = True,
     markdown: bool = False,
+    access: StateAccess | None = None,
 ) -> None:
+    """Save the report (to --report, else into the state), then print it: a table, JSON or Markdown. `access`
+    reaches an s3:// --report when there is no state (batch report)."""
     where: str | None = None
     if save or report_ref is not None:
         if report_ref is not None:
-            folder, name = open_object(report_ref, state.access if state is not None else None, label="--report")
+            reach = state.access if state is not None else access
+            folder, name = open_object(report_ref, reach, label="--report")
             where = write_report(report, folder, name)
         else:
             assert state is not None  # every command that saves by default has a state
@@ -392,14 +396,12 @@ def status_command(
 ) -> None:
     """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0. --html writes it as a
     dashboard page too."""
-    picked = _clusters(inventory, select_, shard)
-    where = _state(state, out_dir, profile, region)
-    settings = BatchSettings(state=where.store, shard=picked.shard, inventory=picked.inventory.file, fleet=picked.fleet)
-    status = batch_status(picked.clusters, settings)
+    batch = _batch(inventory, select_, shard, state, out_dir, profile, region)
+    status = batch_status(batch.picked.clusters, batch.settings())
     if html is not None:
-        _write_dashboard(status, html, where.access)
+        _write_dashboard(status, html, batch.state.access)
     # status reports; it does not fail because a cluster did
-    _finish(status, output, where, report, save=False, fail=False)
+    _finish(status, output, batch.state, report, save=False, fail=False)
 
 
 @batch_app.command("rollback")
@@ -466,7 +468,7 @@ def report_command(
     joined = merge_reports(loaded) if merge else loaded[0][1]
     if html is not None:
         _write_dashboard(joined, html, access)
-    _finish(joined, output, None, report, save=False)
+    _finish(joined, output, None, report, save=False, access=access)
 
 
 def _report_text(ref: str, access: StateAccess) -> str:
