@@ -1,7 +1,7 @@
 """One error hierarchy. Each class carries the exit code the CLI returns for it.
 
 The CLI prints `str(error)` on one line (plus `hint` when set) and exits with `exit_code`; nothing else
-in the tool decides exit codes. The table is documented in the README ("Exit codes").
+in the tool decides exit codes. The table is documented in docs/reference/exit-codes.md (checked by a test).
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def s3_failure(operation: str, where: str, error: ClientError) -> Exception:
     if code == "NoSuchBucket":
         bucket = "/".join(where.split("/", 3)[:3])  # s3://BUCKET, not the object that was asked for
         return InputError(
-            f"{bucket}: no such bucket", hint="create the state bucket first (see the README's state section)"
+            f"{bucket}: no such bucket", hint="create the state bucket first (its settings: docs/run-state.md)"
         )
     if code in ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         return RemoteError(

@@ -1,8 +1,8 @@
 """Parse the YAML inside the aws-auth data keys: mapRoles and mapUsers into Mappings, mapAccounts into
 AccountMappings. Pure; every problem is a SourceError pointing at its line through an `Origin`.
 
-Fidelity notes (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap/configmap.go; README "How
-aws-auth is read"):
+Fidelity notes (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap/configmap.go;
+docs/aws-auth.md):
 - mapRoles and mapUsers go YAML -> JSON -> Go structs, so keys inside entries match fields as encoding/json
   matches them (case-insensitively, with Unicode folding: `golang.json_field`), and a value that YAML 1.1
   reads as a number or boolean (`12`, `on`, `0X1F`) is no string there: the scanner refuses it.

@@ -19,7 +19,7 @@ StateOption = Annotated[
         envvar=STATE_ENV,
         help="Where runs keep plans, journals, aws-auth backups, batch pointers, reports and locks: a local "
         "directory, or s3://BUCKET/PREFIX, shared by every runner that can reach it (any machine can then resume "
-        "or roll back; see the README's state section).",
+        "or roll back; see docs/run-state.md).",
         show_default=False,
     ),
 ]

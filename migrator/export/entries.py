@@ -14,7 +14,7 @@ listed apart and exported only when asked.
 
 The cluster creator's admin entry is not in a plan: EKS does not say who created a cluster. When the
 creator is mapped in aws-auth, the plan creates an entry for it, but EKS makes one at the first switch and
-apply keeps that one instead (journaled as `eksCreated`, README "The cluster creator"). The caller passes
+apply keeps that one instead (journaled as `eksCreated`, docs/safety.md, "The cluster creator"). The caller passes
 those principals from the journal (`creator_entries`); their entry is exported as EKS makes it (STANDARD,
 EKS's default username, no groups, AmazonEKSClusterAdminPolicy at cluster scope), which is what is live.
 

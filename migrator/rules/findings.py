@@ -1,7 +1,7 @@
 """The catalogue of finding codes: stable identifiers users grep for and tools read from the JSON.
 
 Add codes, never rename them. Every code has a default severity, a one-line meaning and what the user
-should do; the README's table is checked against this catalogue by a test.
+should do; the table in docs/reference/finding-codes.md is checked against this catalogue by a test.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class WhoIsWho:
     after: ObservedIdentity | None
     node: bool
     # The cluster creator, mapped in aws-auth too: its hidden bootstrap mapping (cluster-admin) won over aws-auth,
-    # and at the switch EKS gives it an admin entry of its own, which apply keeps (README, apply).
+    # and at the switch EKS gives it an admin entry of its own, which apply keeps (docs/reference/apply.md).
     creator: bool = False
 
     @property

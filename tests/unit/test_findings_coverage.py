@@ -1,4 +1,4 @@
-"""Every finding code in the catalogue is produced by some input: none is dead text in the README."""
+"""Every finding code in the catalogue is produced by some input: none is dead text in the docs' reference."""
 
 from __future__ import annotations
 

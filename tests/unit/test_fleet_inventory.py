@@ -143,12 +143,12 @@ def test_a_selector_that_matches_nothing_is_bad_input() -> None:
         select(parse_inventory(VALID, FILE), ("staging-*",))
 
 
-def test_the_readme_inventory_example_is_a_valid_inventory() -> None:
+def test_the_documented_inventory_example_is_a_valid_inventory() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = next(block for block in readme.split("```yaml\n")[1:] if "inventory/v1" in block).split("```")[0]
-    clusters = parse_inventory(example, "README.md").clusters
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "fleet.md").read_text()
+    example = next(block for block in guide.split("```yaml\n")[1:] if "inventory/v1" in block).split("```")[0]
+    clusters = parse_inventory(example, "docs/fleet.md").clusters
     assert [(c.name, c.region, c.account, c.role_arn) for c in clusters] == [
         ("prod-eu", "eu-west-1", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
         ("prod-us", "us-west-2", "111122223333", "arn:aws:iam::111122223333:role/migrator"),
