@@ -611,6 +611,11 @@ def batch_rollback(
         except InputError as error:
             results.append(replace(_base(cluster, Outcome.NOT_RUN), message=str(error)))
             continue
+        except MigratorError as error:  # its state unreadable (S3 refused this cluster's folder): its entry alone
+            results.append(
+                replace(_base(cluster, Outcome.FAILED), message=str(error).splitlines()[0], error=_error(error))
+            )
+            continue
         if records is None:
             results.append(_described(cluster, run, Outcome.NOT_STARTED, "never applied: nothing to undo"))
             continue

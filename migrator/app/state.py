@@ -18,7 +18,7 @@ from migrator.ports import StateStore
 from migrator.rules.state_permissions import S3Place, StateGrant, check_kms_key
 from migrator.state.files import FileStore
 from migrator.state.keys import join
-from migrator.state.location import MARKER_KEY, S3Location, is_s3_url, parse_s3_url
+from migrator.state.location import MARKER_KEY, S3Location, is_s3_url, parse_s3_url, refuse_url_like
 
 DEFAULT_STATE_REGION = "us-east-1"  # S3 redirects a request to the bucket's own region
 
@@ -46,6 +46,7 @@ def open_state(spec: str | Path, access: StateAccess | None = None) -> StateStor
     access = access or StateAccess()
     if is_s3_url(text):
         return _s3(parse_s3_url(text), access, check=True)
+    refuse_url_like(text, "--state")
     if access.kms_key is not None:
         raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
     return FileStore(Path(text))
@@ -61,6 +62,7 @@ def open_object(ref: str | Path, access: StateAccess | None = None, *, label: st
         if not name:
             raise InputError(f"{label}: {text!r} names a bucket, not an object")
         return _s3(S3Location(location.bucket, folder), access, check=False), name
+    refuse_url_like(text, label)
     path = Path(text)
     return FileStore(path.resolve().parent), path.name
 

@@ -29,6 +29,7 @@ from migrator.cli.state import StateKmsKeyOption, StateOption, StateProfileOptio
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import write_plan
+from migrator.ports import StateStore
 from migrator.rules.limits import check_cluster_name
 from migrator.rules.state_permissions import state_permissions
 from migrator.rules.usage import parse_since
@@ -122,8 +123,39 @@ def _usage_window(usage_since: str | None, offline: bool) -> UsageWindow | None:
     return UsageWindow(parse_since(usage_since, datetime.now(UTC).replace(microsecond=0)))
 
 
+def _on_the_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was given on the command line (not taken from its environment variable or default).
+    By the source's name: typer's click (vendored or not) has its own ParameterSource class."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _plan_store(
+    ctx: typer.Context,
+    out: Path | None,
+    state: str | None,
+    plans_dir: Path | None,
+    profile: str | None,
+    region: str | None,
+    kms_key: str | None,
+) -> StateStore | None:
+    """Where `plan` writes: None for --out (the file itself), else the state (default plans/). --out wins over
+    AWS_AUTH_MIGRATE_STATE/AWS_AUTH_MIGRATE_PLANS from the environment (a CI job sets them for every command);
+    only --state/--plans-dir given on the command line beside it are refused."""
+    if out is None:
+        return state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key) or FileStore(
+            Path("plans")
+        )
+    if any(_on_the_command_line(ctx, name) for name in ("state", "plans_dir")):
+        raise InputError("--out names the plan file itself: give it, or --state/--plans-dir, not both")
+    if kms_key is not None:
+        raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX instead of --out")
+    return None
+
+
 @app.command()
 def plan(
+    ctx: typer.Context,
     cluster: Annotated[str, typer.Option(help="EKS cluster name (also the folder under --plans-dir).")],
     aws_auth_file: Annotated[
         Path | None,
@@ -220,11 +252,7 @@ def plan(
     """
     check_cluster_name(cluster, where="--cluster")
     usage = _usage_window(usage_since, offline)
-    if out is not None and (state is not None or plans_dir is not None):
-        raise InputError("--out names the plan file itself: give it, or --state/--plans-dir, not both")
-    store = state_store(state, plans_dir, profile=profile, region=region, kms_key=state_kms_key) or FileStore(
-        Path("plans")
-    )
+    store = _plan_store(ctx, out, state, plans_dir, profile, region, state_kms_key)
     if accept_narrowing and not prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
     if accept_managed_aws_auth and not remove_aws_auth:
@@ -261,7 +289,11 @@ def plan(
             region or DEFAULT_LIVE_REGION, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or [])
         )
         built = plan_live(cluster, access, options, usage, rbac=rbac)
-    where = str(write_plan(built, out)) if out is not None else write_plan_to(store.child(built.cluster.name), built)
+    if out is not None:
+        where = str(write_plan(built, out))
+    else:
+        assert store is not None  # _plan_store gives a store whenever there is no --out
+        where = write_plan_to(store.child(built.cluster.name), built)
     _emit_plan(built, output)
     stderr.print(Text(clean(f"Plan written to {where}")), highlight=False)
     if built.offline:

@@ -90,6 +90,15 @@ ReportOption = Annotated[
         show_default=False,
     ),
 ]
+# batch status and batch report write no report unless asked to.
+ReportCopyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--report",
+        help="Also write the JSON report here, a file or an s3://BUCKET/KEY object (none is written without it).",
+        show_default=False,
+    ),
+]
 HtmlOption = Annotated[
     str | None,
     typer.Option(
@@ -253,6 +262,15 @@ def _markdown_summary(report: BatchReport, access: StateAccess | None, report_re
     return batch_plan_markdown(report, plans, report_ref=report_ref, unreadable=unreadable)
 
 
+def _check_outputs(access: StateAccess, report: str | None, html: str | None = None) -> None:
+    """Refuse a --report or --html that names no file or object (a bucket alone, a bad bucket name, a URL that is
+    not s3://) before the batch runs: found when the report is written, it would be exit 2 for bad input after
+    every cluster was planned, changed or rolled back."""
+    for ref, label in ((report, "--report"), (html, "--html")):
+        if ref is not None:
+            open_object(ref, access, label=label)
+
+
 def _write_dashboard(report: BatchReport, ref: str, access: StateAccess) -> None:
     """The report's HTML dashboard into the file or S3 object `ref`."""
     page = render_dashboard(report).encode("utf-8")
@@ -312,6 +330,7 @@ def plan_command(
             hint="the JSON report is written to --report either way (default <state>/batch-plan.json)",
         )
     batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    _check_outputs(batch.state.access, report)
     settings = batch.settings(
         max_parallel=max_parallel,
         account_budget=account_budget,
@@ -356,6 +375,7 @@ def apply_command(
     """Apply each cluster's plan (from batch plan), resuming from its journal; finished clusters are skipped."""
     _require_yes(yes, "apply")
     batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    _check_outputs(batch.state.access, report)
     settings = batch.settings(
         run=RunSettings(
             approvals=frozenset(AuthMode(g.value) for g in approve_gate or ()),
@@ -390,13 +410,14 @@ def status_command(
     region: StateRegionOption = None,
     select_: SelectOption = None,
     shard: ShardOption = None,
-    report: ReportOption = None,
+    report: ReportCopyOption = None,
     html: HtmlOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Where each cluster stands, from its journal alone (no AWS or Kubernetes call). Exit 0. --html writes it as a
     dashboard page too."""
     batch = _batch(inventory, select_, shard, state, out_dir, profile, region)
+    _check_outputs(batch.state.access, report, html)
     status = batch_status(batch.picked.clusters, batch.settings())
     if html is not None:
         _write_dashboard(status, html, batch.state.access)
@@ -426,6 +447,7 @@ def rollback_command(
     """Roll back every selected cluster this batch touched, newest run first (never past the API gate)."""
     _require_yes(yes, "rollback")
     batch = _batch(inventory, select_, shard, state, out_dir, profile, region, state_kms_key)
+    _check_outputs(batch.state.access, report)
     settings = batch.settings(
         run=RunSettings(timeout_seconds=timeout), max_parallel=max_parallel, account_budget=account_budget
     )
@@ -452,7 +474,7 @@ def report_command(
             "inventory and --select (anything else is refused, exit 2).",
         ),
     ] = False,
-    report: ReportOption = None,
+    report: ReportCopyOption = None,
     html: HtmlOption = None,
     output: OutputOption = OutputFormat.TEXT,
     profile: StateProfileOption = None,
@@ -462,6 +484,7 @@ def report_command(
     is read strictly: anything but a report a batch command wrote is exit 2. --html writes it as a dashboard
     page too."""
     access = state_access(profile, region)
+    _check_outputs(access, report, html)
     loaded = [(ref, read_report(_report_text(ref, access), ref)) for ref in reports]
     if not merge and len(loaded) > 1:
         raise InputError("several reports: pass --merge to join them")

@@ -51,3 +51,18 @@ def parse_s3_url(text: str, label: str = "--state") -> S3Location:
 
 def is_s3_url(text: str) -> bool:
     return text.startswith("s3://")
+
+
+# A URL's scheme and its first slash (RFC 3986: a letter, then letters, digits, + - .): `S3://`, `s3:/`, `gs://`.
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+def refuse_url_like(text: str, label: str) -> None:
+    """InputError when `text`, not an s3:// URL, looks like a URL: taken as a local path it would quietly make
+    a folder named `S3:` and keep the state on this machine, which a runner of a CI job loses with it."""
+    if not is_s3_url(text) and _URL_LIKE.match(text):
+        raise InputError(
+            f"{label}: {text!r} looks like a URL, but only s3://BUCKET/PREFIX (lower-case s3, two slashes) names "
+            "a remote state",
+            hint="write it as s3://BUCKET/PREFIX, or ./PATH for a local folder whose name has a colon",
+        )

@@ -122,3 +122,16 @@ def test_a_report_that_json_alone_does_not_refuse_is_exit_2(
     shown = cli("batch", "report", str(bad))
     assert shown.returncode == 2, shown.stderr
     assert f"error: {bad}: {words}" in shown.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "report"])
+def test_the_report_option_of_status_and_report_says_no_report_is_written_without_it(
+    cli: Cli, shard_reports: list[Path], tmp_path: Path, command: str
+) -> None:
+    helped = cli("batch", command, "--help", env={"COLUMNS": "200"})
+    flat = " ".join(helped.stdout.replace("│", " ").split())  # rich wraps help in a box
+    assert "none is written without it" in flat and "default: <state>/batch-" not in flat
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    args = ("fleet.yaml",) if command == "status" else (str(shard_reports[0]),)
+    assert cli("batch", command, *args).returncode in (0, 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.yaml"]  # as it says: no report, no plans/ folder

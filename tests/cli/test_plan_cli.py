@@ -221,3 +221,28 @@ def test_plan_help_says_what_an_offline_plan_without_region_records(cli: Cli) ->
     assert result.returncode == 0
     flat = " ".join(result.stdout.replace("│", " ").split())  # rich wraps help in a box
     assert "Offline without it: the plan records no region" in flat
+
+
+def test_out_wins_over_a_state_from_the_environment_and_is_refused_beside_one_on_the_command_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # A CI job sets AWS_AUTH_MIGRATE_STATE / AWS_AUTH_MIGRATE_PLANS for every command: `plan --out` still writes there.
+    for name, value in (("AWS_AUTH_MIGRATE_STATE", "s3://fleet-state/runs"), ("AWS_AUTH_MIGRATE_PLANS", "elsewhere")):
+        args = ("plan", "--cluster", "prod", "--offline", "--aws-auth-file", str(EXAMPLES / "aws-auth-small.yaml"))
+        result = cli(*args, "--out", f"{name}.yaml", env={name: value})
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / f"{name}.yaml").is_file() and not (tmp_path / "elsewhere").exists()
+    for given in (("--state", "state"), ("--plans-dir", "state")):
+        refused = offline_plan(cli, "aws-auth-small.yaml", "--out", "x.yaml", *given)
+        assert refused.returncode == 2 and "--out names the plan file itself" in refused.stderr, refused.stderr
+    assert not (tmp_path / "x.yaml").exists() and not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("url", ["S3://fleet-state/runs", "s3:/fleet-state/runs", "gs://fleet-state/runs"])
+def test_a_state_that_looks_like_a_url_but_is_no_s3_url_is_refused_not_made_a_local_folder(
+    cli: Cli, tmp_path: Path, url: str
+) -> None:
+    result = offline_plan(cli, "aws-auth-small.yaml", "--state", url)
+    assert result.returncode == 2, result.stderr
+    assert f"--state: {url!r} looks like a URL" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no `S3:` folder holding the state on this machine

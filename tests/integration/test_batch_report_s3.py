@@ -1,5 +1,6 @@
 """`batch report` reads reports named by their s3:// URLs, as the shards of a CI matrix leave them in the state
-(`<state>/batch-<command>-shard-I-of-N.json`): the CLI against the sandbox's S3, through the real boto3."""
+(`<state>/batch-<command>-shard-I-of-N.json`): the CLI against the sandbox's S3, through the real boto3. A
+--report or --html that names no object is refused (exit 2) before the batch asks any cluster anything."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from migrator.sandbox.server import Sandbox
 from tests.cli.test_batch_report_cli import INVENTORY
-from tests.integration.conftest import client
+from tests.integration.conftest import REGION, client
 from tests.integration.test_apply_cli import cli
+from tests.support.arns import ACCOUNT
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +59,31 @@ def test_a_missing_report_object_is_exit_2_naming_it(sandbox: Sandbox, tmp_path:
     assert f"error: {missing}: no such report" in result.stderr and result.stdout == ""
     bad = cli(sandbox, tmp_path, "batch", "report", f"s3://{BUCKET}")
     assert bad.returncode == 2 and "names a bucket, not an object" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (("--report", f"s3://{BUCKET}"), f"--report: 's3://{BUCKET}' names a bucket, not an object"),
+        (("--report", "s3://Fleet_State/r.json"), "--report: 's3://Fleet_State/r.json': not an S3 bucket name"),
+        (("--report", "S3://fleet-state/r.json"), "--report: 'S3://fleet-state/r.json' looks like a URL"),
+    ],
+)
+def test_a_bad_report_destination_is_exit_2_before_any_cluster_is_asked_or_planned(
+    sandbox: Sandbox, tmp_path: Path, output: tuple[str, str], message: str
+) -> None:
+    legacy = f'{{name: legacy, region: {REGION}, account: "{ACCOUNT}"}}'  # a cluster of the sandbox
+    (tmp_path / "fleet.yaml").write_text(f"schema: aws-auth-migrate/inventory/v1\nclusters:\n  - {legacy}\n")
+    sandbox.clear_calls()
+    result = cli(sandbox, tmp_path, "batch", "plan", "fleet.yaml", "--state", "state", *output)
+    assert result.returncode == 2, result.stderr
+    assert f"error: {message}" in result.stderr
+    assert sandbox.calls() == []  # not one call to the cluster, EKS, IAM or S3
+    assert not (tmp_path / "state").exists()  # and no plan written
+
+
+def test_a_bad_report_destination_is_exit_2_before_the_dashboard_is_written(sandbox: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "fleet.yaml").write_text(INVENTORY)
+    result = cli(sandbox, tmp_path, "batch", "status", "fleet.yaml", "--html", "d.html", "--report", f"s3://{BUCKET}")
+    assert result.returncode == 2 and f"--report: 's3://{BUCKET}' names a bucket" in result.stderr, result.stderr
+    assert not (tmp_path / "d.html").exists()
