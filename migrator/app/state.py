@@ -46,6 +46,8 @@ def open_state(spec: str | Path, access: StateAccess | None = None) -> StateStor
     access = access or StateAccess()
     if is_s3_url(text):
         return _s3(parse_s3_url(text), access, check=True)
+    if not text.strip():  # `--state "$STATE"` with STATE unset: not the working directory, silently
+        raise InputError("--state: empty", hint="--state s3://BUCKET/PREFIX, or a local folder")
     refuse_url_like(text, "--state")
     if access.kms_key is not None:
         raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
@@ -68,10 +70,10 @@ def open_object(ref: str | Path, access: StateAccess | None = None, *, label: st
 
 
 def _s3(location: S3Location, access: StateAccess, *, check: bool) -> StateStore:
-    from migrator.aws.s3state import open_s3_store
+    from migrator.wiring.state import open_s3_state
 
     kms_key = check_kms_key(access.kms_key) if access.kms_key is not None else None  # exit 2 before any call
-    return open_s3_store(location, region=access.s3_region, profile=access.profile, kms_key=kms_key, check=check)
+    return open_s3_state(location, region=access.s3_region, profile=access.profile, kms_key=kms_key, check=check)
 
 
 def load_plan_ref(ref: str | Path, access: StateAccess | None = None) -> tuple[Plan, StateStore, str]:

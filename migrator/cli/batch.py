@@ -41,7 +41,6 @@ from migrator.cli.state import (
     StateOption,
     StateProfileOption,
     StateRegionOption,
-    state_access,
     state_store,
 )
 from migrator.errors import InputError, MigratorError
@@ -211,7 +210,7 @@ def _state(
     kms_key: str | None = None,
 ) -> _State:
     store = state_store(state, out_dir, profile=profile, region=region, kms_key=kms_key) or FileStore(Path("plans"))
-    return _State(store, state_access(profile, region, kms_key))
+    return _State(store, StateAccess(profile, region, kms_key))
 
 
 def _finish(
@@ -483,7 +482,7 @@ def report_command(
     """Show a batch report; with --merge, join the shard reports of one batch into the fleet's report. A report
     is read strictly: anything but a report a batch command wrote is exit 2. --html writes it as a dashboard
     page too."""
-    access = state_access(profile, region)
+    access = StateAccess(profile, region)
     _check_outputs(access, report, html)
     loaded = [(ref, read_report(_report_text(ref, access), ref)) for ref in reports]
     if not merge and len(loaded) > 1:

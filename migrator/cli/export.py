@@ -14,10 +14,11 @@ from typing import Annotated
 import typer
 
 from migrator.app.exporting import export_selection
+from migrator.app.state import StateAccess
 from migrator.cli import app
 from migrator.cli.render import clean
 from migrator.cli.run import PlansDirOption
-from migrator.cli.state import StateOption, StateProfileOption, StateRegionOption, state_access, state_store
+from migrator.cli.state import StateOption, StateProfileOption, StateRegionOption, state_store
 from migrator.errors import InputError
 from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
 from migrator.export.cloudformation import MAX_IMPORTED_RESOURCES, MAX_INLINE_BYTES, CloudFormationPart
@@ -92,9 +93,7 @@ def export_plan(
             raise InputError("--cluster-name-expr is for --format terraform (CloudFormation names the cluster)")
         check_cluster_name_expr(cluster_name_expr)
     store = state_store(state, plans_dir, profile=profile, region=region)
-    selected = export_selection(
-        plan_file, store, state_access(profile, region), include_eks_managed=include_eks_managed
-    )
+    selected = export_selection(plan_file, store, StateAccess(profile, region), include_eks_managed=include_eks_managed)
     if export_format is ExportFormat.TERRAFORM:
         _terraform(selected, out, cluster_name_expr)
     else:

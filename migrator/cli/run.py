@@ -30,6 +30,7 @@ from migrator.app import (
     rollback_plan,
     update_polling,
 )
+from migrator.app.state import StateAccess
 from migrator.cli import (
     KubeContextOption,
     OutputFormat,
@@ -48,7 +49,6 @@ from migrator.cli.state import (
     StateOption,
     StateProfileOption,
     StateRegionOption,
-    state_access,
     state_store,
 )
 from migrator.errors import InputError, MigratorError
@@ -124,7 +124,7 @@ def open_run(
     if kms_key is not None and not named and not is_s3_url(plan_file):
         raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX or an s3:// plan")
     store = state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key if named else None)
-    return PlanRun.open(plan_file, store, state_access(profile, region, kms_key))
+    return PlanRun.open(plan_file, store, StateAccess(profile, region, kms_key))
 
 
 def _emit(report: RunReport, output: OutputFormat, plan_file: str) -> None:

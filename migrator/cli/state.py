@@ -65,7 +65,3 @@ def state_store(
             raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
         return None
     return open_state(spec, StateAccess(profile, region, kms_key))
-
-
-def state_access(profile: str | None, region: str | None = None, kms_key: str | None = None) -> StateAccess:
-    return StateAccess(profile, region, kms_key)

@@ -22,7 +22,7 @@ from migrator.cli import (
 )
 from migrator.cli.render.verify import verify_json, verify_text
 from migrator.cli.state import StateOption, state_store
-from migrator.errors import VerificationFailed
+from migrator.errors import InputError, VerificationFailed
 from migrator.ports import StateStore
 from migrator.rules.limits import check_cluster_name
 from migrator.run.backup import BackupSlot
@@ -92,7 +92,7 @@ def verify(
 
     access = ClusterAccess(region, profile, role_arn, kube_context, kubeconfig, parse_iam_roles(iam_role or []))
     store = state_store(state, None, profile=profile, region=region)
-    backup_slot = BackupSlot(*_state_object(backup, store, profile, region)) if backup is not None else None
+    backup_slot = BackupSlot(*_state_object(backup, store, profile, region, "--backup")) if backup is not None else None
     run_journal = _journal(journal, store, profile, region) if journal is not None else None
     report = verify_cluster(
         cluster, access, Reference(aws_auth_file, backup_slot), probe=probe, creator=CreatorSource(creator, run_journal)
@@ -107,10 +107,16 @@ def verify(
         raise VerificationFailed(f"verify: identities differ from aws-auth ({wrong})")
 
 
-def _state_object(ref: str, store: StateStore | None, profile: str | None, region: str) -> tuple[StateStore, str]:
-    """A file, an s3:// object, or (with --state) a key in the state: its folder's store and its name."""
-    if store is not None and not is_s3_url(ref):
-        check_key(ref)
+def _state_object(
+    ref: str, store: StateStore | None, profile: str | None, region: str, option: str
+) -> tuple[StateStore, str]:
+    """A file, an s3:// object, or (with --state) a key in the state: its folder's store and its name. A file
+    that exists is that file, even with a state (AWS_AUTH_MIGRATE_STATE may be set for every command)."""
+    if store is not None and not is_s3_url(ref) and not Path(ref).exists():
+        try:
+            check_key(ref)
+        except InputError:
+            raise InputError(f"{option}: {ref!r}: no such file, and not a key in the state {store.location}") from None
         folder, _, name = ref.rpartition("/")
         return (store.child(folder) if folder else store), name
     return open_object(ref, StateAccess(profile, region))
@@ -118,7 +124,7 @@ def _state_object(ref: str, store: StateStore | None, profile: str | None, regio
 
 def _journal(ref: str, store: StateStore | None, profile: str | None, region: str) -> Journal:
     """The journal `--journal` names: a `.journal.jsonl` file, or the record folder of an S3 state."""
-    folder, name = _state_object(ref, store, profile, region)
+    folder, name = _state_object(ref, store, profile, region, "--journal")
     if folder.shared:
         return ObjectJournal(folder, name, name.removesuffix(".journal"))
     return FileJournal(Path(folder.where(name)), name.removesuffix(".journal.jsonl"))
