@@ -24,7 +24,7 @@ from migrator.ports import EksGateway, IamDirectory, KubeGateway, StateStore
 from migrator.run.backup import BackupSlot
 from migrator.run.executor import Executor
 from migrator.run.journal import Journal, journal_for, read_state
-from migrator.run.lease import ClusterLease, describe_holder, holder_dead_here
+from migrator.run.lease import ClusterLease, describe_holder, held_by_this_process, holder_dead_here
 from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
 from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
@@ -277,8 +277,9 @@ def lock_holder(run: PlanRun) -> str | None:
     lives)."""
     if run.store.shared:
         lease = StoreLeases(run.store).read_lease("", "")
-        if lease is None or not lease.holder or holder_dead_here(lease):
-            return None  # free, or named a process of this host that is gone (the next run takes it at once)
+        if lease is None or not lease.holder or holder_dead_here(lease) or held_by_this_process(lease):
+            # free, named a process of this host that is gone (the next run takes it at once), or our own hold
+            return None
         return f"{describe_holder(lease.holder)} ({LOCK_KIND} {lock_label(run.store)})"
     holder = read_holder(run.lock_path)
     return holder.describe() if holder is not None and holder_alive(holder) is not False else None

@@ -108,6 +108,16 @@ def holder_dead_here(lease: LeaseState) -> bool:
         return False
 
 
+def held_by_this_process(lease: LeaseState) -> bool:
+    """The lease names this very process: `batch plan`, which holds a cluster's lock object while it reads how
+    that cluster's run stands, must not take its own hold for a run in progress."""
+    try:
+        data = json.loads(lease.holder or "")
+        return str(data["host"]) == socket.gethostname() and int(data["pid"]) == os.getpid()
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 class ClusterLease:
     """`with ClusterLease(kube, cluster, plan_id) as lease:` holds the cluster's Lease for the block.
 
@@ -278,7 +288,7 @@ class ClusterLease:
         if state is None or self.lost:
             return False
         try:
-            renewed = self.kube.update_lease(replace(state, renewed_at=self.clock()))
+            renewed = self._renewed(state)
         except ConflictError:
             self._lose(self.kube_holder())
             return False
@@ -292,6 +302,30 @@ class ClusterLease:
             self._state = renewed
             self._renewed_at = self._monotonic()
         return True
+
+    def _renewed(self, state: LeaseState) -> LeaseState:
+        """The lease renewed; ConflictError when someone else has it now. A conflict with our own earlier write
+        (stored, its answer lost: the call failed, yet the lease moved on to our bytes) is renewed again against
+        the version that write made: the lease still names this very acquisition (holder, acquireTime,
+        transitions), which a run that took it over would have replaced."""
+        try:
+            return self.kube.update_lease(replace(state, renewed_at=self.clock()))
+        except ConflictError:
+            stored = self._our_own(state)
+            if stored is None:
+                raise
+            return self.kube.update_lease(replace(stored, renewed_at=self.clock()))
+
+    def _our_own(self, state: LeaseState) -> LeaseState | None:
+        """The lease as stored when it is still this acquisition of ours (only its renewTime and version moved)."""
+        current = self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)
+        if current is None or (current.holder, current.acquired_at, current.transitions) != (
+            state.holder,
+            state.acquired_at,
+            state.transitions,
+        ):
+            return None
+        return current
 
     def loss(self) -> str | None:
         """Why the lease is lost, if it is: `lost_reason`, or, while renewing in the background, no renewal for
@@ -344,7 +378,7 @@ class ClusterLease:
         if state is None:
             return
         try:
-            self.kube.delete_lease(state)
+            self._delete(state)
         except ConflictError:
             pass  # someone took it over meanwhile: it is theirs now, not ours to delete
         except MigratorError as error:
@@ -352,6 +386,15 @@ class ClusterLease:
                 f"could not release the lease on cluster {self.cluster} ({error}); others take it over once it has "
                 f"gone unrenewed for {state.duration_seconds or LEASE_SECONDS} s"
             )
+
+    def _delete(self, state: LeaseState) -> None:
+        try:
+            self.kube.delete_lease(state)
+        except ConflictError:
+            stored = self._our_own(state)  # a renewal stored though its answer was lost: still ours to release
+            if stored is None:
+                raise
+            self.kube.delete_lease(stored)
 
     def __enter__(self) -> ClusterLease:
         return self.acquire()

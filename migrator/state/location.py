@@ -53,8 +53,9 @@ def is_s3_url(text: str) -> bool:
     return text.startswith("s3://")
 
 
-# A URL's scheme and its first slash (RFC 3986: a letter, then letters, digits, + - .): `S3://`, `s3:/`, `gs://`.
-_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/")
+# A URL's scheme and its first slash (RFC 3986: a letter, then letters, digits, + - .): `S3://`, `s3:/`, `gs://`;
+# and S3's scheme without its slashes (`s3:bucket/prefix`).
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/|[Ss]3:")
 
 
 def refuse_url_like(text: str, label: str) -> None:
