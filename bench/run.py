@@ -14,8 +14,12 @@ their aws-auth groups hold system:masters), then verify. Reported per size:
   sent), for principals without and with a policy, in the run without a rate limit (no throttled retries);
 - peak RSS of the client (this process, so it grows with the sizes run before) and of the sandbox.
 
-`--quick` runs 100 principals only (a couple of minutes); `--sizes` picks others (default 100, 1,000 and 2,900).
-bench/results.json gets the figures, the machine, the date and the commit.
+Then the state figure (bench/state.py): the rate-limited apply with its run state in S3 / in a local folder, at
+1,000 principals (issue 21: <= 1.1x), and the S3 calls per principal.
+
+`--quick` runs 100 principals only (a couple of minutes); `--sizes` picks others (default 100, 1,000 and 2,900;
+`--sizes ''` none: with `--no-planning --no-fleet`, the state figure alone), `--state-principals` the state
+figure's size. bench/results.json gets the figures, the machine, the date and the commit.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +45,7 @@ from bench.fleet import describe as describe_fleet  # noqa: E402
 from bench.fleet import describe_one_account, measure_fleet, measure_one_account  # noqa: E402
 from bench.planning import measure_planning, print_planning  # noqa: E402
 from bench.sandbox_process import peak_rss_kb, sandbox_process  # noqa: E402
+from bench.state import StateMaker, describe_state, file_state, measure_state  # noqa: E402
 from migrator.app import (  # noqa: E402
     ClusterAccess,
     PlanOptions,
@@ -50,8 +56,8 @@ from migrator.app import (  # noqa: E402
     plan_live,
 )
 from migrator.model import AuthMode  # noqa: E402
+from migrator.run.journal import Record  # noqa: E402
 from migrator.run.steps import PollPolicy  # noqa: E402
-from migrator.state.files import FileStore  # noqa: E402
 
 ACCOUNT = "111122223333"
 LATENCY_MS = 50
@@ -93,20 +99,19 @@ class Measured:
     phases: dict[str, float]  # seconds of each part of apply, from its journal
 
 
-def phases_of(journal: Path, started: float, ended: float) -> dict[str, float]:
+def phases_of(records: Sequence[Record], started: float, ended: float) -> dict[str, float]:
     """Where apply's time went, from the journal's timestamps: before the first step (the lock, and planning
     the cluster again: aws-auth, IAM paths), the mode switch, the entries (every principal's unit), verify."""
-    events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
 
-    def at(event: dict[str, object]) -> float:
-        return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00")).timestamp()
+    def at(record: Record) -> float:
+        return datetime.fromisoformat(record.at.replace("Z", "+00:00")).timestamp()
 
     def span(part: str) -> tuple[float, float]:
-        times = [at(e) for e in events if part in str(e.get("step", ""))]
+        times = [at(r) for r in records if part in (r.step or "")]
         return min(times), max(times)
 
     switch, verify = span("-set-mode"), span("-verify")
-    first_step = min(at(e) for e in events if e.get("step"))
+    first_step = min(at(r) for r in records if r.step)
     return {
         "beforeTheFirstStep": round(first_step - started, 2),
         "modeSwitch": round(switch[1] - switch[0], 2),
@@ -116,11 +121,13 @@ def phases_of(journal: Path, started: float, ended: float) -> dict[str, float]:
     }
 
 
-def timed_apply(text: str, concurrency: int) -> Measured:
+def timed_apply(text: str, concurrency: int, state: StateMaker = file_state) -> Measured:
+    """`state`: where the run keeps its journal, backup (and, in S3, the cluster's lock object)."""
     with sandbox_process(text) as pipe, tempfile.TemporaryDirectory() as folder:
         access = ClusterAccess("us-east-1")
         plan = plan_live("bench", access, PlanOptions(target=AuthMode.API_AND_CONFIG_MAP))
         ports = connect_cluster(plan, access)
+        store = state(Path(folder))
         pipe.send("calls")
         pipe.recv()  # the plan's reads are not apply's
         # Poll the mode update as often as EKS could answer: the wait itself is in the floor.
@@ -130,12 +137,12 @@ def timed_apply(text: str, concurrency: int) -> Measured:
             poll=PollPolicy(initial_seconds=1.0, max_seconds=2.0),
         )
         started, wall = time.perf_counter(), time.time()
-        run = PlanRun.of(plan, FileStore(Path(folder)))
+        run = PlanRun.of(plan, store)
         report = apply_plan(run, ports, settings)
-        elapsed = time.perf_counter() - started
-        phases = phases_of(run.journal.path, wall, time.time())
+        elapsed, ended = time.perf_counter() - started, time.time()
         pipe.send("calls")
-        calls = pipe.recv()
+        calls = pipe.recv()  # before the journal is read back for the phases (S3: GETs that are not apply's)
+        phases = phases_of(run.journal.read().records, wall, ended)
         pipe.send("rss")
         rss = pipe.recv()
     if report.result.value != "completed":
@@ -170,12 +177,14 @@ def floor_seconds(principals: int) -> float:
     return UPDATE_SECONDS + max(max(count - BURST, 0) / TPS for count in needed.values())
 
 
+LIMITED = f"latencyMs: {LATENCY_MS}\n  rateLimit: {{tps: {TPS}, burst: {BURST}}}"
+
+
 def measure(principals: int) -> dict[str, object]:
     latency = f"latencyMs: {LATENCY_MS}"
-    limited = f"{latency}\n  rateLimit: {{tps: {TPS}, burst: {BURST}}}"
     sequential = timed_apply(scenario_text(principals, latency), 1)
     ours = timed_apply(scenario_text(principals, latency), CONCURRENCY)
-    ours_limited = timed_apply(scenario_text(principals, limited), CONCURRENCY)
+    ours_limited = timed_apply(scenario_text(principals, LIMITED), CONCURRENCY)
     floor = floor_seconds(principals)
     recorded_limited = sum(ours_limited.calls.values())
     return {
@@ -229,8 +238,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--planning", action=argparse.BooleanOptionalAction, default=True, help="bench/planning.py")
     parser.add_argument("--fleet", action=argparse.BooleanOptionalAction, default=True, help="the fleet figure")
+    parser.add_argument("--state", action=argparse.BooleanOptionalAction, default=True, help="bench/state.py")
+    parser.add_argument("--state-principals", type=int, default=1000, help="the state figure's size (--quick: 100)")
     args = parser.parse_args()
-    sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(","))
+    sizes = [100] if args.quick else sorted(int(s) for s in args.sizes.split(",") if s.strip())
     rows = []
     for size in sizes:
         rows.append(measure(size))
@@ -244,6 +255,8 @@ def main() -> None:
         "fleet": measure_fleet() if args.fleet else None,  # bench/fleet.py: batch time / slowest cluster
         # bench/fleet.py: one account's clusters under its rate limit / one cluster with all their principals
         "fleetOneAccount": measure_one_account() if args.fleet else None,
+        # bench/state.py: the rate-limited apply with S3 state / with file state
+        "state": measure_state_at(100 if args.quick else args.state_principals) if args.state else None,
     }
     if args.planning:
         results["planning"] = measure_planning()
@@ -251,8 +264,15 @@ def main() -> None:
     if results["fleet"]:
         print(describe_fleet(results["fleet"]))
         print(describe_one_account(results["fleetOneAccount"]))
+    if results["state"]:
+        print(describe_state(results["state"]))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: wrote {args.out}")
+
+
+def measure_state_at(principals: int) -> dict[str, object]:
+    text = scenario_text(principals, LIMITED)
+    return measure_state(principals, lambda state: timed_apply(text, CONCURRENCY, state), cluster="bench")
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,18 @@ from migrator.app.running import (
 )
 from migrator.app.state import read_plan, write_plan_to
 from migrator.app.verifying import Reference, journal_creator, verify_ports
-from migrator.errors import InputError, MigratorError, RunInProgressError, StalePlanError
+from migrator.errors import ClusterLockedError, InputError, MigratorError, RunInProgressError, StalePlanError
 from migrator.fleet.inventory import InventoryCluster
-from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, FleetSet, Outcome, Timing, ordered
+from migrator.fleet.report import (
+    BatchReport,
+    ClusterResult,
+    ErrorInfo,
+    FleetSet,
+    Outcome,
+    Timing,
+    held_by_another_run,
+    ordered,
+)
 from migrator.model import AnyStep, AuthMode, Plan, SetMode, Step
 from migrator.plan.planfile import plan_name
 from migrator.plan.planner import PlanOptions
@@ -517,6 +526,19 @@ def _verify(run: PlanRun, ports: ClusterPorts, result: ClusterResult) -> dict[st
     return {"ok": report.ok, "counts": counts}
 
 
+def held_back(rest: Sequence[InventoryCluster], failed_canaries: Sequence[ClusterResult]) -> list[ClusterResult]:
+    """The clusters a failed canary keeps from running. When every failed canary was held by another run (its
+    lock or Lease), so are they: their entries say so (exit 7), and a second runner of the same shard exits 7,
+    not 5, which a CI job can tell apart from a failure."""
+    names = ", ".join(r.name for r in failed_canaries)
+    if all(held_by_another_run(r.error) for r in failed_canaries):
+        why = f"not run: canary {names} is held by another run"
+        error = ErrorInfo(ClusterLockedError.__name__, ClusterLockedError.exit_code, why)
+        return [replace(_base(c, Outcome.NOT_RUN), message=why, error=error) for c in rest]
+    why = f"not run: canary {names} did not reach what was approved (or did not verify)"
+    return [replace(_base(c, Outcome.NOT_RUN), message=why) for c in rest]
+
+
 def batch_apply(
     clusters: Sequence[InventoryCluster],
     settings: BatchSettings,
@@ -544,12 +566,11 @@ def batch_apply(
 
     canaries, rest = clusters[: settings.canary], clusters[settings.canary :]
     results = _in_parallel(canaries, runner(True), settings.max_parallel, stop, on_stop)
-    failed = [r.name for r in results if not r.ok]
+    failed = [r for r in results if not r.ok]
     if stop is not None and stop.is_set():
         results += [_not_started(c) for c in rest]
     elif failed:
-        why = f"not run: canary {', '.join(failed)} did not reach what was approved (or did not verify)"
-        held = [replace(_base(c, Outcome.NOT_RUN), message=why) for c in rest]
+        held = held_back(rest, failed)
         for result in held:
             watcher.on_cluster_done(result)
         results += held

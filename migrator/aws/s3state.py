@@ -32,15 +32,33 @@ from migrator.state.location import MARKER_KEY, STATE_SCHEMA, S3Location
 _CONFLICTS = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
+@dataclass(frozen=True)
+class Encryption:
+    """What every PutObject of a store asks for, explicitly (a bucket policy may deny writes that name none):
+    SSE-KMS with `kms_key` (None: the account's AWS managed key), or SSE-S3."""
+
+    kms: bool = False
+    kms_key: str | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        if not self.kms:
+            return {"ServerSideEncryption": "AES256"}
+        return {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": self.kms_key} if self.kms_key else {})}
+
+
 @dataclass
 class _Root:
-    """What the stores of one location share: the client, where it is, and whether the marker is written."""
+    """What the stores of one location share: the client, where it is, whether the marker is written, and the
+    encryption its writes ask for (decided before the first write: see `S3Store._encryption`)."""
 
     client: Any
     location: S3Location
     kms_key: str | None
     marked: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Reentrant: writing the marker (under it) asks for the encryption (under it too) on a root's first write.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    encryption: Encryption | None = None
 
 
 class S3Store:
@@ -92,7 +110,7 @@ class S3Store:
 
     def _put(self, name: str, data: bytes, *, if_none_match: bool = False, if_match: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self._root.location.bucket, "Key": name, "Body": data}
-        params.update(_encryption(self._root.kms_key))
+        params.update(self._encryption().params)
         if if_none_match:
             params["IfNoneMatch"] = "*"
         if if_match is not None:
@@ -123,6 +141,35 @@ class S3Store:
             return None
         return current.version if current.data == data else None
 
+    def _encryption(self) -> Encryption:
+        """--state-kms-key (or the key the state's marker records); else the bucket's own default, asked for
+        explicitly: a bucket whose default is SSE-KMS keeps it (naming SSE-S3 would override it), and one whose
+        default is SSE-S3 (every bucket's base level since 2023) or that may not be asked gets SSE-S3."""
+        root = self._root
+        if root.encryption is None:
+            with root.lock:
+                if root.encryption is None:
+                    root.encryption = (
+                        Encryption(True, root.kms_key) if root.kms_key is not None else self._bucket_default()
+                    )
+        return root.encryption
+
+    def _bucket_default(self) -> Encryption:
+        bucket = self._root.location.bucket
+
+        def ask() -> Encryption:
+            try:
+                answer = self._root.client.get_bucket_encryption(Bucket=bucket)
+            except ClientError:  # none configured (SSE-S3 then), or not allowed to ask: SSE-S3 named explicitly
+                return Encryption()
+            for rule in answer.get("ServerSideEncryptionConfiguration", {}).get("Rules", ()):
+                default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+                if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+                    return Encryption(True, default.get("KMSMasterKeyID") or None)
+            return Encryption()
+
+        return aws_call("GetBucketEncryption", ask)
+
     def _mark(self) -> None:
         """Write the marker before the first object of this process (once; a marker there already is fine)."""
         root = self._root
@@ -131,7 +178,8 @@ class S3Store:
         with root.lock:
             if root.marked:
                 return
-            body = json.dumps({"schema": STATE_SCHEMA, "writtenBy": f"aws-auth-migrate {__version__}"}).encode()
+            marker = {"schema": STATE_SCHEMA, "writtenBy": f"aws-auth-migrate {__version__}", "kmsKey": root.kms_key}
+            body = json.dumps(marker).encode()
             with contextlib.suppress(WriteConflict):  # another run wrote it first (checked when opened)
                 self._put(root.location.object_key(MARKER_KEY), body, if_none_match=True)
             root.marked = True
@@ -185,12 +233,6 @@ def _condition(if_none_match: bool) -> str:
     return "exists already (written by another run)" if if_none_match else "changed since it was read (by another run)"
 
 
-def _encryption(kms_key: str | None) -> dict[str, str]:
-    if kms_key is None:
-        return {"ServerSideEncryption": "AES256"}
-    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
-
-
 def s3_failure(operation: str, where: str, error: ClientError) -> Exception:
     """An S3 error as the tool's own: a missing bucket is bad input, a refusal names what to grant."""
     code = error_code(error)
@@ -228,15 +270,25 @@ def open_s3_store(
             )
         return store
     try:
-        schema = json.loads(marker.data)["schema"]
-    except (ValueError, KeyError, TypeError):
-        schema = None
+        recorded = json.loads(marker.data)
+        schema, state_key = recorded["schema"], recorded.get("kmsKey")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        schema, state_key = None, None
     if schema != STATE_SCHEMA:
         raise InputError(
             f"{location.url(MARKER_KEY)}: state layout {schema!r}, this version of aws-auth-migrate ({__version__}) "
             f"reads {STATE_SCHEMA}",
             hint="run the version of aws-auth-migrate that wrote this state (or a newer one)",
         )
+    if isinstance(state_key, str):
+        # The state was made with --state-kms-key: every later write uses that key, so that a command run without
+        # it (a rollback from a laptop) never writes the state's backups and journals with weaker encryption.
+        if kms_key is not None and kms_key != state_key:
+            raise InputError(
+                f"{location.url()}: the state is encrypted with KMS key {state_key}, not {kms_key}",
+                hint="drop --state-kms-key (the state's own key is used) or give that key",
+            )
+        store._root.kms_key = state_key
     store._root.marked = True
     return store
 

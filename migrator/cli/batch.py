@@ -20,6 +20,7 @@ from rich.text import Text
 
 from migrator.app import RunSettings, update_polling
 from migrator.app.batch import (
+    POINTER,
     BatchSettings,
     batch_apply,
     batch_plan,
@@ -43,7 +44,7 @@ from migrator.cli.state import (
     StateRegionOption,
     state_store,
 )
-from migrator.errors import InputError, MigratorError
+from migrator.errors import ClusterLockedError, InputError, MigratorError
 from migrator.files import atomic_write
 from migrator.fleet.inventory import Inventory, InventoryCluster, parse_inventory
 from migrator.fleet.merging import merge_reports
@@ -52,9 +53,12 @@ from migrator.fleet.report import BATCH_INTERRUPTED_EXIT, BatchReport, FleetSet,
 from migrator.fleet.selection import parse_shard, select
 from migrator.model import AuthMode, Plan
 from migrator.ports import StateStore
+from migrator.run.backup import BACKUP_SUFFIX
+from migrator.run.journal import JOURNAL_SUFFIX
+from migrator.run.lockobject import LOCK_KEY
 from migrator.run.settings import UPDATE_TIMEOUT_SECONDS
 from migrator.state.files import FileStore
-from migrator.state.location import is_s3_url
+from migrator.state.location import MARKER_KEY, is_s3_url
 
 batch_app = typer.Typer(
     help="Plan, apply, check and roll back many clusters from an inventory file (inventory/v1); merge CI "
@@ -232,10 +236,17 @@ def _finish(
             reach = state.access if state is not None else access
             folder, name = open_object(report_ref, reach, label="--report")
             where = write_report(report, folder, name)
+        elif report.exit_code == ClusterLockedError.exit_code:
+            # Every cluster that fell short is another run's: that run writes this report's key; ours would
+            # replace its report with one that says only "held".
+            stderr.print(
+                f"Report not written: the clusters are held by another run, which writes {report_name(report)}"
+            )
         else:
             assert state is not None  # every command that saves by default has a state
             where = write_report(report, state.store, report_name(report))
-        stderr.print(Text(clean(f"Report written to {where}")), highlight=False)
+        if where is not None:
+            stderr.print(Text(clean(f"Report written to {where}")), highlight=False)
     if markdown:  # the one data format on stdout; the live lines on stderr already named each cluster's outcome
         print(_markdown_summary(report, state.access if state is not None else None, where), end="")
         stderr.print(Text(fleet_summary(report)), highlight=False)
@@ -267,7 +278,23 @@ def _check_outputs(access: StateAccess, report: str | None, html: str | None = N
     every cluster was planned, changed or rolled back."""
     for ref, label in ((report, "--report"), (html, "--html")):
         if ref is not None:
-            open_object(ref, access, label=label)
+            _, name = open_object(ref, access, label=label)
+            if _names_run_state(ref, name):
+                raise InputError(
+                    f"{label}: {ref} names an object of the run state (a plan, journal, backup, pointer, lock or the "
+                    "state's marker); writing there would destroy it",
+                    hint="name a file or object of its own, e.g. reports/batch-apply.json",
+                )
+
+
+def _names_run_state(ref: str, name: str) -> bool:
+    """Whether a destination is (or lies inside) something a run keeps in its state."""
+    folders = ref.rstrip("/").split("/")[:-1]
+    return (
+        name in (MARKER_KEY, LOCK_KEY, POINTER)
+        or name.endswith((".plan.yaml", BACKUP_SUFFIX, JOURNAL_SUFFIX))
+        or any(part.endswith(".journal") for part in folders)
+    )
 
 
 def _write_dashboard(report: BatchReport, ref: str, access: StateAccess) -> None:

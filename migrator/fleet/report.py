@@ -53,7 +53,7 @@ class ErrorInfo:
         return {"type": self.type, "exitCode": self.exit_code, "message": self.message}
 
 
-def _held_by_another_run(error: ErrorInfo | None) -> bool:
+def held_by_another_run(error: ErrorInfo | None) -> bool:
     """The cluster's lock or Lease is another run's (a plan kept for its unfinished run is not that)."""
     return error is not None and error.exit_code == ClusterLockedError.exit_code and error.type != "RunInProgressError"
 
@@ -173,7 +173,7 @@ class BatchReport:
         failed = [c for c in self.clusters if not c.ok]
         # Every cluster that fell short was held by another run (its lock, its Lease): the batch is exit 7, as a
         # single apply would be, so that a second runner of the same shard can tell "someone else has it".
-        if all(_held_by_another_run(c.error) for c in failed):
+        if all(held_by_another_run(c.error) for c in failed):
             return ClusterLockedError.exit_code
         return BATCH_FAILED_EXIT
 

@@ -12,9 +12,11 @@ from migrator.errors import InputError
 from migrator.ports import ConfigMapState, StateStore
 from migrator.run.journal import utc_now
 
+BACKUP_SUFFIX = ".aws-auth.backup.json"
+
 
 def backup_name(plan_id: str) -> str:
-    return f"{plan_id}.aws-auth.backup.json"
+    return f"{plan_id}{BACKUP_SUFFIX}"
 
 
 BACKUP_SCHEMA = "aws-auth-migrate/aws-auth-backup/v1"

@@ -156,8 +156,11 @@ def journal_for(store: StateStore, plan_id: str) -> Journal:
     return ObjectJournal(store, f"{plan_id}.journal", plan_id)
 
 
+JOURNAL_SUFFIX = ".journal.jsonl"
+
+
 def journal_name(plan_id: str) -> str:
-    return f"{plan_id}.journal.jsonl"
+    return f"{plan_id}{JOURNAL_SUFFIX}"
 
 
 class FileJournal:

@@ -3,7 +3,9 @@ test can hold a run's real calls against what the plan declared (rules/permissio
 boto3. The server records every request before answering it; `Sandbox.calls()` reads the records.
 
 AWS requests are named by their SigV4 credential scope (the service) and the operation: for EKS (rest-json)
-from the method and path, for the query-protocol services (STS, IAM) from the `Action` parameter.
+from the method and path, for S3 (rest-xml, path-style: the sandbox is an IP address) from the method, whether
+the path names a bucket or an object, and the subresource in the query; for the query-protocol services (STS,
+IAM) from the `Action` parameter.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ _KUBE_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delet
 
 @dataclass(frozen=True)
 class Call:
-    """One request. AWS: service ("eks", "sts", "iam"), operation, and the cluster and principal it names.
-    Kubernetes: service "kubernetes", the verb as RBAC names it, and the path below the cluster's prefix."""
+    """One request. AWS: service ("eks", "sts", "iam"), operation, and the cluster and principal it names; S3:
+    the path-style path (`/bucket/key`) with its query (a listing's `prefix`). Kubernetes: service "kubernetes",
+    the verb as RBAC names it, and the path below the cluster's prefix."""
 
     service: str
     operation: str
@@ -50,8 +53,13 @@ class Call:
 
     @property
     def iam_action(self) -> str | None:
-        """The IAM action that authorizes this call (EKS, STS and IAM actions are named as the operation)."""
-        return None if self.service == "kubernetes" else f"{self.service}:{self.operation}"
+        """The IAM action that authorizes this call (EKS, STS and IAM actions are named as the operation; S3's
+        mostly, but listing a bucket is s3:ListBucket and a HEAD is authorized as the GET)."""
+        if self.service == "kubernetes":
+            return None
+        if self.service == "s3":
+            return f"s3:{_S3_ACTIONS.get(self.operation, self.operation)}"
+        return f"{self.service}:{self.operation}"
 
 
 def _match(pattern: str, segments: list[str]) -> dict[str, str] | None:
@@ -107,6 +115,41 @@ def _query_action(environ: WSGIEnvironment) -> str:
     return form.get("Action", ["?"])[-1]
 
 
+# S3 operations by (method, whether the path names an object); a bucket's subresources are left unnamed.
+_S3_OPERATIONS = {
+    ("GET", False): "ListObjects",  # ListObjectsV2 with list-type=2
+    ("PUT", False): "CreateBucket",
+    ("HEAD", False): "HeadBucket",
+    ("DELETE", False): "DeleteBucket",
+    ("GET", True): "GetObject",
+    ("PUT", True): "PutObject",  # CopyObject with x-amz-copy-source
+    ("HEAD", True): "HeadObject",
+    ("DELETE", True): "DeleteObject",
+}
+# Query parameters of those operations; any other names a subresource (`?versioning`, `?uploads`, ...).
+_S3_PARAMETERS = frozenset(
+    {"list-type", "prefix", "delimiter", "max-keys", "marker", "start-after", "continuation-token", "encoding-type",
+     "fetch-owner", "versionId", "x-id"}
+)  # fmt: skip
+_S3_ACTIONS = {"ListObjects": "ListBucket", "ListObjectsV2": "ListBucket", "HeadBucket": "ListBucket",
+               "HeadObject": "GetObject", "CopyObject": "PutObject"}  # fmt: skip
+
+
+def _s3_operation(environ: WSGIEnvironment, method: str, path: str) -> str:
+    """The S3 operation of a path-style request (`/bucket` or `/bucket/key`), or `METHOD path?subresources`
+    when it is none of the common ones (a subresource such as `?versioning`, a multipart upload, ListBuckets)."""
+    bucket, _, key = path.strip("/").partition("/")
+    query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+    operation = _S3_OPERATIONS.get((method, bool(key))) if bucket else None
+    if operation is None or not _S3_PARAMETERS.issuperset(query):
+        return f"{method} {path}" + (f"?{'&'.join(sorted(query))}" if query else "")
+    if operation == "ListObjects" and query.get("list-type") == ["2"]:
+        return "ListObjectsV2"
+    if operation == "PutObject" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+        return "CopyObject"
+    return operation
+
+
 def identify(environ: WSGIEnvironment) -> Call:
     path = _raw_path(environ)
     method = str(environ.get("REQUEST_METHOD", "GET"))
@@ -120,6 +163,11 @@ def identify(environ: WSGIEnvironment) -> Call:
     service, region = credential.group("service"), credential.group("region")
     if target := str(environ.get("HTTP_X_AMZ_TARGET", "")):  # JSON-protocol services (CloudWatch Logs)
         return Call(service, target.rsplit(".", 1)[-1], region=region)
+    if service == "s3":
+        query = str(environ.get("QUERY_STRING", ""))
+        return Call(
+            service, _s3_operation(environ, method, path), region=region, path=f"{path}?{query}" if query else path
+        )
     if service != "eks":
         return Call(service, _query_action(environ), region=region)
     segments = path.strip("/").split("/")

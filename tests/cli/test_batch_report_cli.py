@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from migrator.app.state import StateAccess
+from migrator.cli.batch import _check_outputs
+from migrator.errors import InputError
 from tests.cli.conftest import run_cli
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -135,3 +138,23 @@ def test_the_report_option_of_status_and_report_says_no_report_is_written_withou
     args = ("fleet.yaml",) if command == "status" else (str(shard_reports[0]),)
     assert cli("batch", command, *args).returncode in (0, 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.yaml"]  # as it says: no report, no plans/ folder
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "plans/111122223333/us-east-1/prod/lock.json",
+        "plans/batch.current",
+        "aws-auth-migrate-state.json",
+        "plans/prod/p-1.journal.jsonl",
+        "plans/prod/p-1.aws-auth.backup.json",
+        "plans/prod/p-1.plan.yaml",
+        "s3://fleet-state/runs/111122223333/us-east-1/prod/p-1.journal/000000001.json",
+    ],
+)
+def test_a_report_or_dashboard_over_an_object_of_the_run_state_is_refused(ref: str) -> None:
+    # Written over a lock, a journal record or the state's marker, a report would destroy what a run must remember.
+    for report, html in ((ref, None), (None, ref)):
+        with pytest.raises(InputError, match="names an object of the run state"):
+            _check_outputs(StateAccess(), report, html)
+    _check_outputs(StateAccess(), "reports/batch-apply.json", "reports/fleet.html")  # a file of its own is fine
