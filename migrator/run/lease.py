@@ -1,16 +1,19 @@
 """One apply (or rollback) per cluster at a time anywhere: a Kubernetes Lease on the cluster itself.
 
 `kube-system/aws-auth-migrate` (coordination.k8s.io/v1) names its holder in `holderIdentity` (JSON: host, pid,
-planId, user), with `leaseDurationSeconds`, `acquireTime` and `renewTime`. While a run lasts a thread renews it
-every third of the duration; at the end it is deleted.
+machine, planId, user), with `leaseDurationSeconds`, `acquireTime` and `renewTime`. While a run lasts a thread
+renews it every third of the duration; at the end it is deleted.
 
 Expiry is judged as client-go's leader election judges it: from when *this* run last saw the lease change
 (its resourceVersion, renewTime, holder), on this run's own monotonic clock, never by comparing the holder's
 `renewTime` with our clock (another host's clock may be minutes off). So a run that finds the lease held
 watches it for its `leaseDurationSeconds`: renewed meanwhile, its holder is alive and the cluster is locked;
 unchanged for the whole duration, its holder died (or lost its network) and the lease is taken over and
-reported. One naming a process of this host that no longer exists is taken over at once (a SIGKILLed run
-resumed here need not wait it out). A lease longer than MAX_WATCH_SECONDS is not waited out: it refuses.
+reported. One naming a process of this host and machine (boot and pid namespace: `migrator/run/machine.py`)
+that no longer exists is taken over at once (a SIGKILLed run resumed here need not wait it out); a host name
+alone is no proof (CI runners on other machines, containers on this one, share host names), and a holder that
+names no machine (an older version's, or one written without /proc) is watched. A lease longer than
+MAX_WATCH_SECONDS is not waited out: it refuses.
 
 The holder side: a run that cannot renew for RENEW_DEADLINE of the duration (on its monotonic clock; before
 anyone watching can take it over), or whose renewal finds the lease changed by someone else, has lost it:
@@ -28,8 +31,6 @@ from __future__ import annotations
 import datetime
 import getpass
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from types import TracebackType
 
 from migrator.errors import ClusterLockedError, ConflictError, ForbiddenError, MigratorError
 from migrator.ports import LeaseKeeper, LeaseState
-from migrator.run.lock import LockHolder, holder_alive
+from migrator.run.machine import Process, alive_here, is_this_process
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "aws-auth-migrate"
@@ -69,14 +70,24 @@ class LeaseHolder:
     pid: int
     plan_id: str
     user: str
+    machine: str | None = None  # boot id and pid namespace (machine.py): what makes the pid mean one process
 
     @staticmethod
-    def here(plan_id: str) -> LeaseHolder:
-        return LeaseHolder(socket.gethostname(), os.getpid(), plan_id, _user())
+    def here(plan_id: str, process: Process | None = None) -> LeaseHolder:
+        me = process or Process.this()
+        return LeaseHolder(me.host, me.pid, plan_id, _user(), me.machine)
 
     def identity(self) -> str:
+        machine = {} if self.machine is None else {"machine": self.machine}
         return json.dumps(
-            {"tool": LEASE_NAME, "host": self.host, "pid": self.pid, "planId": self.plan_id, "user": self.user},
+            {
+                "tool": LEASE_NAME,
+                "host": self.host,
+                "pid": self.pid,
+                **machine,
+                "planId": self.plan_id,
+                "user": self.user,
+            },
             separators=(",", ":"),
         )
 
@@ -86,7 +97,7 @@ def describe_holder(identity: str | None) -> str:
     try:
         data = json.loads(identity or "")
         return f"pid {int(data['pid'])} on {data['host']} (plan {data['planId']}, user {data['user']})"
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         return repr(identity)
 
 
@@ -98,24 +109,30 @@ def is_free(lease: LeaseState) -> bool:
     return not lease.holder
 
 
-def holder_dead_here(lease: LeaseState) -> bool:
-    """The lease names a process on this host that no longer exists (a run killed here). Taken under this
-    machine's lock on the cluster, such a lease cannot belong to a live run, so it need not expire first."""
+def holder_process(lease: LeaseState) -> Process | None:
+    """The process a holderIdentity of ours names (None: free, or someone else's)."""
     try:
         data = json.loads(lease.holder or "")
-        return holder_alive(LockHolder(int(data["pid"]), str(data["host"]), "", "")) is False
-    except (ValueError, KeyError, TypeError):
-        return False
+        machine = data.get("machine")
+        return Process(str(data["host"]), int(data["pid"]), machine if isinstance(machine, str) else None)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return None
 
 
-def held_by_this_process(lease: LeaseState) -> bool:
-    """The lease names this very process: `batch plan`, which holds a cluster's lock object while it reads how
-    that cluster's run stands, must not take its own hold for a run in progress."""
-    try:
-        data = json.loads(lease.holder or "")
-        return str(data["host"]) == socket.gethostname() and int(data["pid"]) == os.getpid()
-    except (ValueError, KeyError, TypeError):
-        return False
+def holder_dead_here(lease: LeaseState, here: Process | None = None) -> bool:
+    """The lease names a process of this host and machine (`here`: this process) that no longer exists (a run
+    killed here). Taken under this machine's lock on the cluster, such a lease cannot belong to a live run, so
+    it need not expire first. A holder on another machine of the same host name, in another pid namespace, or
+    naming no machine is not judged by our pids: False."""
+    holder = holder_process(lease)
+    return holder is not None and alive_here(holder, here or Process.this()) is False
+
+
+def held_by_this_process(lease: LeaseState, here: Process | None = None) -> bool:
+    """The lease names this very process (`here`): `batch plan`, which holds a cluster's lock object while it
+    reads how that cluster's run stands, must not take its own hold for a run in progress."""
+    holder = holder_process(lease)
+    return holder is not None and is_this_process(holder, here or Process.this())
 
 
 class ClusterLease:
@@ -126,7 +143,8 @@ class ClusterLease:
     (None while held). A caller whose RBAC forbids the Lease (a Role from before the lease existed) runs
     without it, warned (`forbidden`): this machine's lock still holds. `wait` is how the thread waits between
     renewals (an Event's wait by default, so release wakes it at once); `monotonic` and `sleep` are how
-    expiry is measured and a held lease watched. Tests pass their own.
+    expiry is measured and a held lease watched; `here` is this process as a holder names it (whose pids judge
+    a holder of this host and machine dead at once). Tests pass their own.
     """
 
     def __init__(
@@ -141,6 +159,7 @@ class ClusterLease:
         duration_seconds: int = LEASE_SECONDS,
         clock: Clock = utc_now,
         holder: LeaseHolder | None = None,
+        here: Process | None = None,
         on_message: Callable[[str], None] | None = None,
         wait: Callable[[float], bool] | None = None,
         renew_in_background: bool = True,
@@ -154,9 +173,11 @@ class ClusterLease:
         self.removal = removal  # how a person removes it when its holder is gone for good
         self.duration_seconds = duration_seconds
         self.clock = clock
-        self.holder = holder or LeaseHolder.here(plan_id)
+        self.here = here or Process.this()
+        self.holder = holder or LeaseHolder.here(plan_id, self.here)
         self.on_message = on_message or (lambda _message: None)
         self.taken_over: LeaseState | None = None
+        self.holder_gone = False  # the lease taken over named a process of this machine that no longer existed
         self.watched_seconds = 0.0  # how long the lease we took over was watched unchanged
         self.lost = False
         self.lost_reason: str | None = None
@@ -183,7 +204,7 @@ class ClusterLease:
         old = self.taken_over
         why = (
             "is gone (its process no longer exists on this host)"
-            if holder_dead_here(old)
+            if self.holder_gone
             else f"did not renew it while this run watched it for {self.watched_seconds:g} s (its last renewTime, "
             f"by its own clock: {_stamp(old.renewed_at or old.acquired_at)})"
         )
@@ -206,7 +227,8 @@ class ClusterLease:
 
     def _acquire(self) -> ClusterLease:
         current = self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)
-        if current is not None and not is_free(current) and not holder_dead_here(current):
+        gone = current is not None and not is_free(current) and holder_dead_here(current, self.here)
+        if current is not None and not is_free(current) and not gone:
             current = self._watch(current)
         now = self.clock()
         mine = LeaseState(
@@ -230,6 +252,7 @@ class ClusterLease:
                     )
                 )
                 self.taken_over = stale
+                self.holder_gone = gone
         except ConflictError:
             # Someone else created or changed it between our read and our write: they won.
             raise self._locked(self.kube.read_lease(LEASE_NAMESPACE, LEASE_NAME)) from None

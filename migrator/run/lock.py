@@ -6,9 +6,10 @@ copied into two directories therefore meets the same lock. Other machines are ke
 Lease (`migrator/run/lease.py`), taken under this lock.
 
 The kernel releases a flock when its process dies, so a crashed run never blocks the next one. The file
-also holds who has it ({pid, host, planId, startedAt}) to name the holder in the refusal. A clean release
-empties the file; finding a holder written in it when we get the lock therefore means that holder died
-(stale), and we say so and take over.
+also holds who has it ({pid, host, machine, planId, startedAt}) to name the holder in the refusal; `status`
+judges that holder's pid only on the same machine (`migrator/run/machine.py`: a lock directory may be shared
+by containers with pid namespaces of their own). A clean release empties the file; finding a holder written in
+it when we get the lock therefore means that holder died (stale), and we say so and take over.
 
 The file is never deleted: with flock, unlinking a lock file lets two processes lock two different inodes.
 """
@@ -19,7 +20,6 @@ import datetime
 import fcntl
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +28,7 @@ from typing import IO
 from migrator.errors import ClusterLockedError
 from migrator.files import private_dir
 from migrator.model import ClusterRef
+from migrator.run.machine import Process, alive_here
 
 LOCK_DIR_ENV = "AWS_AUTH_MIGRATE_LOCK_DIR"
 
@@ -52,19 +53,30 @@ class LockHolder:
     host: str
     plan_id: str
     started_at: str
+    machine: str | None = None  # boot id and pid namespace (machine.py); None: unreadable, or an older version's
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} (plan {self.plan_id}, since {self.started_at})"
 
     def to_json(self) -> str:
-        return json.dumps({"pid": self.pid, "host": self.host, "planId": self.plan_id, "startedAt": self.started_at})
+        data: dict[str, object] = {"pid": self.pid, "host": self.host, "planId": self.plan_id}
+        if self.machine is not None:
+            data["machine"] = self.machine
+        return json.dumps({**data, "startedAt": self.started_at})
 
     @staticmethod
     def parse(text: str) -> LockHolder | None:
         try:
             data = json.loads(text)
-            return LockHolder(int(data["pid"]), str(data["host"]), str(data["planId"]), str(data["startedAt"]))
-        except (ValueError, KeyError, TypeError):
+            machine = data.get("machine")
+            return LockHolder(
+                int(data["pid"]),
+                str(data["host"]),
+                str(data["planId"]),
+                str(data["startedAt"]),
+                machine if isinstance(machine, str) else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return None
 
 
@@ -76,17 +88,10 @@ def read_holder(path: Path) -> LockHolder | None:
         return None
 
 
-def holder_alive(holder: LockHolder) -> bool | None:
-    """Whether the holder's process exists; None when it runs on another host (cannot tell)."""
-    if holder.host != socket.gethostname():
-        return None
-    try:
-        os.kill(holder.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def holder_alive(holder: LockHolder, here: Process | None = None) -> bool | None:
+    """Whether the holder's process exists; None when this process (`here`) cannot tell: another host name or
+    machine, or no machine recorded or readable (see machine.py)."""
+    return alive_here(Process(holder.host, holder.pid, holder.machine), here or Process.this())
 
 
 class ClusterLock:
@@ -127,7 +132,8 @@ class ClusterLock:
         handle.seek(0)
         previous = handle.read()
         self.stale = LockHolder.parse(previous) if previous.strip() else None
-        holder = LockHolder(os.getpid(), socket.gethostname(), self.plan_id, _now())
+        me = Process.this()
+        holder = LockHolder(me.pid, me.host, self.plan_id, _now(), me.machine)
         handle.seek(0)
         handle.truncate()
         handle.write(holder.to_json())

@@ -11,7 +11,6 @@ import datetime
 import itertools
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from migrator.ports import StateStore, StoredObject
 from migrator.run.journal import Event, JournalCorrupt, JournalForked, ObjectJournal
 from migrator.run.lease import ClusterLease, LeaseHolder
 from migrator.run.lockobject import LOCK_KEY, StoreLeases, lock_label
+from migrator.run.machine import Process
 from migrator.sandbox.scenario import parse_scenario
 from migrator.sandbox.server import Sandbox
 from migrator.state.files import FileStore
@@ -463,7 +463,8 @@ def test_the_lock_object_is_taken_refused_to_a_second_taker_while_renewed_and_fr
 def test_a_lock_object_whose_holder_died_on_this_host_is_taken_over_at_once(place: Place) -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # a pid that no longer exists: a run SIGKILLed here, its lock object left behind
-    gone = LeaseHolder(socket.gethostname(), child.pid, "plan-killed", "alice")
+    me = Process.this()
+    gone = LeaseHolder.here("plan-killed", Process(me.host, child.pid, me.machine))  # as this version writes it
     taker(place.store.child("prod"), gone).acquire()  # never released
     waits = FakeTime()
     with taker(place.reopen().child("prod"), ME, waits) as held:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,8 +23,17 @@ from migrator.plan.planfile import plan_to_dict
 from migrator.ports import LeaseState
 from migrator.run.executor import Executor
 from migrator.run.journal import FileJournal, Phase, read_state
-from migrator.run.lease import LEASE_NAME, LEASE_NAMESPACE, ClusterLease, LeaseHolder
+from migrator.run.lease import (
+    LEASE_NAME,
+    LEASE_NAMESPACE,
+    ClusterLease,
+    LeaseHolder,
+    describe_holder,
+    held_by_this_process,
+    holder_dead_here,
+)
 from migrator.run.lock import ClusterLock, lock_path
+from migrator.run.machine import Process
 from migrator.run.observer import RunResult
 from migrator.run.settings import RunSettings
 from tests.support.clock import FakeTime
@@ -362,13 +372,68 @@ def test_a_dry_run_takes_no_lock(tmp_path: Path) -> None:
 
 
 def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once() -> None:
-    fake, clock = small_cluster(), Clock()
+    fake, clock, waits = small_cluster(), Clock(), FakeTime()
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # a pid that no longer exists: a run SIGKILLed here
-    gone = LeaseHolder(socket.gethostname(), child.pid, "plan-killed", "alice")
+    gone = dataclasses.replace(LeaseHolder.here("plan-killed"), pid=child.pid)  # as this version writes it
+    assert gone.machine is not None  # Linux: the boot id and our pid namespace are readable
     fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, gone.identity(), 60, T0, T0))  # not expired
-    with lease(fake, clock) as held:
+    with lease(fake, clock, waits) as held:
         assert held.taken_over is not None and "is gone" in (held.takeover_message or "")
+        assert waits.slept == []  # not watched
+
+
+# A machine as `migrator.run.machine` reads it: the kernel's boot id and the pid namespace of this process.
+BOOT, OTHER_BOOT = "6b11095c-6774-4cef-9d02-fba9a7505ba2", "0c4d2e7a-1b3f-4a5e-8d9c-7f6e5d4c3b2a"
+OURS = f"{BOOT}/pid:[4026531836]"
+HERE = Process(socket.gethostname(), os.getpid(), OURS)
+GONE_PID = 2**22 + 12345  # above Linux's largest pid_max: no process has it
+
+
+@pytest.mark.parametrize(
+    ("here", "machine", "at_once"),
+    [
+        pytest.param(HERE, OURS, True, id="same-host-boot-and-pid-namespace"),
+        pytest.param(HERE, f"{OTHER_BOOT}/pid:[4026531836]", False, id="another-machine-of-our-host-name"),
+        pytest.param(HERE, f"{BOOT}/pid:[4026532311]", False, id="another-container-of-this-machine"),
+        pytest.param(HERE, None, False, id="written-by-an-older-version"),
+        pytest.param(dataclasses.replace(HERE, machine=None), None, False, id="we-cannot-read-our-machine"),
+    ],
+)
+def test_a_dead_pid_of_our_host_name_is_taken_over_at_once_only_on_our_machine(
+    here: Process, machine: str | None, at_once: bool
+) -> None:
+    # Review of issue 21: "dead here" trusted the host name alone. CI runners on other machines share host names
+    # (autoscaled VMs, --hostname, pods), and containers on one machine have pid namespaces of their own: a live
+    # run's Lease (and its lock object) was taken over at once, and two runs changed one cluster.
+    fake, clock, waits = small_cluster(), Clock(), FakeTime()
+    dead = LeaseHolder(HERE.host, GONE_PID, "plan-killed", "alice", machine)
+    fake.put_lease(LeaseState(LEASE_NAMESPACE, LEASE_NAME, dead.identity(), 60, T0, T0))
+    with lease(fake, clock, waits, here=here) as held:
+        assert held.taken_over is not None and held.taken_over.holder == dead.identity()
+        assert (waits.slept == []) is at_once  # else watched for its 60 s: unrenewed, then taken over
+        assert ("is gone (its process no longer exists on this host)" in (held.takeover_message or "")) is at_once
+
+
+def test_a_lease_of_our_host_name_and_pid_on_another_machine_is_not_held_by_this_process() -> None:
+    mine = LeaseHolder(HERE.host, HERE.pid, "batch-plan", "alice", OURS)
+    theirs = dataclasses.replace(mine, machine=f"{OTHER_BOOT}/pid:[4026531836]")
+    older = dataclasses.replace(mine, machine=None)
+
+    def held(holder: LeaseHolder) -> bool:
+        return held_by_this_process(LeaseState(LEASE_NAMESPACE, LEASE_NAME, holder.identity()), HERE)
+
+    assert held(mine) and not held(theirs) and not held(older)
+    assert json.loads(mine.identity())["machine"] == OURS
+
+
+@pytest.mark.parametrize("pid", ["1e999", "-1", "0", "[1]"])
+def test_a_holder_naming_no_pid_of_ours_is_not_judged(pid: str) -> None:
+    # `"pid": 1e999` (a lock object edited by hand) raised OverflowError: exit 1, an internal error.
+    holder = f'{{"tool":"aws-auth-migrate","host":"{HERE.host}","pid":{pid},"machine":"{OURS}","planId":"p"}}'
+    lease = LeaseState(LEASE_NAMESPACE, LEASE_NAME, holder)
+    assert not holder_dead_here(lease, HERE) and not held_by_this_process(lease, HERE)
+    assert describe_holder(holder)
 
 
 def test_a_run_that_loses_its_lease_stops_before_its_next_step_with_exit_7_and_resumes(tmp_path: Path) -> None:

@@ -16,14 +16,18 @@ from pathlib import Path
 import pytest
 
 from migrator.app import PlanRun, apply_plan
+from migrator.app.batch import held_back
 from migrator.app.running import ClusterPorts
 from migrator.app.state import open_state
 from migrator.errors import InputError, RemoteError
+from migrator.fleet.inventory import InventoryCluster
 from migrator.fleet.report import BatchReport, ClusterResult, ErrorInfo, Outcome
+from migrator.model import AuthMode
 from migrator.ports import LeaseState, StateStore, StoredObject
 from migrator.run.journal import Event, JournalCorrupt, JournalForked, ObjectJournal, parse_journal, read_state
 from migrator.run.lease import ClusterLease, LeaseHolder, holder_dead_here
 from migrator.run.lockobject import LOCK_KEY, StoreLeases
+from migrator.run.machine import Process
 from migrator.run.settings import RunSettings
 from migrator.state.files import FileStore
 from tests.support.clock import FakeTime
@@ -32,6 +36,7 @@ from tests.unit.fake_cluster import FakeIam, make_plan, small_cluster
 FOLDER = "plan-1.journal"
 T0 = datetime.datetime(2025, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
 ME = LeaseHolder("runner-a", 4242, "plan-1", "alice")
+BOOT = "6b11095c-6774-4cef-9d02-fba9a7505ba2"
 
 
 class SharedStore:
@@ -178,21 +183,44 @@ def test_a_lock_renewal_whose_answer_was_lost_does_not_lose_the_lock_to_ourselve
     assert stored is not None and json.loads(stored.data)["holderIdentity"] is None  # released, not left held
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="medium, not fixed: holder_dead_here trusts the host name alone, but CI runners on different machines "
-    "share host names (GitLab's runner-<token>-project-<id>-concurrent-<n> on autoscaled VMs, an Indexed Job's pod "
-    "with a subdomain, containers with --hostname) and their pids are small and reused; a lock object (and the "
-    "cluster's Lease) of a live run elsewhere is then taken over at once. Needs a machine identity in the holder "
-    "(boot id plus pid namespace) before a pid is judged",
-)
 def test_a_lock_written_on_another_machine_of_the_same_host_name_is_not_judged_by_our_pids() -> None:
+    # holder_dead_here trusted the host name alone, but CI runners on different machines share host names (GitLab's
+    # runner-<token>-project-<id>-concurrent-<n> on autoscaled VMs, an Indexed Job's pod with a subdomain, containers
+    # with --hostname) and their pids are small and reused: a lock object (and the cluster's Lease) of a live run
+    # elsewhere was taken over at once. A holder now names its machine (boot id and pid namespace) too.
     gone = 2**22 + 12345  # above pid_max: no process of ours has it
     theirs = json.loads(LeaseHolder(socket.gethostname(), gone, "plan-1", "ci").identity())
     theirs["machine"] = "another-machine"  # what a holder would have to record for the check to be possible
     lease = LeaseState("kube-system", "aws-auth-migrate", holder=json.dumps(theirs), duration_seconds=60)
     assert "machine" in json.loads(LeaseHolder.here("plan-1").identity())
     assert not holder_dead_here(lease)
+
+
+@pytest.mark.parametrize(
+    ("machine", "at_once"),
+    [
+        pytest.param(f"{BOOT}/pid:[4026531836]", True, id="ours"),
+        pytest.param("0c4d2e7a-1b3f-4a5e-8d9c-7f6e5d4c3b2a/pid:[4026531836]", False, id="another-boot"),
+        pytest.param(f"{BOOT}/pid:[4026532311]", False, id="another-pid-namespace"),
+        pytest.param(None, False, id="none-an-older-version"),
+    ],
+)
+def test_a_lock_object_naming_a_dead_pid_of_our_host_name_is_taken_at_once_only_from_our_machine(
+    tmp_path: Path, machine: str | None, at_once: bool
+) -> None:
+    here = Process(socket.gethostname(), 4242, f"{BOOT}/pid:[4026531836]")
+    store = SharedStore(FileStore(tmp_path))
+    dead = LeaseHolder(here.host, 2**22 + 12345, "plan-1", "ci", machine)  # its pid: none of ours
+    written = LeaseState("", "", dead.identity(), 60, T0, T0)
+    StoreLeases(store).create_lease(written)  # its runner lost (or alive elsewhere), the object left held
+    times = FakeTime()
+    taker = ClusterLease(
+        StoreLeases(store), "prod", "plan-1", clock=lambda: T0, holder=ME, here=here,
+        renew_in_background=False, monotonic=times.clock, sleep=times.sleep,
+    )  # fmt: skip
+    with taker:
+        assert taker.taken_over is not None and taker.taken_over.holder == dead.identity()
+        assert (times.slept == []) is at_once  # else watched for its 60 s first
 
 
 # --- a bucket that refuses writes ------------------------------------------------------------------------------
@@ -216,19 +244,16 @@ def test_a_state_that_refuses_put_object_is_exit_5_with_nothing_changed_on_the_c
 # --- the batch report's exit 7 ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="low, not fixed: a second runner of a shard run with --canary (as the Kubernetes Indexed Job example "
-    "does) meets the canary held by the first and holds the rest back: exit 5 ('a cluster did not reach what was "
-    "approved') instead of 7 ('held by another run'), so the Job counts a failure; the README's exit 7 sentence "
-    "needs the held-back clusters too",
-)
 def test_a_batch_whose_canary_is_held_by_another_run_and_the_rest_held_back_is_exit_7() -> None:
     held = ErrorInfo("ClusterLockedError", 7, "cluster alpha is locked by pid 7 on runner-1 (lock object ...)")
     canary = ClusterResult("alpha", "111122223333", "eu-west-1", 0, Outcome.FAILED, error=held, canary=True)
-    why = "not run: canary alpha did not reach what was approved (or did not verify)"
-    rest = ClusterResult("bravo", "111122223333", "eu-west-1", 1, Outcome.NOT_RUN, message=why)
-    assert BatchReport("apply", (canary, rest)).exit_code == 7
+    bravo = InventoryCluster("bravo", "eu-west-1", "111122223333", None, None, AuthMode.API, False, 1)
+    rest = held_back([bravo], [canary])
+    assert [(r.outcome, r.message) for r in rest] == [(Outcome.NOT_RUN, "not run: canary alpha is held by another run")]
+    assert BatchReport("apply", (canary, *rest)).exit_code == 7
+    # a canary that failed for another reason still holds the rest back as a failure (exit 5)
+    failed = ClusterResult("alpha", "111122223333", "eu-west-1", 0, Outcome.FAILED, error=ErrorInfo("X", 5, "no"))
+    assert BatchReport("apply", (failed, *held_back([bravo], [failed]))).exit_code == 5
 
 
 # --- --state -----------------------------------------------------------------------------------------------------
