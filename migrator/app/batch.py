@@ -5,12 +5,14 @@ its account), plan file, journal and locks, all through the single-cluster use c
 rollback_plan, plan_status, verify_ports). Whatever happens to one cluster (an error, a stale plan, a blocker,
 a bug) ends up in its entry of the report and never reaches another cluster.
 
-Where a cluster's state lives: `<state>/<account>/<region>/<name>/` (`no-account` when the inventory names
-none) in the run state (`--state`: a local directory, or `s3://BUCKET/PREFIX` shared by every runner), from the
-cluster's identity alone, so that the same name in two accounts or regions cannot collide and a folder never
-moves when other clusters are added or removed. `batch plan` also writes `batch.current` there, the name of the
-plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left alone. In a shared
-state, every batch command that writes takes the cluster's lock object there first (run/lockobject.py).
+Where a cluster's state lives: `<state>/<account>/<region>/<name>/` in the run state (`--state`: a local
+directory, or `s3://BUCKET/PREFIX` shared by every runner), from the cluster's identity alone, so that the same
+name in two accounts or regions cannot collide and a folder never moves when other clusters are added or
+removed. A local state takes `no-account` for a cluster the inventory names no account of; an S3 state refuses
+it (`require_accounts`): there the single-cluster commands keep the cluster in the same folder (app/state.py
+cluster_folder) and meet a batch's lock object there. `batch plan` also writes `batch.current` there, the name
+of the plan the fleet runs, so a later re-plan replaces it and older plans in the folder are left alone. In a
+shared state, every batch command that writes takes the cluster's lock object there first (run/lockobject.py).
 """
 
 from __future__ import annotations
@@ -363,8 +365,30 @@ def _described(cluster: InventoryCluster, run: PlanRun, outcome: Outcome, messag
 
 
 def cluster_store(cluster: InventoryCluster, state: StateStore) -> StateStore:
-    """The cluster's folder: `<state>/<account>/<region>/<name>/` (see InventoryCluster.directory)."""
+    """The cluster's folder: `<state>/<account>/<region>/<name>/` (see InventoryCluster.directory), where a
+    single-cluster command finds it too (app/state.py cluster_folder). In a shared state the account must be
+    the inventory's (`require_accounts`); `no-account` is for a local state only."""
+    if state.shared and cluster.account is None:
+        raise _no_account(cluster)
     return state.child(cluster.directory)
+
+
+def require_accounts(clusters: Sequence[InventoryCluster], inventory: str = "") -> None:
+    """For a shared (S3) state: InputError (exit 2) when a cluster names no account. There a cluster's folder is
+    its identity, `<account>/<region>/<name>/`, known before planning, where a single-cluster command of a plan
+    of the cluster runs too; a `no-account` folder would be one that no such command finds, and that two
+    accounts' same-named clusters share. Checked before anything is read or written; `inventory` names the file."""
+    if (missing := next((c for c in clusters if c.account is None), None)) is not None:
+        raise _no_account(missing, inventory)
+
+
+def _no_account(cluster: InventoryCluster, inventory: str = "") -> InputError:
+    where = f"{inventory}:{cluster.line}: " if inventory and cluster.line is not None else ""
+    return InputError(
+        f"{where}cluster {cluster.name!r} names no account: in an S3 state a cluster's folder is "
+        "<account>/<region>/<name>, its identity, known before planning",
+        hint="give every cluster its account (or defaults.account) in the inventory",
+    )
 
 
 def open_cluster_run(cluster: InventoryCluster, state: StateStore) -> PlanRun:
@@ -378,7 +402,7 @@ def open_cluster_run(cluster: InventoryCluster, state: StateStore) -> PlanRun:
     name = pointer.data.decode("utf-8", errors="replace").strip()
     if _plan_id_named(name) is None:
         raise InputError(f"{folder.where(POINTER)}: not a plan file name: {name!r}")
-    # The run directory is the plan's own folder (not `<state>/<name>/`, which same-named clusters share).
+    # The run directory is the plan's own folder, where a single-cluster command of a plan file finds it too.
     run = PlanRun.of(read_plan(folder, name), folder)
     ref = run.plan.cluster
     if ref.name != cluster.name or ref.region != cluster.region or (cluster.account not in (None, ref.account)):

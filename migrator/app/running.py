@@ -16,7 +16,7 @@ from pathlib import Path
 
 from migrator.app.planning import ClusterAccess, plan_id_of
 from migrator.app.replan import refuse_unless_replanned
-from migrator.app.state import StateAccess, load_plan_ref
+from migrator.app.state import StateAccess, cluster_folder, load_plan_ref, plan_folder_in_state
 from migrator.errors import InputError
 from migrator.model import ClusterRef, Plan, Snapshot
 from migrator.plan.planfile import plan_name
@@ -29,6 +29,7 @@ from migrator.run.lock import ClusterLock, holder_alive, lock_path, read_holder
 from migrator.run.lockobject import LOCK_KIND, StoreLeases, lock_label
 from migrator.run.observer import NullObserver, Observer, Prompter, RunReport, StepStatus, status_report
 from migrator.run.settings import RunSettings
+from migrator.state.location import is_s3_url
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,19 @@ class PlanRun:
 
     @staticmethod
     def open(plan_ref: str | Path, state: StateStore | None = None, access: StateAccess | None = None) -> PlanRun:
-        """The plan (a file, or an `s3://` object) and its run directory: `<state>/<cluster>/` when a state is
-        given, else the plan's own folder."""
+        """The plan (a file, or an `s3://` object) and its run directory. A plan named by its URL runs in its own
+        folder, whatever the state (which must then hold it: InputError otherwise, before anything is read). A
+        plan file runs in its cluster's folder of the state (`cluster_folder`: `<account>/<region>/<name>/` in
+        S3, `<name>/` in a local state), or without a state in the plan file's own folder."""
+        ref = str(plan_ref)
+        inside = plan_folder_in_state(ref, state.location) if state is not None and is_s3_url(ref) else None
         plan, folder, where = load_plan_ref(plan_ref, access)
-        store = state.child(plan.cluster.name) if state is not None else folder
+        if state is None:
+            store = folder
+        elif inside is not None:  # the plan's own folder, reached through the state (its marker checked, its key)
+            store = state.child(inside) if inside else state
+        else:
+            store = cluster_folder(state, plan.cluster)
         return PlanRun(plan, store, plan_id_of(plan), where)
 
     @property

@@ -3,6 +3,12 @@
 `--state` is a local directory (the default: `plans/`, this machine's files) or `s3://BUCKET/PREFIX`, shared
 by every runner that can reach the bucket. A plan, a backup or a journal can also be named by its own
 `s3://...` URL (apply, status, rollback, verify, export take one wherever they take a file).
+
+Where a cluster's runs keep their state (`cluster_folder`): in an S3 state its folder is its identity,
+`<account>/<region>/<name>/`, for single-cluster commands as for `batch` (app/batch.py), so that every run of
+one cluster meets the same lock object and journal whichever command started it, and same-named clusters of
+two accounts never share them; in a local state `<name>/` (this machine's lock keeps its runs apart). A plan
+named by its `s3://` URL always runs in its own folder: a state only places local plans (`plan_folder_in_state`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import InputError
-from migrator.model import Plan
+from migrator.model import ClusterRef, Plan
 from migrator.plan.planfile import dump_plan, load_plan, parse_plan_bytes, plan_name
 from migrator.ports import StateStore
 from migrator.rules.state_permissions import S3Place, StateGrant, check_kms_key
@@ -100,25 +106,80 @@ def write_plan_to(store: StateStore, plan: Plan) -> str:
     return store.where(name)
 
 
+def cluster_key(cluster: ClusterRef) -> str:
+    """The cluster's folder in an S3 state, `<account>/<region>/<name>`: its identity, as batch names it
+    (InventoryCluster.directory). InputError (exit 2) for a plan without a region (offline, made without
+    --region): a folder made up for it would be one no run of the cluster ever finds."""
+    if cluster.region is None:
+        raise InputError(
+            f"the plan for {cluster.name} names no region (an offline plan made without --region), and in an S3 "
+            "state a cluster's folder is <account>/<region>/<name>",
+            hint="plan with --region REGION; an offline plan for review can also stay a file (plan --out FILE)",
+        )
+    return f"{cluster.account}/{cluster.region}/{cluster.name}"
+
+
+def cluster_folder(state: StateStore, cluster: ClusterRef) -> StateStore:
+    """Where `plan --state` writes the cluster's plans, and where a single run of a local plan file keeps its
+    journal, backup and lock object: `<state>/<account>/<region>/<name>/` in a shared (S3) state, as batch keeps
+    the cluster there; `<state>/<name>/` in a local one (its layout of old; this machine's lock keeps its runs
+    apart)."""
+    return state.child(cluster_key(cluster) if state.shared else cluster.name)
+
+
+def holds_plan(plan_url: str, state: str) -> bool:
+    """Whether the S3 state `state` (a URL) holds the plan object `plan_url`: the plan's folder is the state's
+    prefix or below it. Pure; the state's URL is checked first (a bad --state is named as such)."""
+    return _folder_in_state(plan_url, state) is not None
+
+
+def plan_folder_in_state(plan_url: str, state: str) -> str:
+    """The folder of the plan `plan_url` as a key of the state `state` ("" its root); InputError (exit 2) when the
+    state does not hold it: a plan named by its s3:// URL runs in its own folder, and a state that does not hold
+    it cannot say which folder was meant."""
+    inside = _folder_in_state(plan_url, state)
+    if inside is None:
+        raise InputError(
+            f"{plan_url}: not in the state {state}: a plan named by its s3:// URL runs in its own folder (its journal, "
+            "backup and lock object are there); --state places only local plan files",
+            hint="drop --state, or give the state that holds the plan",
+        )
+    return inside
+
+
+def _folder_in_state(plan_url: str, state: str) -> str | None:
+    if not is_s3_url(state):
+        return None
+    root, plan = parse_s3_url(state), _object_place(plan_url, "PLAN")
+    folder = plan.key.rpartition("/")[0]
+    if plan.bucket != root.bucket:
+        return None
+    if not root.prefix or folder == root.prefix:
+        return folder.removeprefix(root.prefix)
+    return folder.removeprefix(f"{root.prefix}/") if folder.startswith(f"{root.prefix}/") else None
+
+
 def state_grant(plan_ref: str | Path, plan: Plan, state: str | None, kms_key: str | None) -> StateGrant | None:
     """The S3 state the apply and rollback of `plan` (named `plan_ref`, run with `--state state`) reach, for
     `show --iam-policy`; None when the run keeps everything in local files. The run directory is found as
-    PlanRun.open finds it: `<state>/<cluster>/` with a state, else the plan's own folder. Pure: no S3 call."""
+    PlanRun.open finds it: a plan named by its s3:// URL runs in its own folder (`state`, if given, must hold it:
+    its marker is read then); a local plan file with an S3 state runs in `<state>/<account>/<region>/<name>/`.
+    Pure: no S3 call."""
     ref = str(plan_ref)
-    plan_place = _object_place(ref, "PLAN") if is_s3_url(ref) else None
-    run_dir: S3Place | None = None
-    marker: S3Place | None = None
-    if state is not None and is_s3_url(state):
-        root = parse_s3_url(state)
-        run_dir = S3Place(root.bucket, join(root.prefix, plan.cluster.name))
-        marker = S3Place(root.bucket, join(root.prefix, MARKER_KEY))
-    elif state is None and plan_place is not None:
+    root = parse_s3_url(state) if state is not None and is_s3_url(state) else None
+    if is_s3_url(ref):
+        if state is not None:
+            plan_folder_in_state(ref, state)
+        plan_place = _object_place(ref, "PLAN")
         run_dir = S3Place(plan_place.bucket, plan_place.key.rpartition("/")[0])
-    if kms_key is not None and run_dir is None:
-        raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
-    if run_dir is None and plan_place is None:
+    elif root is not None:
+        run_dir = S3Place(root.bucket, join(root.prefix, cluster_key(plan.cluster)))
+    else:
+        if kms_key is not None:
+            raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX")
         return None
-    return StateGrant(run_dir, marker, plan_place, check_kms_key(kms_key) if kms_key is not None else None)
+    marker = S3Place(root.bucket, join(root.prefix, MARKER_KEY)) if root is not None else None
+    return StateGrant(run_dir, marker, check_kms_key(kms_key) if kms_key is not None else None)
 
 
 def _object_place(url: str, label: str) -> S3Place:

@@ -20,12 +20,20 @@ from rich.text import Text
 from migrator import __version__
 from migrator.app import ClusterAccess, PlanOptions, now_iso, plan_live, plan_offline
 from migrator.app.planning import UsageWindow
-from migrator.app.state import StateAccess, load_plan_ref, state_grant, write_plan_to
+from migrator.app.state import StateAccess, cluster_folder, load_plan_ref, state_grant, write_plan_to
 from migrator.cli.render import clean
 from migrator.cli.render.markdown import plan_markdown
 from migrator.cli.render.permissions import permissions_json, permissions_text
 from migrator.cli.render.plan import plan_json, print_plan
-from migrator.cli.state import StateKmsKeyOption, StateOption, StateProfileOption, StateRegionOption, state_store
+from migrator.cli.state import (
+    StateKmsKeyOption,
+    StateOption,
+    StateProfileOption,
+    StateRegionOption,
+    on_the_command_line,
+    state_for_plan,
+    state_store,
+)
 from migrator.errors import EXIT_CODES, InputError, MigratorError
 from migrator.model import AuthMode, Plan
 from migrator.plan.planfile import write_plan
@@ -34,6 +42,7 @@ from migrator.rules.limits import check_cluster_name
 from migrator.rules.state_permissions import state_permissions
 from migrator.rules.usage import parse_since
 from migrator.state.files import FileStore
+from migrator.state.location import is_s3_url
 
 # Piped output is for reading in files and reviews: wide enough for ARNs, not the 80 columns of a pipe.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 180)
@@ -123,13 +132,6 @@ def _usage_window(usage_since: str | None, offline: bool) -> UsageWindow | None:
     return UsageWindow(parse_since(usage_since, datetime.now(UTC).replace(microsecond=0)))
 
 
-def _on_the_command_line(ctx: typer.Context, name: str) -> bool:
-    """Whether option `name` was given on the command line (not taken from its environment variable or default).
-    By the source's name: typer's click (vendored or not) has its own ParameterSource class."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
-
-
 def _plan_store(
     ctx: typer.Context,
     out: Path | None,
@@ -146,7 +148,7 @@ def _plan_store(
         return state_store(state, plans_dir, profile=profile, region=region, kms_key=kms_key) or FileStore(
             Path("plans")
         )
-    if any(_on_the_command_line(ctx, name) for name in ("state", "plans_dir")):
+    if any(on_the_command_line(ctx, name) for name in ("state", "plans_dir")):
         raise InputError("--out names the plan file itself: give it, or --state/--plans-dir, not both")
     if kms_key is not None:
         raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX instead of --out")
@@ -252,6 +254,12 @@ def plan(
     """
     check_cluster_name(cluster, where="--cluster")
     usage = _usage_window(usage_since, offline)
+    if offline and region is None and out is None and state is not None and is_s3_url(state):
+        raise InputError(
+            "an offline plan made without --region names no region, and in an S3 state a cluster's folder is "
+            "<account>/<region>/<name>",
+            hint="give --region (and --account, unless aws-auth's ARNs name it), or write the plan to --out FILE",
+        )
     store = _plan_store(ctx, out, state, plans_dir, profile, region, state_kms_key)
     if accept_narrowing and not prefer_access_policies:
         raise InputError("--accept-narrowing goes with --prefer-access-policies")
@@ -293,7 +301,7 @@ def plan(
         where = str(write_plan(built, out))
     else:
         assert store is not None  # _plan_store gives a store whenever there is no --out
-        where = write_plan_to(store.child(built.cluster.name), built)
+        where = write_plan_to(cluster_folder(store, built.cluster), built)
     _emit_plan(built, output)
     stderr.print(Text(clean(f"Plan written to {where}")), highlight=False)
     if built.offline:
@@ -302,6 +310,7 @@ def plan(
 
 @app.command()
 def show(
+    ctx: typer.Context,
     plan_file: Annotated[
         str, typer.Argument(help="A plan written by `plan`: a file, or an s3://BUCKET/KEY object.", show_default=False)
     ],
@@ -334,6 +343,8 @@ def show(
     """Show a plan file (after checking it was not edited), or with --iam-policy the permissions it needs."""
     if iam_policy and output is ShowFormat.MARKDOWN:
         raise InputError("--iam-policy prints text or JSON; -o markdown is for the plan itself")
+    if iam_policy:  # where the run will keep its state, refused before the plan is read
+        state, _ = state_for_plan(ctx, plan_file, state)
     loaded, _, _ = load_plan_ref(plan_file, StateAccess(profile, region))
     if output is ShowFormat.MARKDOWN:
         print(plan_markdown(loaded, plan_file), end="")

@@ -28,6 +28,7 @@ from migrator.app.batch import (
     batch_status,
     interrupts_stop,
     report_name,
+    require_accounts,
     write_report,
 )
 from migrator.app.state import StateAccess, load_plan_ref, open_object
@@ -194,8 +195,12 @@ def _batch(
     kms_key: str | None = None,
 ) -> _Batch:
     """The inventory read and its clusters picked, then the state opened: bad input of either is exit 2
-    before anything is written."""
-    return _Batch(_clusters(inventory, selectors, shard), _state(state, out_dir, profile, region, kms_key))
+    before anything is written. With an S3 state every cluster of the inventory must name its account (its
+    folder there is `<account>/<region>/<name>/`), so that every shard of the batch refuses alike."""
+    picked = _clusters(inventory, selectors, shard)
+    if state is not None and is_s3_url(state):
+        require_accounts(picked.inventory.clusters, picked.inventory.file)
+    return _Batch(picked, _state(state, out_dir, profile, region, kms_key))
 
 
 @dataclass(frozen=True)
@@ -347,7 +352,8 @@ def plan_command(
         ),
     ] = None,
 ) -> None:
-    """Plan every selected cluster (live, read-only) into <out-dir>/<cluster>/; a failing cluster stops no other.
+    """Plan every selected cluster (live, read-only) into <state>/<account>/<region>/<name>/; a failing cluster
+    stops no other.
     A cluster whose current plan has an unfinished run keeps that plan (finish it with batch apply, or batch
     rollback first)."""
     if summary is not None and output is OutputFormat.JSON:

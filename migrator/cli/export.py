@@ -18,7 +18,7 @@ from migrator.app.state import StateAccess
 from migrator.cli import app
 from migrator.cli.render import clean
 from migrator.cli.run import PlansDirOption
-from migrator.cli.state import StateOption, StateProfileOption, StateRegionOption, state_store
+from migrator.cli.state import StateOption, StateProfileOption, StateRegionOption, state_for_plan, state_store
 from migrator.errors import InputError
 from migrator.export import ExportSet, check_cluster_name_expr, export_cloudformation, export_terraform
 from migrator.export.cloudformation import MAX_IMPORTED_RESOURCES, MAX_INLINE_BYTES, CloudFormationPart
@@ -34,6 +34,7 @@ class ExportFormat(StrEnum):
 
 @app.command("export")
 def export_plan(
+    ctx: typer.Context,
     plan_file: Annotated[
         str,
         typer.Argument(
@@ -92,6 +93,7 @@ def export_plan(
         if export_format is not ExportFormat.TERRAFORM:
             raise InputError("--cluster-name-expr is for --format terraform (CloudFormation names the cluster)")
         check_cluster_name_expr(cluster_name_expr)
+    state, plans_dir = state_for_plan(ctx, plan_file, state, plans_dir)
     store = state_store(state, plans_dir, profile=profile, region=region)
     selected = export_selection(plan_file, store, StateAccess(profile, region), include_eks_managed=include_eks_managed)
     if export_format is ExportFormat.TERRAFORM:

@@ -1,9 +1,12 @@
 """`apply`, `status` and `rollback`: registered on the app of migrator/cli.py (imported at its bottom).
 
-Where a plan's run keeps its state: the *run directory*, `<state>/<cluster>/` when --state (a directory or
-s3://BUCKET/PREFIX; AWS_AUTH_MIGRATE_STATE) or --plans-dir (AWS_AUTH_MIGRATE_PLANS) is given, else the plan's
-own folder (which is `<state>/<cluster>/` for plans written by `plan`). It holds the journal and
-`<planId>.aws-auth.backup.json`, and in an S3 state the cluster's `lock.json`.
+Where a plan's run keeps its state: the *run directory*. A plan named by its s3:// URL runs in its own folder
+(a --state on the command line must hold it). A plan file runs in its cluster's folder of the state when --state
+(a directory or s3://BUCKET/PREFIX; AWS_AUTH_MIGRATE_STATE) or --plans-dir (AWS_AUTH_MIGRATE_PLANS) is given:
+`<state>/<account>/<region>/<name>/` in S3, as `batch` keeps the cluster (so the two meet the same lock object),
+`<dir>/<cluster>/` in a local directory; else in the plan file's own folder (which is that folder for plans
+written by `plan`). It holds the journal and `<planId>.aws-auth.backup.json`, and in an S3 state the cluster's
+`lock.json`.
 
 Interactive when stdin is a terminal and --yes is not given; with --yes, gates still need --approve-gate.
 Without --yes and without a terminal the commands refuse (a pipe cannot answer prompts; guessing "yes"
@@ -49,6 +52,7 @@ from migrator.cli.state import (
     StateOption,
     StateProfileOption,
     StateRegionOption,
+    state_for_plan,
     state_store,
 )
 from migrator.errors import InputError, MigratorError
@@ -74,8 +78,8 @@ PlansDirOption = Annotated[
     Path | None,
     typer.Option(
         envvar="AWS_AUTH_MIGRATE_PLANS",
-        help="Keep the journal, backup and lock in <dir>/<cluster>/ (default: next to the plan file). "
-        "--state s3://... does the same in S3.",
+        help="Keep the journal, backup and lock of a plan file in <dir>/<cluster>/ (default: next to the plan "
+        "file). --state s3://... keeps them in S3, in <state>/<account>/<region>/<cluster>/.",
         show_default=False,
     ),
 ]
@@ -110,6 +114,7 @@ def _interactive(yes: bool, dry_run: bool = False) -> bool:
 
 
 def open_run(
+    ctx: typer.Context,
     plan_file: str,
     plans_dir: Path | None,
     state: str | None,
@@ -118,8 +123,9 @@ def open_run(
     region: str | None = None,
     kms_key: str | None = None,
 ) -> PlanRun:
-    """The plan and its run directory: `<state or plans dir>/<cluster>/` when given, else the plan's own folder
-    (where --state-kms-key applies too when that folder is in S3)."""
+    """The plan and its run directory (see the module's docstring; --state-kms-key applies to the plan's own
+    folder too when that is in S3)."""
+    state, plans_dir = state_for_plan(ctx, plan_file, state, plans_dir)
     named = state is not None or plans_dir is not None
     if kms_key is not None and not named and not is_s3_url(plan_file):
         raise InputError("--state-kms-key encrypts an S3 state: give --state s3://BUCKET/PREFIX or an s3:// plan")
@@ -145,6 +151,7 @@ def _emit(report: RunReport, output: OutputFormat, plan_file: str) -> None:
 
 @app.command()
 def apply(
+    ctx: typer.Context,
     plan_file: PlanArgument,
     yes: YesOption = False,
     approve_gate: Annotated[
@@ -189,7 +196,7 @@ def apply(
     ] = None,
 ) -> None:
     """Apply a plan: resumable, stops in front of each unapproved gate, journals every step."""
-    run = open_run(plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
+    run = open_run(ctx, plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
     if run.plan.offline:
         raise InputError(
             f"{plan_file}: an offline plan is for review only and cannot be applied",
@@ -218,6 +225,7 @@ def apply(
 
 @app.command()
 def status(
+    ctx: typer.Context,
     plan_file: PlanArgument,
     output: OutputOption = OutputFormat.TEXT,
     plans_dir: PlansDirOption = None,
@@ -227,11 +235,12 @@ def status(
 ) -> None:
     """Show what the journal says about a plan's runs, and who holds the cluster's lock (no AWS or Kubernetes
     call; reads of an S3 state only)."""
-    _emit(plan_status(open_run(plan_file, plans_dir, state, profile=profile, region=region)), output, plan_file)
+    _emit(plan_status(open_run(ctx, plan_file, plans_dir, state, profile=profile, region=region)), output, plan_file)
 
 
 @app.command()
 def rollback(
+    ctx: typer.Context,
     plan_file: PlanArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Undo without asking for confirmation.")] = False,
     dry_run: Annotated[
@@ -249,7 +258,7 @@ def rollback(
     state_kms_key: StateKmsKeyOption = None,
 ) -> None:
     """Undo what this plan's runs did, newest first, where that is safe (never past the API gate)."""
-    run = open_run(plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
+    run = open_run(ctx, plan_file, plans_dir, state, profile=profile, kms_key=state_kms_key)
     interactive = _interactive(yes, dry_run)
     ports = connect_cluster(run.plan, _access(profile, role_arn, kube_context, run.plan.cluster.region))
     observer = progress_observer(stderr, interactive=interactive)

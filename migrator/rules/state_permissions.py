@@ -4,8 +4,9 @@ state in S3 (`--state s3://BUCKET/PREFIX`, or a plan named by its `s3://` URL). 
 The calls are those of migrator/aws/s3state.py: GetObject, PutObject (If-None-Match / If-Match: conditional
 writes need no permission of their own) and ListObjectsV2 (IAM action s3:ListBucket, narrowed by the request's
 `s3:prefix`). No DeleteObject: a run never deletes a state object (the lock object is emptied, not deleted).
-The run directory holds the plan, the journal's record objects, the aws-auth backup and `lock.json`; a run that
-opens a `--state` also reads the state's marker at its root (and lists the root's first keys when the marker
+The run directory (a cluster's folder `<account>/<region>/<name>` of the state, or the folder of a plan named by
+its URL) holds the plan, the journal's record objects, the aws-auth backup and `lock.json`; a run that opens a
+`--state` also reads the state's marker at its root (and lists the root's first keys when the marker
 is missing, then writes it with its first object).
 
 ListBucket's `s3:prefix` condition also decides GetObject's answer for a key that does not exist (the lock
@@ -28,9 +29,9 @@ from typing import Any
 from migrator.errors import InputError
 
 STATE_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
-STATE_READ_ACTIONS = ("s3:GetObject",)
 STATE_LIST_ACTIONS = ("s3:ListBucket",)
 STATE_KMS_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+STATE_ENCRYPTION_ACTIONS = ("s3:GetEncryptionConfiguration",)
 
 _PARTITION = r"aws(?:-[a-z]+)*"
 _REGION = r"[a-z]{2}(?:-[a-z0-9]+)+-[0-9]{1,2}"
@@ -52,19 +53,15 @@ class S3Place:
     bucket: str
     key: str
 
-    def contains(self, other: S3Place) -> bool:
-        return other.bucket == self.bucket and (not self.key or other.key.startswith(self.key + "/"))
-
 
 @dataclass(frozen=True)
 class StateGrant:
-    """The S3 state a plan's apply and rollback reach: the run directory (read and written), the marker of the
-    `--state` the run opens (read; written by the state's first run), the plan object when it lies outside the
-    run directory (read), and the KMS key the objects are encrypted with (None: SSE-S3, no KMS permission)."""
+    """The S3 state a plan's apply and rollback reach: the run directory (read and written; it holds the plan
+    when the plan is an object), the marker of the `--state` the run opens (read; written by the state's first
+    run), and the KMS key the objects are encrypted with (None: SSE-S3, no KMS permission)."""
 
-    run_dir: S3Place | None = None
+    run_dir: S3Place
     marker: S3Place | None = None
-    plan: S3Place | None = None
     kms_key: str | None = None
 
 
@@ -147,28 +144,26 @@ def state_permissions(grant: StateGrant, partition: str) -> StatePermissions:
     statements: list[dict[str, Any]] = []
     listings: dict[str, list[str]] = {}
     objects: list[str] = []
-    if grant.run_dir is not None:
-        run_dir = grant.run_dir
-        objects.append(_object_arn(partition, run_dir.bucket, _folder_objects(run_dir)))
-        listings.setdefault(run_dir.bucket, []).append(_folder_objects(run_dir))
+    run_dir = grant.run_dir
+    objects.append(_object_arn(partition, run_dir.bucket, _folder_objects(run_dir)))
+    listings.setdefault(run_dir.bucket, []).append(_folder_objects(run_dir))
     if (marker := grant.marker) is not None:
         objects.append(_object_arn(partition, marker.bucket, marker.key))
         # Opening a state without its marker lists the first keys of the state's root (ListObjectsV2
         # Prefix=`root/`, or no prefix at the bucket's root) to refuse another tool's objects.
         root = marker.key.rpartition("/")[0]
         listings.setdefault(marker.bucket, []).extend([f"{root}/" if root else "", marker.key])
-    if objects:
-        statements.append(_statement("StateObjects", STATE_OBJECT_ACTIONS, objects))
-    plan = grant.plan
-    if plan is not None and not (grant.run_dir is not None and grant.run_dir.contains(plan)):
-        statements.append(
-            _statement("StatePlanObject", STATE_READ_ACTIONS, [_object_arn(partition, plan.bucket, plan.key)])
-        )
-        listings.setdefault(plan.bucket, []).append(plan.key)
+    statements.append(_statement("StateObjects", STATE_OBJECT_ACTIONS, objects))
     for index, (bucket, prefixes) in enumerate(listings.items()):
         statements.append(
             _listing("StateListing" if index == 0 else f"StateListing{index + 1}", partition, bucket, prefixes)
         )
+    written = sorted({place.bucket for place in (grant.run_dir, grant.marker) if place is not None})
+    if grant.kms_key is None and written:
+        # Without --state-kms-key a store asks for its bucket's default encryption once, to name it on every
+        # write (a bucket whose default is SSE-KMS keeps it): GetBucketEncryption, IAM s3:GetEncryptionConfiguration.
+        buckets = [f"arn:{partition}:s3:::{bucket}" for bucket in written]
+        statements.append(_statement("StateBucketEncryption", STATE_ENCRYPTION_ACTIONS, buckets))
     notes: tuple[str, ...] = ()
     if grant.kms_key is not None:
         kms = kms_statement(grant.kms_key, partition)

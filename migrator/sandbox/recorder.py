@@ -132,7 +132,8 @@ _S3_PARAMETERS = frozenset(
      "fetch-owner", "versionId", "x-id"}
 )  # fmt: skip
 _S3_ACTIONS = {"ListObjects": "ListBucket", "ListObjectsV2": "ListBucket", "HeadBucket": "ListBucket",
-               "HeadObject": "GetObject", "CopyObject": "PutObject"}  # fmt: skip
+               "HeadObject": "GetObject", "CopyObject": "PutObject",
+               "GetBucketEncryption": "GetEncryptionConfiguration"}  # fmt: skip
 
 
 def _s3_operation(environ: WSGIEnvironment, method: str, path: str) -> str:
@@ -140,6 +141,8 @@ def _s3_operation(environ: WSGIEnvironment, method: str, path: str) -> str:
     when it is none of the common ones (a subresource such as `?versioning`, a multipart upload, ListBuckets)."""
     bucket, _, key = path.strip("/").partition("/")
     query = parse_qs(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+    if bucket and not key and method == "GET" and set(query) == {"encryption"}:
+        return "GetBucketEncryption"
     operation = _S3_OPERATIONS.get((method, bool(key))) if bucket else None
     if operation is None or not _S3_PARAMETERS.issuperset(query):
         return f"{method} {path}" + (f"?{'&'.join(sorted(query))}" if query else "")

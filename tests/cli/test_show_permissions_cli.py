@@ -84,7 +84,7 @@ def test_with_s3_state_the_run_directory_is_read_written_and_listed_and_the_mark
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": [
-                "arn:aws:s3:::fleet-state/runs/team-a/team/*",
+                "arn:aws:s3:::fleet-state/runs/team-a/111122223333/eu-west-1/team/*",
                 "arn:aws:s3:::fleet-state/runs/team-a/aws-auth-migrate-state.json",
             ],
         },
@@ -95,9 +95,19 @@ def test_with_s3_state_the_run_directory_is_read_written_and_listed_and_the_mark
             "Resource": ["arn:aws:s3:::fleet-state"],
             "Condition": {
                 "StringLike": {
-                    "s3:prefix": ["runs/team-a/", "runs/team-a/aws-auth-migrate-state.json", "runs/team-a/team/*"]
+                    "s3:prefix": [
+                        "runs/team-a/",
+                        "runs/team-a/111122223333/eu-west-1/team/*",
+                        "runs/team-a/aws-auth-migrate-state.json",
+                    ]
                 }
             },
+        },
+        "StateBucketEncryption": {  # without --state-kms-key: the bucket's default, named on every write
+            "Sid": "StateBucketEncryption",
+            "Effect": "Allow",
+            "Action": ["s3:GetEncryptionConfiguration"],
+            "Resource": ["arn:aws:s3:::fleet-state"],
         },
     }
 
@@ -109,21 +119,22 @@ def test_the_environment_names_the_state_as_state_does_and_text_output_carries_i
     policy, *_ = YAML(typ="safe", pure=True).load_all(result.stdout)
     statements = state_statements(policy)
     assert statements["StateObjects"]["Resource"] == [
-        "arn:aws:s3:::fleet-state/team/*",
+        "arn:aws:s3:::fleet-state/111122223333/eu-west-1/team/*",
         "arn:aws:s3:::fleet-state/aws-auth-migrate-state.json",
     ]
     # a state at the bucket's root: its check lists the root (ListObjectsV2 with an empty prefix)
     assert statements["StateListing"]["Condition"]["StringLike"]["s3:prefix"] == [
         "",
+        "111122223333/eu-west-1/team/*",
         "aws-auth-migrate-state.json",
-        "team/*",
     ]
 
 
 def test_s3_arns_are_in_the_plans_partition(cli: Cli, tmp_path: Path) -> None:
     plan = plan_file(cli, tmp_path, "--region", "cn-north-1", "--account", "111122223333")
     statements = state_statements(policy_of(cli, plan, "--state", "s3://fleet-state/runs"))
-    assert statements["StateObjects"]["Resource"][0] == "arn:aws-cn:s3:::fleet-state/runs/team/*"
+    run_dir = "arn:aws-cn:s3:::fleet-state/runs/111122223333/cn-north-1/team/*"
+    assert statements["StateObjects"]["Resource"][0] == run_dir
     assert statements["StateListing"]["Resource"] == ["arn:aws-cn:s3:::fleet-state"]
 
 

@@ -114,6 +114,8 @@ def s3_allows(policy: dict[str, Any], call: Call) -> bool:
     if action == "s3:ListBucket":
         prefix = parse_qs(query, keep_blank_values=True).get("prefix", [None])[0]
         return policy_allows(policy, action, f"arn:aws:s3:::{bucket}", prefix)
+    if not key:  # a request on the bucket itself (GetBucketEncryption)
+        return policy_allows(policy, action, f"arn:aws:s3:::{bucket}")
     listable = action != "s3:GetObject" or policy_allows(policy, "s3:ListBucket", f"arn:aws:s3:::{bucket}", key)
     return listable and policy_allows(policy, action, f"arn:aws:s3:::{bucket}/{key}")
 
@@ -192,32 +194,35 @@ STATE_BUCKET = "run-state"
 def test_an_apply_and_rollback_with_s3_state_call_nothing_the_printed_policy_does_not_allow(
     make_sandbox: SandboxFactory, tmp_path: Path
 ) -> None:
-    """The plan is made into one S3 state and run with another, still empty (no marker yet): the runner reads the
-    plan where it is, checks and marks the new state, and keeps the journal, backup and lock in `runs/team/`."""
+    """The plan is made into one S3 state (in the cluster's folder, `<account>/<region>/<name>/`), downloaded, and
+    its file run with another state, still empty (no marker yet): the runner checks and marks the new state, and
+    keeps the journal, backup and lock in the cluster's folder there."""
     sandbox = make_sandbox(load_scenario(EXAMPLES / "scenario-small.yaml"))
     s3 = client(sandbox, "s3")
     s3.create_bucket(Bucket=STATE_BUCKET)
     planned = cli(sandbox, tmp_path, "plan", "--cluster", CLUSTER, "--region", REGION, "--target", "API",
                   "--remove-aws-auth", "--state", f"s3://{STATE_BUCKET}/plans")  # fmt: skip
     assert planned.returncode == 0, planned.stderr
-    [plan_key] = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix="plans/team/")["Contents"]]
-    plan_url, state = f"s3://{STATE_BUCKET}/{plan_key}", f"s3://{STATE_BUCKET}/runs"
-    shown = cli(sandbox, tmp_path, "show", plan_url, "--iam-policy", "-o", "json", "--state", state)
+    folder = f"{ACCOUNT}/{REGION}/{CLUSTER}"
+    [plan_key] = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=f"plans/{folder}/")["Contents"]]
+    plan = tmp_path / "team.plan.yaml"
+    plan.write_bytes(s3.get_object(Bucket=STATE_BUCKET, Key=plan_key)["Body"].read())
+    state = f"s3://{STATE_BUCKET}/runs"
+    shown = cli(sandbox, tmp_path, "show", str(plan), "--iam-policy", "-o", "json", "--state", state)
     assert shown.returncode == 0, shown.stderr
     permissions = json.loads(shown.stdout)
-    assert {s["Sid"] for s in permissions["iamPolicy"]["Statement"]} >= {"StateObjects", "StatePlanObject"}
+    assert {s["Sid"] for s in permissions["iamPolicy"]["Statement"]} >= {"StateObjects", "StateListing"}
 
-    applied = run_and_record(sandbox, tmp_path, "apply", plan_url, "--state", state, "--yes", *BOTH_GATES, *FAST)
+    applied = run_and_record(sandbox, tmp_path, "apply", str(plan), "--state", state, "--yes", *BOTH_GATES, *FAST)
     s3_calls = {(c.iam_action, unquote(c.path)) for c in applied if c.service == "s3"}
-    assert ("s3:GetObject", f"/{STATE_BUCKET}/{plan_key}") in s3_calls  # the plan, where it was made
     assert ("s3:ListBucket", f"/{STATE_BUCKET}?list-type=2&prefix=runs/&max-keys=2&encoding-type=url") in s3_calls
     written = {path.removeprefix(f"/{STATE_BUCKET}/") for action, path in s3_calls if action == "s3:PutObject"}
-    assert "runs/aws-auth-migrate-state.json" in written and "runs/team/lock.json" in written
-    assert any(k.startswith("runs/team/") and k.endswith(".aws-auth.backup.json") for k in written)
+    assert "runs/aws-auth-migrate-state.json" in written and f"runs/{folder}/lock.json" in written
+    assert any(k.startswith(f"runs/{folder}/") and k.endswith(".aws-auth.backup.json") for k in written)
     assert any(".journal/" in k for k in written)
     assert undeclared(applied, permissions) == []
 
-    rolled_back = run_and_record(sandbox, tmp_path, "rollback", plan_url, "--state", state, "--yes")
+    rolled_back = run_and_record(sandbox, tmp_path, "rollback", str(plan), "--state", state, "--yes")
     assert any(c.service == "s3" for c in rolled_back)
     assert undeclared(rolled_back, permissions) == []
     assert "s3:DeleteObject" not in {c.iam_action for c in applied + rolled_back}  # runs never delete state

@@ -29,8 +29,8 @@ from migrator.state.location import STATE_ENV, S3Location
 from tests.cli.conftest import EXAMPLES, inherited_env
 from tests.integration.test_state_s3 import INVENTORY as FLEET_INVENTORY
 from tests.integration.test_state_s3 import STATE as FLEET_STATE
-from tests.integration.test_state_s3 import Runner, StateBucket, fleet_scenario
-from tests.support.arns import ACCOUNT
+from tests.integration.test_state_s3 import WEST, Runner, StateBucket, fleet_scenario
+from tests.support.arns import ACCOUNT, role
 
 REGION = "us-east-1"
 PREFIX = "fleet"
@@ -146,23 +146,77 @@ def test_status_and_batch_status_of_an_s3_state_read_s3_and_nothing_else(sandbox
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.yaml"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="medium, not fixed: a plan named inside the state (a batch plan's URL, <state>/<account>/<region>/<name>/) "
-    "with --state or AWS_AUTH_MIGRATE_STATE (which the CI examples export for every command) runs in "
-    "<state>/<name>/ instead of the plan's own folder: status says not-started while the batch run is in progress, "
-    "rollback says nothing to undo (exit 0) after the batch made entries, apply starts a second journal and a "
-    "second lock object for the cluster. PlanRun.open (and show --iam-policy's state_grant) should keep a plan "
-    "that lies in the state in its own folder; the README's run-directory rule changes with it",
-)
 def test_a_batch_plan_named_by_its_url_with_the_state_in_the_environment_shows_the_batch_run(
     sandbox_s3: SandboxS3, tmp_path: Path
 ) -> None:
+    # A plan named inside the state (a batch plan's URL) with --state or AWS_AUTH_MIGRATE_STATE (the CI examples
+    # export it for every command) ran in <state>/<name>/ instead of its own folder: status said not-started while
+    # the batch run was in progress, rollback "nothing to undo", apply a second journal and lock object.
     fleet = make_fleet(sandbox_s3, tmp_path)
-    for given in (("--state", fleet.state), ()):
-        result = sandbox_s3.cli(tmp_path, "status", fleet.plan_url, *given, "-o", "json", env=fleet.state)
+    other = f"s3://{sandbox_s3.new_bucket()}/elsewhere"  # the environment's state, not the plan's: set aside
+    for given, env in ((("--state", fleet.state), fleet.state), ((), fleet.state), ((), other)):
+        result = sandbox_s3.cli(tmp_path, "status", fleet.plan_url, *given, "-o", "json", env=env)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["result"] == "in-progress", (given, result.stdout)
+        shown = json.loads(result.stdout)
+        assert shown["result"] == "in-progress" and "ci-runner-7" in shown["message"], (given, env, result.stdout)
+
+
+def test_a_plan_named_by_its_url_with_another_state_on_the_command_line_is_exit_2_with_nothing_read(
+    sandbox_s3: SandboxS3, tmp_path: Path
+) -> None:
+    fleet = make_fleet(sandbox_s3, tmp_path)
+    other = f"s3://{sandbox_s3.new_bucket()}/elsewhere"
+    sandbox_s3.sandbox.clear_calls()
+    commands = (("status",), ("rollback", "--yes"), ("apply", "--yes"), ("export", "--format", "terraform"))
+    states = (other, str(tmp_path / "plans"), f"s3://{fleet.bucket}/fle", f"{fleet.state}/{ACCOUNT}/{REGION}/x")
+    for command, state in zip(commands, states, strict=True):
+        result = sandbox_s3.cli(tmp_path, command[0], fleet.plan_url, *command[1:], "--state", state)
+        assert result.returncode == 2, (command, state, result.stdout + result.stderr)
+        assert f"{fleet.plan_url}: not in the state {state}" in result.stderr, result.stderr
+    assert sandbox_s3.sandbox.calls() == []  # refused before anything was read
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.yaml"]
+
+
+def test_a_single_apply_of_a_local_plan_and_a_batch_apply_of_its_cluster_meet_the_same_lock_object(
+    sandbox_s3: SandboxS3, tmp_path: Path
+) -> None:
+    # In an S3 state a single run kept its journal and lock object in <state>/<name>/, a batch run in
+    # <state>/<account>/<region>/<name>/: the two did not exclude each other through the lock object (the lock that
+    # keeps out runs that may not write the Lease), and same-named clusters of two accounts shared one.
+    bucket = sandbox_s3.new_bucket()
+    state = f"s3://{bucket}/{PREFIX}"
+    inventory = tmp_path / "fleet.yaml"
+    inventory.write_text(FLEET_INVENTORY)
+    planned = sandbox_s3.cli(tmp_path, "batch", "plan", str(inventory), "--state", state, "--select", "charlie", "-o",
+                             "json")  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    (entry,) = json.loads(planned.stdout)["clusters"]
+    base = f"{PREFIX}/{ACCOUNT}/{WEST}/charlie"
+    assert entry["planFile"] == f"s3://{bucket}/{base}/{entry['planId']}.plan.yaml"
+    local = tmp_path / "charlie.plan.yaml"  # the batch's plan as a CI job downloads it
+    local.write_bytes(sandbox_s3.s3.get_object(Bucket=bucket, Key=f"{base}/{entry['planId']}.plan.yaml")["Body"].read())
+    # A batch apply of the cluster has started and holds its lock object (for longer than a run waits: refused
+    # without waiting).
+    folder = open_s3_store(S3Location(bucket, base), region=REGION, profile=None, kms_key=None, check=False)
+    ObjectJournal(folder, f"{entry['planId']}.journal", entry["planId"]).append(
+        Event.RUN_STARTED, operation="apply", pid=77, host="ci-runner-7"
+    )
+    holder = LeaseHolder("ci-runner-7", 77, entry["planId"], "bob").identity()
+    lock = {"schema": "aws-auth-migrate/lock/v1", "holderIdentity": holder, "leaseDurationSeconds": 3600}
+    sandbox_s3.s3.put_object(Bucket=bucket, Key=f"{base}/lock.json", Body=json.dumps(lock).encode())
+    before = sandbox_s3.objects(bucket)
+    sandbox_s3.sandbox.clear_calls()
+
+    applied = sandbox_s3.cli(tmp_path, "apply", str(local), "--state", state, "--yes", "--role-arn",
+                             role("migrator", ACCOUNT))  # fmt: skip
+    assert applied.returncode == 7, applied.stdout + applied.stderr
+    assert f"(lock object s3://{bucket}/{base}/lock.json)" in applied.stderr and "ci-runner-7" in applied.stderr
+    shown = sandbox_s3.cli(tmp_path, "status", str(local), "--state", state, "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["result"] == "in-progress" and "ci-runner-7" in shown.stdout, shown.stdout
+    eks = {c.operation for c in sandbox_s3.sandbox.calls() if c.service == "eks"}
+    assert all(operation.startswith(("Describe", "List")) for operation in eks), eks
+    assert sandbox_s3.objects(bucket) == before  # no journal, no lock object of its own
 
 
 def test_batch_plan_plans_again_a_cluster_whose_run_stopped_at_a_gate_rather_than_take_its_own_lock_for_a_run(
@@ -214,14 +268,6 @@ def test_a_journal_damaged_in_the_bucket_is_exit_2_for_status_and_its_cluster_in
 # --- encryption -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="medium, not fixed: without --state-kms-key every PutObject asks for SSE-S3 (AES256) explicitly, which "
-    "overrides a bucket whose default encryption is SSE-KMS (the CI examples offer `aws:kms with KMSMasterKeyID`): "
-    "backups and plans naming principals are written under S3's key instead of the team's, and a bucket policy "
-    "that requires aws:kms refuses every write (exit 5, with a hint to grant S3 actions). Sending no encryption "
-    "header lets the bucket's default apply (AWS encrypts every new object, SSE-S3 at least)",
-)
 def test_a_bucket_whose_default_encryption_is_sse_kms_keeps_it_for_state_objects_written_without_a_key(
     sandbox_s3: SandboxS3,
 ) -> None:
@@ -236,12 +282,6 @@ def test_a_bucket_whose_default_encryption_is_sse_kms_keeps_it_for_state_objects
     assert (head["ServerSideEncryption"], head.get("SSEKMSKeyId")) == ("aws:kms", KEY_ARN)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="low/medium, not fixed: the marker does not record the state's --state-kms-key, so one command run "
-    "without it (a batch rollback from a laptop, an apply of the next phase) writes that state's backups, journals "
-    "and locks with SSE-S3, silently; it should be refused (exit 2) or use the state's key",
-)
 def test_a_state_made_with_a_kms_key_is_not_written_without_it_by_a_later_command(sandbox_s3: SandboxS3) -> None:
     bucket = sandbox_s3.new_bucket()
     location = S3Location(bucket, PREFIX)

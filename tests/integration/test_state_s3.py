@@ -426,6 +426,7 @@ def test_two_runners_of_one_shard_at_once_one_is_exit_7_naming_the_holder_and_th
             assert entry["error"]["exitCode"] == 7 and holder_text in entry["message"], entry
             assert f"lock object {STATE}/{folder(entry['name'])}/lock.json" in entry["message"], entry
         assert holder_text in refused.stderr
+        assert "Report not written: the clusters are held by another run" in refused.stderr  # runner 1's is kept
         assert process.poll() is None  # runner 1 went on all along
 
         release_updates(sandbox)

@@ -34,6 +34,13 @@ class LostResponse:
     def get_object(self, **params: Any) -> dict[str, Any]:
         return {"Body": io.BytesIO(self.stored), "ETag": '"stored-etag"'}
 
+    def get_bucket_encryption(self, **params: Any) -> dict[str, Any]:
+        return {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            }
+        }
+
 
 def store(client: LostResponse) -> S3Store:
     return S3Store(_Root(client, S3Location("state", "runs"), None, marked=True), "")

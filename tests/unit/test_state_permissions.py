@@ -5,6 +5,8 @@ holds the statements against the S3 calls of a real apply and rollback."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from migrator.app.state import state_grant
@@ -17,39 +19,51 @@ PLAN_URL = "s3://fleet-state/runs/team-a/team/8d4bbe3e8989.plan.yaml"
 
 def test_a_plan_named_by_its_url_runs_in_its_own_folder() -> None:
     grant = state_grant(PLAN_URL, make_plan(), None, None)
-    assert grant == StateGrant(
-        run_dir=S3Place("fleet-state", "runs/team-a/team"),
-        plan=S3Place("fleet-state", "runs/team-a/team/8d4bbe3e8989.plan.yaml"),
-    )
+    assert grant == StateGrant(run_dir=S3Place("fleet-state", "runs/team-a/team"))
     statements = state_permissions(grant, "aws").statements
-    assert [s["Sid"] for s in statements] == ["StateObjects", "StateListing"]  # the plan is inside the run dir
+    # the plan is inside the run dir; the bucket's default encryption is asked once (no --state-kms-key)
+    assert [s["Sid"] for s in statements] == ["StateObjects", "StateListing", "StateBucketEncryption"]
     assert statements[0]["Resource"] == ["arn:aws:s3:::fleet-state/runs/team-a/team/*"]
     assert statements[1]["Condition"] == {"StringLike": {"s3:prefix": ["runs/team-a/team/*"]}}
 
 
-def test_with_state_the_run_directory_is_the_clusters_folder_of_the_state_and_the_plan_is_read_where_it_is() -> None:
-    grant = state_grant(PLAN_URL, make_plan(), "s3://other-state/p", None)
+def test_a_plan_file_with_an_s3_state_runs_in_its_clusters_folder_account_region_and_name() -> None:
+    grant = state_grant("plan.yaml", make_plan(), "s3://other-state/p", None)
     assert grant == StateGrant(
-        run_dir=S3Place("other-state", "p/team"),
+        run_dir=S3Place("other-state", "p/111122223333/eu-west-1/team"),
         marker=S3Place("other-state", "p/aws-auth-migrate-state.json"),
-        plan=S3Place("fleet-state", "runs/team-a/team/8d4bbe3e8989.plan.yaml"),
     )
     by_sid = {s["Sid"]: s for s in state_permissions(grant, "aws").statements}
-    assert by_sid["StatePlanObject"]["Action"] == ["s3:GetObject"]
-    assert by_sid["StatePlanObject"]["Resource"] == ["arn:aws:s3:::fleet-state/runs/team-a/team/8d4bbe3e8989.plan.yaml"]
-    assert by_sid["StateListing"]["Resource"] == ["arn:aws:s3:::other-state"]
-    assert by_sid["StateListing2"]["Resource"] == ["arn:aws:s3:::fleet-state"]
-    # the plan's key is listable: S3 answers a missing plan 404 (no such plan), not 403 (access denied)
-    assert by_sid["StateListing2"]["Condition"] == {
-        "StringLike": {"s3:prefix": ["runs/team-a/team/8d4bbe3e8989.plan.yaml"]}
+    assert by_sid["StateObjects"]["Resource"] == [
+        "arn:aws:s3:::other-state/p/111122223333/eu-west-1/team/*",
+        "arn:aws:s3:::other-state/p/aws-auth-migrate-state.json",
+    ]
+    assert by_sid["StateListing"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["p/", "p/111122223333/eu-west-1/team/*", "p/aws-auth-migrate-state.json"]}
     }
 
 
-def test_a_plan_url_with_a_local_state_is_only_read() -> None:
-    grant = state_grant(PLAN_URL, make_plan(), "plans", None)
-    assert grant == StateGrant(plan=S3Place("fleet-state", "runs/team-a/team/8d4bbe3e8989.plan.yaml"))
-    actions = {a for s in state_permissions(grant, "aws").statements for a in s["Action"]}
-    assert actions == {"s3:GetObject", "s3:ListBucket"}
+def test_a_plan_url_in_the_state_runs_in_its_own_folder_and_the_states_marker_is_read() -> None:
+    for state in ("s3://fleet-state/runs", "s3://fleet-state/runs/team-a/team", "s3://fleet-state"):
+        grant = state_grant(PLAN_URL, make_plan(), state, None)
+        assert grant is not None and grant.run_dir == S3Place("fleet-state", "runs/team-a/team"), state
+        assert grant.marker is not None and grant.marker.key.endswith("aws-auth-migrate-state.json")
+
+
+@pytest.mark.parametrize(
+    "state", ["s3://other-state/runs", "s3://fleet-state/ru", "s3://fleet-state/runs/team-a/team/x", "plans"]
+)
+def test_a_plan_url_with_a_state_that_does_not_hold_it_is_refused(state: str) -> None:
+    with pytest.raises(InputError, match=f"{PLAN_URL}: not in the state {state}") as refused:
+        state_grant(PLAN_URL, make_plan(), state, None)
+    assert refused.value.exit_code == 2
+
+
+def test_a_plan_without_a_region_has_no_folder_in_an_s3_state() -> None:
+    offline = make_plan()
+    offline = dataclasses.replace(offline, cluster=dataclasses.replace(offline.cluster, region=None))
+    with pytest.raises(InputError, match="names no region"):
+        state_grant("plan.yaml", offline, "s3://fleet-state/runs", None)
 
 
 def test_a_plan_at_the_buckets_root_runs_in_the_whole_bucket() -> None:
@@ -64,7 +78,7 @@ def test_local_files_need_nothing_and_a_kms_key_needs_an_s3_run_directory() -> N
     assert state_grant("plans/team/x.plan.yaml", make_plan(), None, None) is None
     assert state_grant("plans/team/x.plan.yaml", make_plan(), "plans", None) is None
     with pytest.raises(InputError, match="--state-kms-key encrypts an S3 state"):
-        state_grant(PLAN_URL, make_plan(), "plans", "alias/state")
+        state_grant("plans/team/x.plan.yaml", make_plan(), "plans", "alias/state")
 
 
 def test_a_bare_key_id_is_named_in_any_region_and_account_with_a_note() -> None:
