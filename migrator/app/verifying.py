@@ -26,7 +26,7 @@ from migrator.proof.report import VerifyReport
 from migrator.proof.verify import ClusterState, CreatorEvidence, Verdict, verify
 from migrator.rules.arn import ArnError, PrincipalKind, parse_arn
 from migrator.rules.rbac import RbacPolicy
-from migrator.run.backup import BackupSlot
+from migrator.run.backup import BackupSlot, parse_backup
 from migrator.run.journal import Journal, read_state
 from migrator.run.steps.mode import journaled_first_switch
 
@@ -112,9 +112,10 @@ class Reference:
             return load_aws_auth_file(self.aws_auth_file), f"file {self.aws_auth_file}"
         if self.backup is not None:
             where = self.backup.where
-            if self.backup.store.get(self.backup.key) is None:
+            stored = self.backup.store.get(self.backup.key)  # read once: an S3 backup is one GET
+            if stored is None:
                 raise InputError(f"{where}: no such backup")
-            backup = self.backup.load()
+            backup = parse_backup(stored.data)
             if backup is None:
                 raise InputError(f"{where}: not an aws-auth backup written by apply, or edited since")
             if backup.data is None:
